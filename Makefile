@@ -1,0 +1,31 @@
+# ledgerline: `make run` and `make test` are the two commands a new user needs.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+HOME_DIR ?= runs
+PROFILE ?= canary
+
+.PHONY: install run test bench flow-production clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+run: install
+	bin/run-pipeline --profile $(PROFILE) --home $(HOME_DIR) --mirror
+
+flow-production: run
+
+test: install
+	$(PY) -m pytest
+
+bench: install
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) $(HOME_DIR) .pytest_cache

@@ -1,0 +1,39 @@
+"""Errors raised by the ledger."""
+
+from __future__ import annotations
+
+from schemas.errors import LedgerlineError
+
+
+class LedgerError(LedgerlineError):
+    """Raised when the ledger cannot do what was asked."""
+
+
+class LedgerCorruptError(LedgerError, ValueError):
+    """Raised when a line other than a torn tail fails to parse, hash or chain."""
+
+    def __init__(self, seq: int | None, problem: str) -> None:
+        super().__init__(f"ledger corrupt at seq {seq}: {problem}" if seq else f"ledger corrupt: {problem}")
+        self.seq = seq
+        self.problem = problem
+
+
+class WrongExpectedSeq(LedgerError):
+    """Raised when append(expected_seq=...) does not match the head seq; nothing was written."""
+
+    def __init__(self, expected: int, actual: int) -> None:
+        super().__init__(f"expected head seq {expected}, ledger is at {actual}")
+        self.expected = expected
+        self.actual = actual
+
+
+class LedgerWriteError(LedgerError, OSError):
+    """Raised when the bytes could not be written or synced; nothing was acknowledged."""
+
+
+class EventRejectedError(LedgerError, ValueError):
+    """Raised when an event cannot be recorded (invalid model, too large, not encodable); nothing was written."""
+
+
+class UnknownEventError(LedgerError, ValueError):
+    """Raised when a line names an event type or version this code cannot read or upcast."""

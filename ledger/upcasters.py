@@ -1,0 +1,33 @@
+"""Upgrade old event versions on read: pure upcast_<Type>_v<N>_v<N+1>(data) -> data functions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ledger.errors import UnknownEventError
+from schemas.events import CURRENT_VERSIONS
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+#: (type, from_version) -> function producing the payload of from_version + 1
+UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+
+
+def upcast(obj: dict[str, Any]) -> dict[str, Any]:
+    """Return the event dict upgraded to its type's current version (the input is not modified)."""
+    kind, version = obj.get("type"), obj.get("v")
+    current = CURRENT_VERSIONS.get(kind) if isinstance(kind, str) else None
+    if current is None:
+        raise UnknownEventError(f"seq {obj.get('seq')}: unknown event type {kind!r}")
+    if not isinstance(version, int) or version < 1 or version > current:
+        raise UnknownEventError(f"seq {obj.get('seq')}: {kind} has unknown version {version!r} (current is {current})")
+    if version == current:
+        return obj
+    data = obj.get("data")
+    for step in range(version, current):
+        fn = UPCASTERS.get((kind, step))
+        if fn is None:
+            raise UnknownEventError(f"seq {obj.get('seq')}: no upcaster for {kind} v{step} -> v{step + 1}")
+        data = fn(dict(data or {}))
+    return {**obj, "v": current, "data": data}

@@ -1,0 +1,1 @@
+"""Read models built from the ledger: DuckDB projections, the MLflow mirror, candidate tagging."""

@@ -1,0 +1,1 @@
+"""Event models, data contracts, run context and settings: the vocabulary every layer shares."""

@@ -1,0 +1,293 @@
+"""The v1 event catalog: frozen Pydantic models, one discriminated union, parse_event."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+
+RUN_ID_PATTERN = r"^[0-9]{8}-[0-9]{6}-[0-9a-z]{4}$"
+RunId = Annotated[str, StringConstraints(pattern=RUN_ID_PATTERN)]
+Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+JsonScalar = Union[str, int, float, bool, None]
+Status = Literal["passed", "failed", "warned"]
+RunStatus = Literal["succeeded", "failed", "preflight_failed", "postflight_failed"]
+
+GENESIS_HASH = "0" * 64
+
+
+def is_run_id(value: str) -> bool:
+    """True when value is a well-formed run id (YYYYMMDD-HHMMSS-xxxx)."""
+    return re.fullmatch(RUN_ID_PATTERN, value) is not None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Model(BaseModel):
+    """Base of every event and payload: frozen, closed, finite floats only."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+# ---------------------------------------------------------------- payload parts
+
+
+class CodeVersion(Model):
+    git_sha: str | None
+    dirty: bool
+
+
+class DataInput(Model):
+    name: str
+    sha256: Sha256Hex
+    rows: int
+    format: str
+
+
+class ArtifactRef(Model):
+    name: str
+    hash: Sha256Hex
+    rows: int | None = None
+
+
+class RowKey(Model):
+    symbol: str | None
+    date: str | None
+
+
+# ---------------------------------------------------------------- payloads
+
+
+class RunStartedData(Model):
+    pipeline: str
+    profile: str
+    params: dict[str, JsonScalar]
+    config_hash: Sha256Hex
+    code_version: CodeVersion
+    packages: dict[str, str]
+    inputs: list[DataInput]
+    seed: int | None = None
+
+
+class StageStartedData(Model):
+    inputs: list[ArtifactRef] = []
+
+
+class StageCompletedData(Model):
+    rows_in: int
+    rows_out: int
+    duration_s: float
+    outputs: list[ArtifactRef] = []
+    changed: list[str] = []
+
+
+class StageFailedData(Model):
+    error_type: str
+    message: str
+
+
+class DataContractCheckedData(Model):
+    contract: str
+    tier: int
+    check: str
+    column: str | None = None
+    status: Status
+    severity: Literal["error", "warning"] = "error"
+    failed: int
+    total: int
+    sample: list[dict[str, JsonScalar]] = []
+    action: Literal["none", "dropped", "stopped", "reported"]
+    observed: float | None = None
+
+
+class RowsDroppedData(Model):
+    contract: str
+    check: str
+    reason: str
+    count: int
+    keys: list[RowKey] | None = None
+    artifact: ArtifactRef | None = None
+
+
+class MetricLoggedData(Model):
+    key: str
+    value: float
+    step: int | None = None
+    asset: str | None = None
+
+
+class ArtifactWrittenData(Model):
+    name: str
+    hash: Sha256Hex
+    format: Literal["parquet", "json"]
+    rows: int | None
+    bytes: int
+    path: str
+
+
+class RunTaggedData(Model):
+    key: str
+    value: str
+    reason: str
+    by: str
+
+
+class RunCompletedData(Model):
+    status: RunStatus
+    duration_s: float
+    error: str | None = None
+
+
+class LedgerRecoveredData(Model):
+    offset: int
+    length: int
+    sha256: Sha256Hex
+    quarantine_path: str
+
+
+# ---------------------------------------------------------------- envelope
+
+
+class Envelope(Model):
+    """Fields every event carries; seq, prev and hash are assigned by the ledger writer."""
+
+    seq: int | None = None
+    id: str = Field(default_factory=_new_id)
+    ts: datetime = Field(default_factory=_utcnow)
+    run_id: RunId | None
+    stage: str | None = None
+    prev: Sha256Hex | None = None
+    hash: Sha256Hex | None = None
+
+
+class RunStarted(Envelope):
+    type: Literal["RunStarted"] = "RunStarted"
+    v: Literal[1] = 1
+    data: RunStartedData
+
+
+class StageStarted(Envelope):
+    type: Literal["StageStarted"] = "StageStarted"
+    v: Literal[1] = 1
+    data: StageStartedData
+
+
+class StageCompleted(Envelope):
+    type: Literal["StageCompleted"] = "StageCompleted"
+    v: Literal[1] = 1
+    data: StageCompletedData
+
+
+class StageFailed(Envelope):
+    type: Literal["StageFailed"] = "StageFailed"
+    v: Literal[1] = 1
+    data: StageFailedData
+
+
+class DataContractChecked(Envelope):
+    type: Literal["DataContractChecked"] = "DataContractChecked"
+    v: Literal[1] = 1
+    data: DataContractCheckedData
+
+
+class RowsDropped(Envelope):
+    type: Literal["RowsDropped"] = "RowsDropped"
+    v: Literal[1] = 1
+    data: RowsDroppedData
+
+
+class MetricLogged(Envelope):
+    type: Literal["MetricLogged"] = "MetricLogged"
+    v: Literal[1] = 1
+    data: MetricLoggedData
+
+
+class ArtifactWritten(Envelope):
+    type: Literal["ArtifactWritten"] = "ArtifactWritten"
+    v: Literal[1] = 1
+    data: ArtifactWrittenData
+
+
+class RunTagged(Envelope):
+    type: Literal["RunTagged"] = "RunTagged"
+    v: Literal[1] = 1
+    data: RunTaggedData
+
+
+class RunCompleted(Envelope):
+    type: Literal["RunCompleted"] = "RunCompleted"
+    v: Literal[1] = 1
+    data: RunCompletedData
+
+
+class LedgerRecovered(Envelope):
+    type: Literal["LedgerRecovered"] = "LedgerRecovered"
+    v: Literal[1] = 1
+    data: LedgerRecoveredData
+
+
+EVENT_TYPES: tuple[type[Envelope], ...] = (
+    RunStarted,
+    StageStarted,
+    StageCompleted,
+    StageFailed,
+    DataContractChecked,
+    RowsDropped,
+    MetricLogged,
+    ArtifactWritten,
+    RunTagged,
+    RunCompleted,
+    LedgerRecovered,
+)
+
+Event = Annotated[
+    Union[
+        RunStarted,
+        StageStarted,
+        StageCompleted,
+        StageFailed,
+        DataContractChecked,
+        RowsDropped,
+        MetricLogged,
+        ArtifactWritten,
+        RunTagged,
+        RunCompleted,
+        LedgerRecovered,
+    ],
+    Field(discriminator="type"),
+]
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+#: type name -> current schema version
+CURRENT_VERSIONS: dict[str, int] = {
+    cls.model_fields["type"].default: cls.model_fields["v"].default for cls in EVENT_TYPES
+}
+
+#: payload class -> event class, so stages can return payloads and the runner envelopes them
+EVENT_FOR_PAYLOAD: dict[type[Model], type[Envelope]] = {
+    cls.model_fields["data"].annotation: cls for cls in EVENT_TYPES  # type: ignore[misc]
+}
+
+
+def parse_event(line: str | bytes | dict[str, Any]) -> Event:
+    """Parse one ledger line (or its decoded dict) into the right event class, current version only."""
+    if isinstance(line, dict):
+        return EVENT_ADAPTER.validate_python(line)
+    return EVENT_ADAPTER.validate_json(line)
+
+
+def envelope(data: Model, *, run_id: str | None, stage: str | None = None, ts: datetime | None = None) -> Envelope:
+    """Wrap a payload in the event class that carries it."""
+    cls = EVENT_FOR_PAYLOAD[type(data)]
+    extra: dict[str, Any] = {} if ts is None else {"ts": ts}
+    return cls(run_id=run_id, stage=stage, data=data, **extra)

@@ -1,0 +1,186 @@
+"""Run settings: profiles as TOML, --set overrides, a resolved-config hash, and a ContextVar holding the active settings."""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+
+from schemas.errors import LedgerlineError
+from schemas.events import JsonScalar, Model
+
+
+class SettingsError(LedgerlineError, ValueError):
+    """Raised when a profile is unknown or a setting is invalid."""
+
+
+class SourceSettings(Model):
+    """Where market data comes from, and (for the synthetic market) what toxicity to inject."""
+
+    kind: Literal["synthetic", "directory"] = "synthetic"
+    path: str | None = None
+    symbols: int = 40
+    sessions: int = 504
+    start: str = "2021-01-04"
+    benchmark: str = "SPY"
+    toxicity: dict[str, int] = {}
+
+
+class ContractSettings(Model):
+    """Thresholds of the data contracts."""
+
+    max_abs_return: float = 5.0
+    min_symbols: int = 5
+    sample_size: int = 5
+    inline_keys_max: int = 20
+    stale_run_sessions: int = 5
+    min_free_disk_mb: int = 50
+
+
+class FeatureSettings(Model):
+    """Feature windows and switches."""
+
+    vol_window: int = 20
+    momentum_window: int = 60
+    hurst_window: int = 128
+    entropy_window: int = 64
+    entropy_order: int = 3
+    hurst: bool = True
+    entropy: bool = True
+
+
+class SelectionSettings(Model):
+    """How assets are ranked and picked."""
+
+    top_k: int = 10
+    score: Literal["momentum", "momentum_over_vol"] = "momentum_over_vol"
+    min_hurst: float | None = None
+    max_entropy: float | None = None
+    max_per_sector: int | None = None
+
+
+class AllocationSettings(Model):
+    """How selected assets are weighted."""
+
+    method: Literal["equal", "inverse_vol"] = "equal"
+
+
+class BacktestSettings(Model):
+    """Walk-forward backtest parameters."""
+
+    rebalance_every: int = 21
+    cost_bps: float = 5.0
+    warmup: int = 128
+
+
+class TaggingPolicy(Model):
+    """When a run becomes a candidate."""
+
+    max_drop_rate: float = 0.05
+    min_sharpe: float | None = None
+
+
+class Settings(Model):
+    """The fully resolved configuration of one run."""
+
+    pipeline: str = "quant-reference"
+    profile: str = "canary"
+    seed: int = 7
+    source: SourceSettings = SourceSettings()
+    contracts: ContractSettings = ContractSettings()
+    features: FeatureSettings = FeatureSettings()
+    selection: SelectionSettings = SelectionSettings()
+    allocation: AllocationSettings = AllocationSettings()
+    backtest: BacktestSettings = BacktestSettings()
+    tagging: TaggingPolicy = TaggingPolicy()
+
+    def flat(self) -> dict[str, JsonScalar]:
+        """Dotted keys to scalar values, e.g. {'backtest.cost_bps': 5.0}; the params of RunStarted."""
+        return _flatten(self.model_dump(mode="json"))
+
+    def config_hash(self) -> str:
+        """sha256 of the canonical JSON of the resolved settings."""
+        return hashlib.sha256(orjson.dumps(self.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, JsonScalar]:
+    out: dict[str, JsonScalar] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(_flatten(value, f"{name}."))
+        elif isinstance(value, (dict, list)):
+            out[name] = orjson.dumps(value).decode()
+        else:
+            out[name] = value
+    return out
+
+
+def profile_names() -> list[str]:
+    """Names of the profiles shipped in schemas/profiles."""
+    return sorted(p.name[:-5] for p in resources.files("schemas.profiles").iterdir() if p.name.endswith(".toml"))
+
+
+def load_settings(profile: str = "canary", overrides: dict[str, str] | None = None, *, path: Path | None = None) -> Settings:
+    """Resolve a named profile (or a TOML file) plus key=value overrides into Settings."""
+    if path is None:
+        if profile not in profile_names():
+            raise SettingsError(f"unknown profile {profile!r}; choose one of: {', '.join(profile_names())}")
+        text = resources.files("schemas.profiles").joinpath(f"{profile}.toml").read_text()
+    else:
+        text = path.read_text()
+    try:
+        tree: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"profile {profile!r}: {exc}") from exc
+    tree.setdefault("profile", profile)
+    for key, raw in (overrides or {}).items():
+        _set_dotted(tree, key, _parse_value(raw))
+    try:
+        return Settings.model_validate(tree)
+    except ValueError as exc:
+        first = getattr(exc, "errors", lambda: [{"loc": (), "msg": str(exc)}])()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise SettingsError(f"setting {loc}: {first['msg']}") from exc
+
+
+def _parse_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
+    *parents, leaf = key.split(".")
+    node = tree
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise SettingsError(f"--set {key}: {part} is not a section")
+    node[leaf] = value
+
+
+CURRENT_SETTINGS: ContextVar[Settings] = ContextVar("ledgerline_settings")
+
+
+@contextmanager
+def using(settings: Settings) -> Iterator[Settings]:
+    """Make settings the active ones for this thread/task for the duration of the block."""
+    token = CURRENT_SETTINGS.set(settings)
+    try:
+        yield settings
+    finally:
+        CURRENT_SETTINGS.reset(token)
+
+
+def current() -> Settings:
+    """The active settings (defaults when none were set)."""
+    return CURRENT_SETTINGS.get(Settings())

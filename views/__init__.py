@@ -1,0 +1,1 @@
+"""DuckDB SQL views over the projection tables, one .sql file per view."""
