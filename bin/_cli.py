@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from schemas.errors import LedgerlineError
@@ -49,7 +49,3 @@ def run(prog: str, body: Callable[[], int]) -> int:
         print(f"{prog}: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
         return EXIT_USAGE
 
-
-def main_entry(prog: str, main: Callable[[Sequence[str] | None], int]) -> None:
-    """sys.exit(main()) for `python -m bin.<name>`."""
-    sys.exit(main(None))
