@@ -1,4 +1,4 @@
-"""bin/verify: re-hash the ledger chain and report whether it is intact."""
+"""bin/verify: re-hash the ledger chain, cross-check the projectors' witnesses, report whether it is intact."""
 
 from __future__ import annotations
 
@@ -9,31 +9,59 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bin._cli import EXIT_FOUND, EXIT_OK, UsageError, parser, run
-from ledger import resolve_path, verify_file
+from ledger import VerifyReport, resolve_path, verify_file
+from projectors.witness import Witness, cross_check, witnesses
 
 PROG = "verify"
+EXAMPLE = """bin/verify --home runs          # chain + witnesses in runs/
+  bin/verify runs/audit.jsonl --json --deep
+
+exit status: 0 intact, 1 broken (first bad seq or a disagreeing witness named), 2 unusable input"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = parser(PROG, "Re-hash every line of audit.jsonl and check the chain.", "bin/verify --home runs")
+    p = parser(PROG, "Re-hash every line of audit.jsonl, check the chain and the witnesses beside it.", EXAMPLE)
     p.add_argument("path", nargs="?", type=Path, help="a ledger file or home folder (overrides --home)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--deep", action="store_true", help="also decode every event (slower; catches hand-forged lines)")
+    p.add_argument("--no-witnesses", action="store_true", help="check the chain only")
     args = p.parse_args(argv)
 
     def body() -> int:
         target = resolve_path(args.path or args.home)
         if not target.is_file():
             raise UsageError(f"no ledger at {target}")
-        report = verify_file(target)
+        report = verify_file(target, deep=args.deep)
+        notes: list[str] = []
+        found = [] if args.no_witnesses else witnesses(target.parent, notes)
+        disagree = cross_check(target, found)
+        ok = report.ok and not disagree
         if args.json:
-            print(json.dumps(dataclasses.asdict(report)))
-        elif report.ok:
-            print(f"ok: chain intact, {report.events} events, head seq {report.head_seq} {report.head_hash[:12]}")
+            out = dataclasses.asdict(report) | {
+                "ok": ok,
+                "chain_ok": report.ok,
+                "witnesses": [dataclasses.asdict(w) for w in found],
+                "witness_problems": disagree,
+                "notes": notes,
+            }
+            print(json.dumps(out))
         else:
-            print(f"BROKEN at seq {report.first_bad_seq}: {report.problem}", file=sys.stderr)
-        return EXIT_OK if report.ok else EXIT_FOUND
+            _print_human(report, found, disagree, notes)
+        return EXIT_OK if ok else EXIT_FOUND
 
     return run(PROG, body)
+
+
+def _print_human(report: VerifyReport, found: list[Witness], disagree: list[str], notes: list[str]) -> None:
+    for note in notes:
+        print(f"{PROG}: note: {note}", file=sys.stderr)
+    if not report.ok:
+        print(f"{PROG}: BROKEN at seq {report.first_bad_seq}: {report.problem}", file=sys.stderr)
+    for problem in disagree:
+        print(f"{PROG}: WITNESS DISAGREES: {problem}", file=sys.stderr)
+    if report.ok and not disagree:
+        agreed = ", ".join(f"{w.name} at seq {w.seq}" for w in found) or "none found"
+        print(f"ok: chain intact, {report.events} events, head seq {report.head_seq} {report.head_hash[:12]}; witnesses agree: {agreed}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ledger.codec import MAX_LINE_BYTES
 from ledger.errors import (
     EventRejectedError,
     LedgerCorruptError,
@@ -10,10 +11,12 @@ from ledger.errors import (
     UnknownEventError,
     WrongExpectedSeq,
 )
-from ledger.store import LEDGER_NAME, Ledger, Recorded, VerifyReport, resolve_path, verify_file
+from ledger.store import LEDGER_NAME, Ledger, Recorded, resolve_path
+from ledger.verify import VerifyReport, verify_file
 
 __all__ = [
     "LEDGER_NAME",
+    "MAX_LINE_BYTES",
     "EventRejectedError",
     "Ledger",
     "LedgerCorruptError",

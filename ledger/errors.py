@@ -34,6 +34,10 @@ class LedgerWriteError(LedgerError, OSError):
 class EventRejectedError(LedgerError, ValueError):
     """Raised when an event cannot be recorded (invalid model, too large, not encodable); nothing was written."""
 
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
 
 class UnknownEventError(LedgerError, ValueError):
     """Raised when a line names an event type or version this code cannot read or upcast."""

@@ -10,8 +10,16 @@ from schemas.events import CURRENT_VERSIONS
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
+
+def upcast_StageFailed_v1_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 had no traceback; v2 records its tail, unknown (None) for old events."""
+    return {**data, "traceback_tail": None}
+
+
 #: (type, from_version) -> function producing the payload of from_version + 1
-UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+UPCASTERS: dict[tuple[str, int], Upcaster] = {
+    ("StageFailed", 1): upcast_StageFailed_v1_v2,
+}
 
 
 def upcast(obj: dict[str, Any]) -> dict[str, Any]:
@@ -20,14 +28,16 @@ def upcast(obj: dict[str, Any]) -> dict[str, Any]:
     current = CURRENT_VERSIONS.get(kind) if isinstance(kind, str) else None
     if current is None:
         raise UnknownEventError(f"seq {obj.get('seq')}: unknown event type {kind!r}")
-    if not isinstance(version, int) or version < 1 or version > current:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1 or version > current:
         raise UnknownEventError(f"seq {obj.get('seq')}: {kind} has unknown version {version!r} (current is {current})")
     if version == current:
         return obj
     data = obj.get("data")
+    if not isinstance(data, dict):
+        raise UnknownEventError(f"seq {obj.get('seq')}: {kind} v{version} has no data object")
     for step in range(version, current):
         fn = UPCASTERS.get((kind, step))
         if fn is None:
             raise UnknownEventError(f"seq {obj.get('seq')}: no upcaster for {kind} v{step} -> v{step + 1}")
-        data = fn(dict(data or {}))
+        data = fn(dict(data))
     return {**obj, "v": current, "data": data}

@@ -91,8 +91,11 @@ class StageCompletedData(Model):
 
 
 class StageFailedData(Model):
+    """v2 adds traceback_tail: the message alone does not say where a stage failed."""
+
     error_type: str
     message: str
+    traceback_tail: Annotated[str, StringConstraints(max_length=4000)] | None = None
 
 
 class DataContractCheckedData(Model):
@@ -189,7 +192,7 @@ class StageCompleted(Envelope):
 
 class StageFailed(Envelope):
     type: Literal["StageFailed"] = "StageFailed"
-    v: Literal[1] = 1
+    v: Literal[2] = 2
     data: StageFailedData
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
+from pydantic import Field, model_validator
 
 from schemas.errors import LedgerlineError
 from schemas.events import JsonScalar, Model
@@ -30,11 +31,15 @@ class SourceSettings(Model):
     sessions: int = 504
     start: str = "2021-01-04"
     benchmark: str = "SPY"
+    calendar: str = "XNYS"
+    #: the run's as-of date (ISO); None means the data's own last date
+    as_of: str | None = None
+    #: injected defects by name (see stages.sources.synthetic.TOXICITIES) -> how many instances
     toxicity: dict[str, int] = {}
 
 
 class ContractSettings(Model):
-    """Thresholds of the data contracts."""
+    """Thresholds of the data contracts (tier 1 structural, tier 2 semantic, postflight)."""
 
     max_abs_return: float = 5.0
     min_symbols: int = 5
@@ -42,42 +47,60 @@ class ContractSettings(Model):
     inline_keys_max: int = 20
     stale_run_sessions: int = 5
     min_free_disk_mb: int = 50
+    split_ratios: list[float] = [2.0, 3.0, 4.0]
+    split_tolerance: float = 0.02
+    #: a symbol whose last session lags the benchmark's by more than this stopped early
+    max_lag_sessions: int = 2
+    postflight_sample: int = 20
+    min_clean_rows: int = 1
 
 
 class FeatureSettings(Model):
-    """Feature windows and switches."""
+    """Feature windows (in sessions) and switches; the hurst and entropy flags turn those kernels off."""
 
-    vol_window: int = 20
-    momentum_window: int = 60
-    hurst_window: int = 128
-    entropy_window: int = 64
-    entropy_order: int = 3
+    vol_window: int = Field(default=20, ge=2)
+    momentum_window: int = Field(default=60, ge=1)
+    hurst_window: int = Field(default=128, ge=4)
+    hurst_min_chunk: int = Field(default=8, ge=2)
+    entropy_window: int = Field(default=64, ge=3)
+    entropy_order: int = Field(default=3, ge=2, le=7)
     hurst: bool = True
     entropy: bool = True
 
+    @model_validator(mode="after")
+    def _windows_fit(self) -> FeatureSettings:
+        if self.hurst_window < 4 * self.hurst_min_chunk:
+            raise ValueError("hurst_window must be at least 4 x hurst_min_chunk (two sub-window sizes)")
+        if self.entropy_window <= self.entropy_order:
+            raise ValueError("entropy_window must exceed entropy_order")
+        return self
+
 
 class SelectionSettings(Model):
-    """How assets are ranked and picked."""
+    """How assets are ranked and picked at each rebalance: score, predictability filters, top-k, sector cap."""
 
-    top_k: int = 10
+    top_k: int = Field(default=10, ge=1)
     score: Literal["momentum", "momentum_over_vol"] = "momentum_over_vol"
     min_hurst: float | None = None
     max_entropy: float | None = None
-    max_per_sector: int | None = None
+    max_per_sector: int | None = Field(default=None, ge=1)
+    exclude_benchmark: bool = True
 
 
 class AllocationSettings(Model):
-    """How selected assets are weighted."""
+    """How selected assets are weighted (weights of one rebalance sum to gross)."""
 
     method: Literal["equal", "inverse_vol"] = "equal"
+    gross: float = Field(default=1.0, gt=0.0, le=1.0)
 
 
 class BacktestSettings(Model):
-    """Walk-forward backtest parameters."""
+    """Walk-forward backtest: rebalance every n sessions from session `warmup`, costs in bps of traded value."""
 
-    rebalance_every: int = 21
-    cost_bps: float = 5.0
-    warmup: int = 128
+    rebalance_every: int = Field(default=21, ge=1)
+    cost_bps: float = Field(default=5.0, ge=0.0)
+    warmup: int = Field(default=128, ge=0)
+    periods_per_year: int = Field(default=252, ge=1)
 
 
 class TaggingPolicy(Model):

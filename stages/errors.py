@@ -34,3 +34,7 @@ class PostflightError(StageError):
         super().__init__(f"postflight contract {contract} failed: {message}")
         self.contract = contract
         self.events = list(events or [])
+
+
+class FeatureMissingError(StageError, LookupError):
+    """Raised when a stage needs a feature column that the features settings turned off."""

@@ -74,7 +74,7 @@ def test_second_run_appends_to_the_same_ledger(home: Path, first_run: dict[str, 
     assert second_run["run_id"] != first_run["run_id"]
     assert second_run["seqs"][0] > first_run["seqs"][1]  # type: ignore[index]
     verified = json.loads(bin_cmd("verify", "--home", home, "--json").stdout)
-    assert verified["ok"] and verified["head_seq"] == second_run["seqs"][1]  # type: ignore[index]
+    assert verified["ok"] and verified["head_seq"] >= second_run["seqs"][1]  # type: ignore[index]
 
 
 @pytest.mark.parametrize(

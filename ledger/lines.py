@@ -1,0 +1,127 @@
+"""Reading ledger bytes: complete lines only, the last complete line, the offset after the first n lines."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+LEDGER_NAME = "audit.jsonl"
+LOCK_NAME = "audit.lock"
+READ_CHUNK = 1 << 22
+_BACK_CHUNK = 1 << 16
+
+
+def iter_chunks(path: Path, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int, list[bytes]]]:
+    """Yield (offset of the first line, offset after the last, complete lines without newlines) in big chunks.
+
+    A partial last line (no newline yet: a writer mid-append or a torn tail) is never yielded.
+    """
+    with open(path, "rb") as f:
+        stop = os.fstat(f.fileno()).st_size if end is None else end
+        f.seek(start)
+        offset, rest = start, b""
+        pos = start
+        while pos < stop:
+            chunk = f.read(min(READ_CHUNK, stop - pos))
+            if not chunk:
+                break
+            pos += len(chunk)
+            buf = rest + chunk if rest else chunk
+            cut = buf.rfind(b"\n")
+            if cut < 0:
+                rest = buf
+                continue
+            rest = buf[cut + 1 :]
+            lines = buf[:cut].split(b"\n")
+            yield offset, offset + cut + 1, lines
+            offset += cut + 1
+
+
+def iter_lines(path: Path, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes]]:
+    """Yield (offset, line without newline) for each complete line from byte offset start (up to end)."""
+    for offset, _, lines in iter_chunks(path, start, end):
+        for line in lines:
+            yield offset, line
+            offset += len(line) + 1
+
+
+def offset_after(path: Path, lines: int, start: int = 0) -> int:
+    """Byte offset just after the first `lines` complete lines counted from start (or the end of complete lines)."""
+    if lines <= 0:
+        return start
+    with open(path, "rb") as f:
+        f.seek(start)
+        pos, left = start, lines
+        while chunk := f.read(READ_CHUNK):
+            n = chunk.count(b"\n")
+            if n < left:
+                left -= n
+                pos += len(chunk)
+                continue
+            cut = -1
+            for _ in range(left):
+                cut = chunk.index(b"\n", cut + 1)
+            return pos + cut + 1
+    raise EOFError(f"{path} has fewer than {lines} complete lines after byte {start}")
+
+
+def last_line(fd: int, start: int, size: int) -> tuple[int, bytes] | None:
+    """(offset, line without newline) of the last complete line within [start, size), or None if there is none."""
+    end = _last_newline(fd, start, size)
+    if end < 0:
+        return None
+    first = _last_newline(fd, start, end)
+    begin = first + 1 if first >= 0 else start
+    return begin, os.pread(fd, end - begin, begin)
+
+
+def complete_end(fd: int, start: int, size: int) -> int:
+    """Byte offset just after the last newline within [start, size), or start if there is none."""
+    end = _last_newline(fd, start, size)
+    return end + 1 if end >= 0 else start
+
+
+def _last_newline(fd: int, start: int, stop: int) -> int:
+    pos = stop
+    while pos > start:
+        step = min(_BACK_CHUNK, pos - start)
+        cut = os.pread(fd, step, pos - step).rfind(b"\n")
+        if cut >= 0:
+            return pos - step + cut
+        pos -= step
+    return -1
+
+
+def count_lines(path: Path, end: int) -> int:
+    """Number of newlines in the first end bytes."""
+    total, pos = 0, 0
+    with open(path, "rb") as f:
+        while pos < end and (chunk := f.read(min(READ_CHUNK, end - pos))):
+            total += chunk.count(b"\n")
+            pos += len(chunk)
+    return total
+
+
+@contextmanager
+def shared_lock(ledger_path: Path) -> Iterator[None]:
+    """Wait for an in-flight append to finish (shared flock of audit.lock); no-op when the lock file is unreadable."""
+    try:
+        fd = os.open(ledger_path.with_name(LOCK_NAME), os.O_RDONLY)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
+
+
+def torn_bytes(path: Path, start: int) -> int:
+    """Bytes after the last complete line at or after start, once no append is in flight (0 if none)."""
+    with shared_lock(path), open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        return size - complete_end(f.fileno(), start, size) if size > start else 0

@@ -1,0 +1,319 @@
+"""Ledger -> projections.duckdb: typed tables per event type, a (seq, hash) checkpoint, blue/green rebuild, as_of."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import itertools
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from ledger import LEDGER_NAME
+from projectors.duckdb_apply import TABLES, drop_staging, stage, write_rows
+from projectors.duckdb_schema import SCHEMA, quote
+from projectors.duckdb_source import Checkpoint, check_checkpoint, complete_end, head_at
+from projectors.errors import ProjectionBusyError, ProjectionMissingError
+
+__all__ = ["PROJECTION_NAME", "Checkpoint", "as_of", "catch_up", "checkpoint", "connect", "rebuild", "view_names"]
+
+PROJECTION_NAME = "projections.duckdb"
+Progress = Callable[[str], None]
+_LOCK_WAIT_S = 10.0
+
+
+def _quiet(line: str) -> None:
+    return None
+
+
+# ------------------------------------------------------------------ schema and views
+
+
+def view_sql() -> list[tuple[str, str]]:
+    """(view name, SQL) of every views/*.sql file, sorted by name."""
+    files = [f for f in resources.files("views").iterdir() if f.name.endswith(".sql")]
+    return sorted((f.name[:-4], f.read_text()) for f in files)
+
+
+def view_names() -> list[str]:
+    """Names of the SQL views users query."""
+    return [name for name, _ in view_sql()]
+
+
+def _digest(parts: list[str]) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+SCHEMA_DIGEST = _digest([t.ddl() for t in TABLES])
+
+
+def create_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the ledger schema's typed tables, the checkpoint and the meta table (empty)."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+    for table in TABLES:
+        con.execute(table.ddl())
+    con.execute('CREATE TABLE checkpoint (seq BIGINT, hash VARCHAR, "offset" BIGINT, line_offset BIGINT)')
+    con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    con.execute("INSERT INTO meta VALUES ('schema_digest', ?), ('views_digest', '')", [SCHEMA_DIGEST])
+
+
+def create_views(con: duckdb.DuckDBPyConnection) -> None:
+    """(Re)create every view, each after the views it selects from."""
+    for _, sql in _dependency_order(view_sql()):
+        con.execute(sql)
+    if _meta(con, "views_digest") is not None:
+        con.execute("UPDATE meta SET value = ? WHERE key = 'views_digest'", [_views_digest()])
+
+
+def _dependency_order(views: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Views sorted so that one naming another after FROM/JOIN comes after it."""
+    names = {name for name, _ in views}
+    deps = {name: set(_FROM_RE.findall(sql)) & names - {name} for name, sql in views}
+    done: list[tuple[str, str]] = []
+    while len(done) < len(views):
+        ready = [(n, s) for n, s in views if (n, s) not in done and deps[n] <= {d for d, _ in done}]
+        if not ready:
+            raise ValueError(f"views depend on each other in a cycle: {sorted(names - {d for d, _ in done})}")
+        done += ready
+    return done
+
+
+_FROM_RE = re.compile(r"\b(?:FROM|JOIN)\s+([A-Za-z_]\w*)\b(?!\.)", re.IGNORECASE)
+
+
+def _views_digest() -> str:
+    return _digest([sql for _, sql in view_sql()])
+
+
+def _meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    return None if row is None else str(row[0])
+
+
+# ------------------------------------------------------------------ connections and checkpoint
+
+
+def projection_path(home: Path) -> Path:
+    """Where the projection of the ledger under home lives."""
+    return Path(home) / PROJECTION_NAME
+
+
+def _ledger_path(home: Path) -> Path:
+    path = Path(home) / LEDGER_NAME
+    if not path.is_file():
+        raise ProjectionMissingError(f"no ledger at {path}")
+    return path
+
+
+def connect(home: Path, *, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open the projection, waiting (up to 10 s) while another process holds its write lock."""
+    path = projection_path(home)
+    if not path.exists():
+        raise ProjectionMissingError(f"no projection at {path}; build it with: bin/replay --to duckdb")
+    return _open(path, read_only)
+
+
+def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A private in-memory instance with the file ATTACHed as the default catalog.
+
+    duckdb.connect(path) would reuse a process-wide instance of the same path, which after a
+    blue/green swap is still the old file; attaching from a fresh instance always opens what is
+    at the path now.
+    """
+    con = duckdb.connect(":memory:")
+    try:
+        _attach(con, path, read_only, "proj")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _attach(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool, alias: str) -> None:
+    """ATTACH path as alias and make it the default catalog, waiting while another process writes it."""
+    deadline = time.monotonic() + _LOCK_WAIT_S
+    mode = " (READ_ONLY)" if read_only else ""
+    while True:
+        try:
+            con.execute(f"ATTACH '{_sql_str(path)}' AS {alias}{mode}")
+            con.execute(f"USE {alias}")
+            return
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise ProjectionBusyError(f"cannot open {path}: {str(exc).splitlines()[0]}") from exc
+            time.sleep(0.05)
+        except duckdb.Error as exc:
+            raise ProjectionBusyError(f"cannot open {path}: {str(exc).splitlines()[0]}") from exc
+
+
+def _sql_str(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+@functools.cache
+def _host() -> duckdb.DuckDBPyConnection:
+    """One in-memory instance per process that short sessions attach files to (a new instance costs ~40 ms)."""
+    return duckdb.connect(":memory:")
+
+
+_ALIASES = itertools.count()
+
+
+@contextmanager
+def _session(path: Path, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short session on the file: a cursor of the shared host, or a private instance if the file is already open here."""
+    alias = f"proj_{os.getpid()}_{next(_ALIASES)}"
+    cur = _host().cursor()
+    try:
+        _attach(cur, path, read_only, alias)
+    except ProjectionBusyError as exc:
+        cur.close()
+        if "attached" not in str(exc):
+            raise
+        con = _open(path, read_only)
+        try:
+            yield con
+        finally:
+            con.close()
+        return
+    try:
+        yield cur
+    finally:
+        _detach(cur, alias)
+
+
+def _detach(cur: duckdb.DuckDBPyConnection, alias: str) -> None:
+    try:
+        cur.execute("ROLLBACK")
+    except duckdb.Error:
+        pass  # no transaction open: the normal case
+    cur.execute("USE memory")
+    cur.execute(f"DETACH {alias}")
+    cur.close()
+
+
+def read_checkpoint(con: duckdb.DuckDBPyConnection) -> Checkpoint:
+    """The checkpoint stored in an open projection."""
+    row = con.execute('SELECT seq, hash, "offset", line_offset FROM checkpoint').fetchone()
+    return Checkpoint() if row is None else Checkpoint(int(row[0]), str(row[1]), int(row[2]), int(row[3]))
+
+
+def checkpoint(home: Path) -> Checkpoint | None:
+    """The projection's checkpoint, or None when there is no projection."""
+    if not projection_path(home).exists():
+        return None
+    with _session(projection_path(home), True) as con:
+        return read_checkpoint(con)
+
+
+# ------------------------------------------------------------------ public operations
+
+
+def rebuild(home: Path, *, progress: Progress = _quiet) -> int:
+    """Build a fresh projection beside the old one and atomically rename it over; return events applied."""
+    home = Path(home)
+    ledger = _ledger_path(home)
+    until = head_at(ledger, complete_end(ledger))
+    target = projection_path(home)
+    scratch = target.with_name(f"{PROJECTION_NAME}.new-{os.getpid()}")
+    _remove(scratch)
+    progress(f"duckdb: rebuilding from {until.seq:,} events into {scratch.name}")
+    try:
+        with _session(scratch, False) as con:
+            applied = stage(con, ledger, 0, until, direct=True)
+            con.execute("BEGIN")
+            create_tables(con)
+            write_rows(con, until, applied)
+            create_views(con)
+            con.execute("COMMIT")
+            drop_staging(con)
+            con.execute("CHECKPOINT proj")
+        _swap(scratch, target)
+    finally:
+        _remove(scratch)
+    progress(f"duckdb: rebuilt {applied:,} events, checkpoint seq {until.seq}")
+    return applied
+
+
+def _swap(scratch: Path, target: Path) -> None:
+    """Rename scratch over target (readers of the old file keep their inode) and make it durable."""
+    fd = os.open(scratch, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    _remove(target.with_name(target.name + ".wal"))
+    os.replace(scratch, target)
+    dfd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def _remove(path: Path) -> None:
+    for p in (path, path.with_name(path.name + ".wal")):
+        if p.exists():
+            p.unlink()
+
+
+def catch_up(home: Path, *, progress: Progress = _quiet) -> int:
+    """Apply the ledger lines after the checkpoint (building the projection if absent); return events applied."""
+    home = Path(home)
+    ledger = _ledger_path(home)
+    target = projection_path(home)
+    if not target.exists():
+        return rebuild(home, progress=progress)
+    with _session(target, False) as con:
+        if _meta(con, "schema_digest") != SCHEMA_DIGEST:
+            con.close()
+            progress("duckdb: event catalog changed since the projection was built; rebuilding")
+            return rebuild(home, progress=progress)
+        return _catch_up_open(con, ledger, progress)
+
+
+def _catch_up_open(con: duckdb.DuckDBPyConnection, ledger: Path, progress: Progress) -> int:
+    cp = read_checkpoint(con)
+    check_checkpoint(ledger, cp)
+    until = head_at(ledger, complete_end(ledger, cp.offset))
+    stale_views = _meta(con, "views_digest") != _views_digest()
+    if until.seq == cp.seq and not stale_views:
+        return 0
+    applied = stage(con, ledger, cp.offset, until)
+    con.execute("BEGIN")
+    write_rows(con, until, applied)
+    if stale_views:
+        create_views(con)
+    con.execute("COMMIT")
+    drop_staging(con)
+    if applied:
+        progress(f"duckdb: applied {applied:,} events, checkpoint seq {until.seq}")
+    return applied
+
+
+def as_of(home: Path, seq: int) -> duckdb.DuckDBPyConnection:
+    """An in-memory database with every table (and view) as it was right after seq."""
+    home = Path(home)
+    cp = checkpoint(home)
+    if cp is None or cp.seq < seq:
+        catch_up(home)
+        cp = checkpoint(home)
+    assert cp is not None
+    mem = duckdb.connect()
+    create_tables(mem)
+    mem.execute(f"ATTACH '{_sql_str(projection_path(home))}' AS src (READ_ONLY)")
+    try:
+        for table in TABLES:
+            name = f"{SCHEMA}.{quote(table.table)}"
+            mem.execute(f"INSERT INTO {name} SELECT * FROM src.{name} WHERE seq <= ? ORDER BY seq", [seq])
+    finally:
+        mem.execute("DETACH src")
+    mem.execute("INSERT INTO checkpoint VALUES (?, NULL, NULL, NULL)", [min(seq, cp.seq)])
+    create_views(mem)
+    return mem

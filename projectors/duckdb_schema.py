@@ -1,0 +1,224 @@
+"""DuckDB column types derived from the event models: the read_ndjson spec, table DDL and per-type inserts."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+import types
+from datetime import datetime
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel
+
+from schemas.events import EVENT_TYPES, Envelope
+
+SCHEMA = "ledger"
+#: envelope fields every per-type table starts with (prev/hash stay in the ledger; the checkpoint keeps the head)
+ENVELOPE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("seq", "BIGINT NOT NULL"),
+    ("id", "VARCHAR NOT NULL"),
+    ("ts", "TIMESTAMP NOT NULL"),
+    ("run_id", "VARCHAR"),
+    ("stage", "VARCHAR"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Scalar:
+    """A DuckDB scalar type such as BIGINT or JSON."""
+
+    sql: str
+
+    def render(self) -> str:
+        return self.sql
+
+
+@dataclasses.dataclass(frozen=True)
+class ListOf:
+    """A DuckDB LIST of one element type."""
+
+    elem: DType
+
+    def render(self) -> str:
+        return f"{self.elem.render()}[]"
+
+
+@dataclasses.dataclass(frozen=True)
+class MapOf:
+    """A DuckDB MAP."""
+
+    key: DType
+    value: DType
+
+    def render(self) -> str:
+        return f"MAP({self.key.render()}, {self.value.render()})"
+
+
+@dataclasses.dataclass(frozen=True)
+class StructOf:
+    """A DuckDB STRUCT with named, ordered fields."""
+
+    fields: tuple[tuple[str, DType], ...]
+
+    def render(self) -> str:
+        return "STRUCT(" + ", ".join(f"{quote(n)} {t.render()}" for n, t in self.fields) + ")"
+
+    def get(self, name: str) -> DType:
+        return dict(self.fields)[name]
+
+
+DType = Union[Scalar, ListOf, MapOf, StructOf]
+JSON = Scalar("JSON")
+_SCALARS: dict[Any, str] = {str: "VARCHAR", int: "BIGINT", float: "DOUBLE", bool: "BOOLEAN", datetime: "TIMESTAMP"}
+
+
+def quote(name: str) -> str:
+    """A DuckDB identifier, always quoted (check, count, key, value … are SQL words)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def dtype_of(annotation: Any) -> DType:
+    """The DuckDB type for a Pydantic field annotation."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return dtype_of(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        options = [a for a in get_args(annotation) if a is not type(None)]
+        return dtype_of(options[0]) if len(options) == 1 else JSON
+    if origin is Literal:
+        kinds = {type(v) for v in get_args(annotation)}
+        return Scalar(_SCALARS[kinds.pop()]) if len(kinds) == 1 else JSON
+    if origin is list:
+        return ListOf(dtype_of(get_args(annotation)[0]))
+    if origin is dict:
+        key, value = get_args(annotation)
+        return MapOf(dtype_of(key), dtype_of(value))
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return model_struct(annotation)
+    if annotation in _SCALARS:
+        return Scalar(_SCALARS[annotation])
+    raise TypeError(f"no DuckDB type for annotation {annotation!r}")
+
+
+def model_struct(model: type[BaseModel]) -> StructOf:
+    """A STRUCT with one field per model field, in declaration order."""
+    return StructOf(tuple((name, dtype_of(f.annotation)) for name, f in model.model_fields.items()))
+
+
+def merge(a: DType, b: DType) -> DType:
+    """The narrowest type both a and b convert from: union of struct fields, JSON on a real conflict."""
+    if a == b:
+        return a
+    if isinstance(a, StructOf) and isinstance(b, StructOf):
+        mine = dict(a.fields)
+        fields = [(n, merge(t, dict(b.fields)[n]) if n in dict(b.fields) else t) for n, t in a.fields]
+        fields += [(n, t) for n, t in b.fields if n not in mine]
+        return StructOf(tuple(fields))
+    if isinstance(a, ListOf) and isinstance(b, ListOf):
+        return ListOf(merge(a.elem, b.elem))
+    return JSON
+
+
+def convert(expr: str, have: DType, want: DType, depth: int = 0) -> str:
+    """SQL turning expr of type have (a merged type) into type want."""
+    if have == want:
+        return expr
+    if have == JSON and want == Scalar("VARCHAR"):
+        return f"json_extract_string({expr}, '$')"
+    if isinstance(have, StructOf) and isinstance(want, StructOf):
+        parts = ", ".join(f"{quote(n)} := {convert(f'{expr}.{quote(n)}', have.get(n), t, depth)}" for n, t in want.fields)
+        return f"CASE WHEN {expr} IS NULL THEN NULL ELSE struct_pack({parts}) END"
+    if isinstance(have, ListOf) and isinstance(want, ListOf):
+        var = f"x{depth}"
+        return f"list_transform({expr}, lambda {var}: {convert(var, have.elem, want.elem, depth + 1)})"
+    # TRY_CAST: DuckDB may evaluate the cast on rows of other event types before the type filter;
+    # a real failure still surfaces as a NULL in a NOT NULL column (required fields) and aborts.
+    return f"TRY_CAST({expr} AS {want.render()})"
+
+
+@dataclasses.dataclass(frozen=True)
+class EventTable:
+    """One typed table per event type: envelope columns, then one column per payload field."""
+
+    type_name: str
+    table: str
+    payload: StructOf
+    required: frozenset[str] = frozenset()
+
+    def columns(self) -> list[tuple[str, str]]:
+        payload = ((column_name(n), t.render() + (" NOT NULL" if n in self.required else "")) for n, t in self.payload.fields)
+        return [*ENVELOPE_COLUMNS, *payload]
+
+    def ddl(self) -> str:
+        cols = ", ".join(f"{quote(n)} {t}" for n, t in self.columns())
+        return f"CREATE TABLE {SCHEMA}.{quote(self.table)} ({cols})"
+
+    def insert_from(self, staging: str, data_type: StructOf) -> str:
+        """INSERT … SELECT of this type's rows from the staging table (whose data column has data_type)."""
+        env = ", ".join(quote(n) for n, _ in ENVELOPE_COLUMNS)  # NOT NULL travels with the DDL, not the select
+        payload = ", ".join(convert(f"data.{quote(n)}", data_type.get(n), t) for n, t in self.payload.fields)
+        return (
+            f"INSERT INTO {SCHEMA}.{quote(self.table)} SELECT {env}, {payload} "
+            f"FROM {staging} WHERE type = '{self.type_name}'"
+        )
+
+
+def column_name(field: str) -> str:
+    """Payload field name as a column, prefixed when it would collide with an envelope column."""
+    return f"data_{field}" if field in dict(ENVELOPE_COLUMNS) else field
+
+
+def snake(name: str) -> str:
+    """RunStarted -> run_started."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def event_tables(catalog: tuple[type[Envelope], ...] = EVENT_TYPES) -> list[EventTable]:
+    """The typed table of every event type in the catalog."""
+    out = []
+    for cls in catalog:
+        type_name = cls.model_fields["type"].default
+        data_model = cls.model_fields["data"].annotation
+        assert isinstance(data_model, type) and issubclass(data_model, BaseModel)
+        required = frozenset(n for n, f in data_model.model_fields.items() if not _admits_none(f.annotation))
+        out.append(EventTable(type_name, snake(type_name), model_struct(data_model), required))
+    return out
+
+
+def _admits_none(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _admits_none(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        return any(a is type(None) or _admits_none(a) for a in get_args(annotation))
+    return annotation is type(None) or annotation is Any
+
+
+def staging_columns(tables: list[EventTable]) -> dict[str, str]:
+    """The explicit read_ndjson column spec: envelope, type, version, hash and a data STRUCT merging all payloads."""
+    return {
+        "seq": "BIGINT",
+        "id": "VARCHAR",
+        "ts": "TIMESTAMP",
+        "type": "VARCHAR",
+        "v": "INTEGER",
+        "run_id": "VARCHAR",
+        "stage": "VARCHAR",
+        "hash": "VARCHAR",
+        "data": merged_payload(tables).render(),
+    }
+
+
+@functools.cache
+def _merged(tables: tuple[EventTable, ...]) -> StructOf:
+    merged: DType = StructOf(())
+    for table in tables:
+        merged = merge(merged, table.payload)
+    assert isinstance(merged, StructOf)
+    return merged
+
+
+def merged_payload(tables: list[EventTable]) -> StructOf:
+    """One STRUCT every payload converts from."""
+    return _merged(tuple(tables))

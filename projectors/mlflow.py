@@ -1,0 +1,262 @@
+"""The MLflow mirror: a view-only, idempotent, resumable replay of the ledger into any MLflow tracking store."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from mlflow.entities import Metric, Param, RunTag
+
+from ledger.store import LEDGER_NAME
+from projectors.errors import MirrorDivergedError
+from projectors.mlflow_plan import (
+    ALIAS_KEY,
+    CANDIDATE_KEY,
+    LedgerFold,
+    RunFold,
+    alias_holders,
+    contract_report,
+    epoch_ms,
+    manifest,
+    mirrored_artifacts,
+    run_params,
+    run_tags,
+    valid_alias,
+)
+from projectors.mlflow_sink import MIRRORED_HASH_TAG, MIRRORED_SEQ_TAG, Sink, experiment_name
+
+Progress = Callable[[str], None]
+DB_NAME, ARTIFACTS_DIR = "mlflow.db", "mlartifacts"
+MANIFEST_PATH, REPORT_PATH = "manifest/manifest.json", "contract/contract_report.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class ReplayReport:
+    """What one replay sent, and the ledger head the mirror now witnesses."""
+
+    tracking_uri: str
+    runs: int
+    params: int
+    metrics: int
+    tags: int
+    artifacts: int
+    versions: int
+    aliases: int
+    requests: int
+    from_seq: int
+    head_seq: int
+    head_hash: str
+
+    def __str__(self) -> str:
+        sent = f"{self.params:,} params, {self.metrics:,} metrics, {self.tags:,} tags, {self.artifacts} artifacts"
+        return (
+            f"mirrored {self.runs} runs ({sent}; {self.versions} model versions, {self.aliases} aliases) "
+            f"in {self.requests:,} requests to {self.tracking_uri}; witness seq {self.from_seq} -> {self.head_seq}"
+        )
+
+
+@dataclasses.dataclass
+class _Tally:
+    runs: int = 0
+    params: int = 0
+    metrics: int = 0
+    tags: int = 0
+    artifacts: int = 0
+    versions: int = 0
+    aliases: int = 0
+
+
+def default_tracking_uri(home: Path) -> str:
+    """The mirror's default store: sqlite:///<absolute home>/mlflow.db."""
+    return f"sqlite:///{(Path(home).resolve() / DB_NAME)}"
+
+
+def read_witness(home: Path, tracking_uri: str | None = None) -> tuple[int, str] | None:
+    """The (seq, hash) head the mirror last completed, stored as tags of the `ledgerline` experiment; None without a store."""
+    uri = tracking_uri or default_tracking_uri(home)
+    if tracking_uri is None and not (Path(home) / DB_NAME).exists():
+        return None
+    return Sink.open(uri).read_witness()
+
+
+def replay(
+    home: Path,
+    *,
+    tracking_uri: str | None = None,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+) -> ReplayReport:
+    """Mirror every ledger event after the store's witness (all of them with rebuild) into MLflow."""
+    home = Path(home)
+    say = progress or (lambda line: None)
+    if rebuild and tracking_uri is None:
+        _drop_default_store(home)
+    sink = Sink.open(tracking_uri or default_tracking_uri(home))
+    witness = None if rebuild else sink.read_witness()
+    start = witness[0] if witness else 0
+    fold = _read_checked(home, witness)
+    job = _Replay(home, sink, fold, rebuild, say)
+    for run_id in fold.touched:
+        job.run(fold.runs[run_id])
+    job.registry()
+    if fold.head_seq != start or rebuild:
+        sink.write_witness(fold.head_seq, fold.head_hash)
+    return ReplayReport(sink.uri, requests=sink.requests, from_seq=start, head_seq=fold.head_seq,
+                        head_hash=fold.head_hash, **dataclasses.asdict(job.tally))
+
+
+def follow(
+    home: Path,
+    *,
+    tracking_uri: str | None = None,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+) -> None:
+    """Replay, then replay again each time audit.jsonl changes, until interrupted (or `stop` is set)."""
+    from watchfiles import watch
+
+    say = progress or (lambda line: None)
+    home = Path(home)
+    home.mkdir(parents=True, exist_ok=True)
+    say(str(replay(home, tracking_uri=tracking_uri, progress=progress)))
+    for changes in watch(home, stop_event=stop, rust_timeout=500, yield_on_timeout=False):
+        if any(Path(path).name == LEDGER_NAME for _, path in changes):
+            say(str(replay(home, tracking_uri=tracking_uri, progress=progress)))
+
+
+def _drop_default_store(home: Path) -> None:
+    """--rebuild of the default store starts from nothing: the file and its artifacts are derived data."""
+    (home / DB_NAME).unlink(missing_ok=True)
+    shutil.rmtree(home / ARTIFACTS_DIR, ignore_errors=True)
+
+
+def _read_checked(home: Path, witness: tuple[int, str] | None) -> LedgerFold:
+    from projectors.mlflow_plan import read_ledger
+
+    start = witness[0] if witness else 0
+    fold = read_ledger(home / LEDGER_NAME, start)
+    if witness and (fold.head_seq < start or fold.witness_hash != witness[1]):
+        raise MirrorDivergedError(
+            f"the MLflow mirror witnessed seq {start} with hash {witness[1][:12]}, but the ledger "
+            f"{'ends at seq ' + str(fold.head_seq) if fold.head_seq < start else 'has another hash there'}: "
+            "the ledger was rewritten or the store mirrors another ledger; run bin/verify, or --rebuild into an empty store"
+        )
+    return fold
+
+
+@dataclasses.dataclass
+class _Replay:
+    """One replay in progress: where it reads, where it writes, what it has sent."""
+
+    home: Path
+    sink: Sink
+    fold: LedgerFold
+    rebuild: bool
+    say: Progress
+    tally: _Tally = dataclasses.field(default_factory=_Tally)
+    ids: dict[str, str] = dataclasses.field(default_factory=dict)
+    _versions: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    _before: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
+    _after: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._before = alias_holders(self.fold, self.fold.after)
+        self._after = alias_holders(self.fold, self.fold.head_seq)
+
+    def run(self, run: RunFold) -> None:
+        """Send one run's events after its own mirrored position."""
+        if run.pipeline is None or run.started is None:
+            self.say(f"  {run.run_id}: no RunStarted in the ledger, not mirrored")
+            return
+        exp_id = self.sink.experiment(experiment_name(run.pipeline), tags={"ledger.pipeline": run.pipeline})
+        found = self.sink.find_run(exp_id, run.run_id)
+        if found is None and self.fold.after and run.first_seq <= self.fold.after:
+            raise MirrorDivergedError(
+                f"run {run.run_id} is below the mirror's witness (seq {self.fold.after}) but missing from the "
+                "store; replay with --rebuild"
+            )
+        if found is None:
+            self.ids[run.run_id] = self.sink.create_run(exp_id, run.run_id, epoch_ms(run.started.ts))
+            cutoff = 0
+        else:
+            self.ids[run.run_id] = found.info.run_id
+            cutoff = 0 if self.rebuild else max(self.fold.after, int(found.data.tags.get(MIRRORED_SEQ_TAG, 0)))
+        if cutoff < run.last_seq:
+            self._send(run, self.ids[run.run_id], cutoff)
+
+    def _send(self, run: RunFold, run_id: str, cutoff: int) -> None:
+        assert run.started is not None and run.started.seq is not None
+        params = [Param(k, v) for k, v in run_params(run).items()] if run.started.seq > cutoff else []
+        tags = [RunTag(k, v) for k, v in run_tags(run, self._aliases_of(run.run_id)).items()]
+        metrics = [Metric(m.key, m.value, m.timestamp, m.step) for m in run.metrics if m.seq > cutoff]
+        batches = self.sink.log(run_id, params, tags, metrics)
+        self._artifacts(run, run_id, cutoff)
+        if run.completed is not None:
+            status = "FINISHED" if run.completed.data.status == "succeeded" else "FAILED"
+            self.sink.terminate(run_id, status, epoch_ms(run.completed.ts))
+        self.sink.mark(run_id, {MIRRORED_HASH_TAG: run.last_hash, MIRRORED_SEQ_TAG: str(run.last_seq)})
+        t = self.tally
+        t.runs, t.params, t.tags, t.metrics = t.runs + 1, t.params + len(params), t.tags + len(tags), t.metrics + len(metrics)
+        self.say(f"  {run.run_id}: {len(metrics):,} metrics in {batches} batches, mirrored up to seq {run.last_seq}")
+
+    def _artifacts(self, run: RunFold, run_id: str, cutoff: int) -> None:
+        """The manifest and contract report (rewritten whenever the run changes), and new ledger artifacts."""
+        files: dict[str, Path] = {}
+        for seq, art in mirrored_artifacts(run):
+            source = self.home / art.data.path
+            if seq > cutoff and source.is_file():
+                folder = "tables" if art.data.format == "parquet" else "reports"
+                files[f"{folder}/{art.data.name}.{art.data.format}"] = source
+        self.sink.upload(run_id, files, {MANIFEST_PATH: manifest(run), REPORT_PATH: contract_report(run)})
+        self.tally.artifacts += len(files) + 2
+
+    def _aliases_of(self, run_id: str) -> list[str]:
+        return sorted(alias for (_, alias), holder in self._after.items() if holder == run_id)
+
+    def registry(self) -> None:
+        """Model versions for candidate runs (in ledger order, so numbering is the same on every replay), then aliases."""
+        candidates: dict[str, str] = {}
+        for op in self.fold.registry_ops:
+            if op.run_id not in self.ids:
+                continue
+            if op.key == CANDIDATE_KEY:
+                candidates[op.run_id] = op.value
+            if (op.key == CANDIDATE_KEY and op.value == "true") or (op.key == ALIAS_KEY and valid_alias(op.value)):
+                self._version(op.run_id)
+        for run_id, value in candidates.items():
+            if run_id in self._versions:
+                self.sink.set_version_tag(*self._versions[run_id], CANDIDATE_KEY, value)
+        self._move_aliases()
+
+    def _version(self, run_id: str) -> tuple[str, str]:
+        """(registered model, version) of a run, created on first need."""
+        if run_id not in self._versions:
+            pipeline = self.fold.runs[run_id].pipeline
+            assert pipeline is not None
+            name = experiment_name(pipeline)
+            self.sink.ensure_model(name, pipeline)
+            self._versions[run_id] = (name, self.sink.ensure_version(name, self.ids[run_id], run_id))
+            self.tally.versions += 1
+        return self._versions[run_id]
+
+    def _move_aliases(self) -> None:
+        """Point every alias named in this replay at its final holder; retag runs that gained or lost one."""
+        for (pipeline, alias), holder in self._after.items():
+            loser = self._before.get((pipeline, alias))
+            if loser == holder or holder not in self.ids:
+                continue
+            name, version = self._version(holder)
+            self.sink.set_alias(name, alias, version)
+            self.tally.aliases += 1
+            if loser is not None and loser != holder and loser not in self.ids:
+                self._retag_aliases(loser)
+
+    def _retag_aliases(self, run_id: str) -> None:
+        pipeline = self.fold.runs[run_id].pipeline
+        assert pipeline is not None
+        found = self.sink.find_run(self.sink.experiment(experiment_name(pipeline)), run_id)
+        if found is not None:
+            self.sink.mark(found.info.run_id, {"aliases": ",".join(self._aliases_of(run_id))})

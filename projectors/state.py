@@ -1,0 +1,183 @@
+"""RunState: one run as the projections know it (as of any seq), and the structured diff of two runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+
+from projectors import duckdb as projection
+from projectors.errors import UnknownRunError
+from projectors.state_diff import RunDiff, diff_states
+from schemas.context import check_run_id
+from schemas.events import JsonScalar, Model
+
+
+class StageState(Model):
+    """One stage of a run: where it ran in the order, how it ended, and the hashes of what it wrote."""
+
+    name: str
+    position: int
+    status: str
+    rows_in: int | None = None
+    rows_out: int | None = None
+    outputs: dict[str, str] = {}
+
+
+class ContractOutcome(Model):
+    """The result of one data-contract check."""
+
+    status: str
+    severity: str
+    failed: int
+    total: int
+    action: str
+
+
+class DropSummary(Model):
+    """Rows dropped for one (contract, check, reason): how many and which keys (symbol@date) when inline."""
+
+    count: int
+    keys: list[str] = []
+    artifact: str | None = None
+
+
+class RunState(Model):
+    """Everything a forensic diff compares, rebuilt from the projection views."""
+
+    run_id: str
+    status: str
+    pipeline: str
+    profile: str
+    git_sha: str | None
+    git_dirty: bool | None
+    config_hash: str
+    packages: dict[str, str] = {}
+    params: dict[str, JsonScalar] = {}
+    inputs: dict[str, str] = {}
+    stages: list[StageState] = []
+    contracts: dict[str, ContractOutcome] = {}
+    drops: dict[str, DropSummary] = {}
+    metrics: dict[str, float] = {}
+    series: dict[str, dict[int, float]] = {}
+    tags: dict[str, str] = {}
+
+    def diff(self, other: RunState, *, include_same: bool = False) -> RunDiff:
+        """What differs from self (a) to other (b); with include_same, the equal items too."""
+        return diff_states(self, other, include_same=include_same)
+
+
+def load_state(con: duckdb.DuckDBPyConnection, run_id: str) -> RunState:
+    """Read one run's state from an open projection (live, or an as_of database)."""
+    check_run_id(run_id)
+    row = con.execute(
+        "SELECT r.status, r.pipeline, r.profile, r.git_sha, r.git_dirty, r.config_hash, s.packages, s.inputs "
+        "FROM runs r JOIN ledger.run_started s USING (run_id) WHERE run_id = ? ORDER BY s.seq LIMIT 1",
+        [run_id],
+    ).fetchone()
+    if row is None:
+        raise UnknownRunError(f"unknown run id {run_id!r}: not in the projection (see: bin/query \"SELECT run_id FROM runs\")")
+    status, pipeline, profile, sha, dirty, config_hash, packages, inputs = row
+    return RunState(
+        run_id=run_id, status=status, pipeline=pipeline, profile=profile, git_sha=sha, git_dirty=dirty,
+        config_hash=config_hash, packages=dict(packages or {}),
+        inputs={i["name"]: i["sha256"] for i in inputs or []},
+        params=_params(con, run_id), stages=_stages(con, run_id), contracts=_contracts(con, run_id),
+        drops=_drops(con, run_id), tags=_tags(con, run_id), **_metrics(con, run_id),
+    )
+
+
+def _params(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, JsonScalar]:
+    rows = con.execute("SELECT key, value FROM params WHERE run_id = ? ORDER BY key", [run_id]).fetchall()
+    return {k: None if v is None else orjson.loads(v) for k, v in rows}
+
+
+def _stages(con: duckdb.DuckDBPyConnection, run_id: str) -> list[StageState]:
+    rows = con.execute(
+        "SELECT stage, position, status, rows_in, rows_out, outputs FROM stages WHERE run_id = ? ORDER BY position", [run_id]
+    ).fetchall()
+    return [
+        StageState(name=n, position=p, status=s, rows_in=ri, rows_out=ro, outputs={o["name"]: o["hash"] for o in outs or []})
+        for n, p, s, ri, ro, outs in rows
+    ]
+
+
+def _contracts(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, ContractOutcome]:
+    rows = con.execute(
+        'SELECT stage, contract, "check", "column", status, severity, failed, total, action FROM contract_checks '
+        "WHERE run_id = ? ORDER BY seq",
+        [run_id],
+    ).fetchall()
+    out: dict[str, ContractOutcome] = {}
+    for stage, contract, check, column, status, severity, failed, total, action in rows:
+        key = f"{stage}: {contract}.{check}" + (f"[{column}]" if column else "")
+        out[key] = ContractOutcome(status=status, severity=severity, failed=failed, total=total, action=action)
+    return out
+
+
+def _drops(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, DropSummary]:
+    rows = con.execute(
+        'SELECT contract, "check", reason, "count", keys, artifact_hash FROM rows_dropped WHERE run_id = ? ORDER BY seq',
+        [run_id],
+    ).fetchall()
+    out: dict[str, DropSummary] = {}
+    for contract, check, reason, count, keys, artifact in rows:
+        key = f"{contract}.{check}: {reason}"
+        prev = out.get(key, DropSummary(count=0))
+        names = sorted({*prev.keys, *(f"{k['symbol']}@{k['date']}" for k in keys or [])})
+        out[key] = DropSummary(count=prev.count + count, keys=names, artifact=artifact or prev.artifact)
+    return out
+
+
+def _metrics(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
+    rows = con.execute("SELECT key, asset, step, value FROM metrics WHERE run_id = ? ORDER BY seq", [run_id]).fetchall()
+    scalars: dict[str, float] = {}
+    series: dict[str, dict[int, float]] = {}
+    for key, asset, step, value in rows:
+        name = key if asset is None else f"{key}@{asset}"
+        if step is None:
+            scalars[name] = value
+        else:
+            series.setdefault(name, {})[step] = value
+    return {"metrics": scalars, "series": series}
+
+
+def _tags(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, str]:
+    rows = con.execute(
+        "SELECT key, value FROM tags_current WHERE run_id = ? ORDER BY key, value", [run_id]
+    ).fetchall()
+    tags: dict[str, str] = {}
+    for key, value in rows:
+        tags[key] = value if key not in tags else f"{tags[key]},{value}"
+    return tags
+
+
+def _open(home: Path, seq: int | None) -> duckdb.DuckDBPyConnection:
+    """The live projection (caught up first), or an in-memory copy as it was right after seq."""
+    if seq is not None:
+        return projection.as_of(home, seq)
+    projection.catch_up(home)
+    return projection.connect(home)
+
+
+def run_state(home: Path, run_id: str, *, seq: int | None = None) -> RunState:
+    """A run's state from the projection under home, now or as it was right after seq."""
+    check_run_id(run_id)
+    con = _open(home, seq)
+    try:
+        return load_state(con, run_id)
+    finally:
+        con.close()
+
+
+def diff_runs(home: Path, run_a: str, run_b: str, *, include_same: bool = False, seq: int | None = None) -> RunDiff:
+    """Diff run_a against run_b from one consistent view of the projection (now, or right after seq)."""
+    check_run_id(run_a)
+    check_run_id(run_b)
+    con = _open(home, seq)
+    try:
+        return load_state(con, run_a).diff(load_state(con, run_b), include_same=include_same)
+    finally:
+        con.close()

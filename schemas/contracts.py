@@ -1,0 +1,156 @@
+"""The market-data contracts: the long bar format, tier-1 Pandera schemas on polars, and the drop reasons."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import pandera.polars as pa
+import polars as pl
+
+from schemas.settings import ContractSettings
+
+#: contract names as they appear in DataContractChecked / RowsDropped / ContractBreachError
+TIER1 = "market_bars"
+TIER2 = "market_semantics"
+POSTFLIGHT = "consumer"
+
+PRICES = ("open", "high", "low", "close")
+BAR_SCHEMA: dict[str, pl.DataType] = {
+    "date": pl.Date(),
+    "symbol": pl.String(),
+    "sector": pl.String(),
+    "open": pl.Float64(),
+    "high": pl.Float64(),
+    "low": pl.Float64(),
+    "close": pl.Float64(),
+    "volume": pl.Float64(),
+}
+BAR_COLUMNS = tuple(BAR_SCHEMA)
+#: columns an input file must carry (sector is optional and becomes null)
+REQUIRED_COLUMNS = tuple(c for c in BAR_COLUMNS if c != "sector")
+
+#: helper columns tier 1 adds before the row checks: original position and the daily return
+ROW, RET = "_row", "_ret"
+
+#: one drops row per dropped input row
+DROPS_SCHEMA: dict[str, pl.DataType] = {
+    "row": pl.Int64(),
+    "symbol": pl.String(),
+    "date": pl.Date(),
+    "reasons": pl.String(),
+    "contract": pl.String(),
+    "tier": pl.Int64(),
+}
+REASON_SEPARATOR = ";"
+
+# tier-1 row checks: check name -> drop reason
+TIER1_REASONS: dict[str, str] = {
+    "key_not_null": "null_key",
+    "finite_price": "nonfinite_price",
+    "positive_price": "nonpositive_price",
+    "finite_volume": "nonfinite_volume",
+    "nonnegative_volume": "negative_volume",
+    "high_ge_low": "high_below_low",
+    "return_in_range": "extreme_return",
+    "unique_key": "duplicate_key",
+}
+
+# tier-2 row checks: check name -> drop reason
+TIER2_REASONS: dict[str, str] = {
+    "leading_nulls": "before_genesis",
+    "nulls_after_genesis": "null_after_genesis",
+    "trading_session": "not_a_session",
+    "stale_price": "stale_price",
+    "unadjusted_split": "unadjusted_split",
+    "stops_early": "stopped_early",
+}
+
+
+def _finite(column: str) -> pl.Expr:
+    return pl.col(column).is_finite()
+
+
+def _positive(column: str) -> pl.Expr:
+    return pl.col(column) > 0
+
+
+def _nonnegative(column: str) -> pl.Expr:
+    return pl.col(column) >= 0
+
+
+def _not_null(column: str) -> pl.Expr:
+    return pl.col(column).is_not_null()
+
+
+def _high_ge_low(column: str) -> pl.Expr:
+    # only judged when both are finite: a NaN or inf is finite_price's failure, not this one
+    both = pl.col("high").is_finite() & pl.col("low").is_finite()
+    return ~both | (pl.col("high") >= pl.col("low"))
+
+
+def _return_in_range(contracts: ContractSettings) -> Callable[[str], pl.Expr]:
+    return lambda column: pl.col(column).is_between(-1.0, contracts.max_abs_return)
+
+
+@dataclasses.dataclass(frozen=True)
+class RowCheck:
+    """A tier-1 row check: `passes(column)` is True for a good row; null results pass (nulls are a tier-2 matter)."""
+
+    name: str
+    columns: tuple[str, ...]
+    passes: Callable[[str], pl.Expr]
+
+    def failing(self, column: str) -> pl.Expr:
+        """True where the row fails this check on this column."""
+        return ~self.passes(column).fill_null(True)
+
+
+def row_checks(contracts: ContractSettings) -> tuple[RowCheck, ...]:
+    """The tier-1 row checks, one source of truth for the fast path and the equivalent Pandera schema.
+
+    The duplicate-key check is not here: pandera on polars flags every copy, we keep the first
+    and implement that in stages.validate.
+    """
+    return (
+        RowCheck("key_not_null", ("symbol", "date"), _not_null),
+        RowCheck("finite_price", PRICES, _finite),
+        RowCheck("positive_price", PRICES, _positive),
+        RowCheck("finite_volume", ("volume",), _finite),
+        RowCheck("nonnegative_volume", ("volume",), _nonnegative),
+        RowCheck("high_ge_low", ("high",), _high_ge_low),
+        RowCheck("return_in_range", (RET,), _return_in_range(contracts)),
+    )
+
+
+def structure_schema() -> pa.DataFrameSchema:
+    """Tier 1, schema level: the bar columns and their dtypes (never filtered: a failure stops the stage)."""
+    columns = {name: pa.Column(dtype, nullable=True, required=name != "sector") for name, dtype in BAR_SCHEMA.items()}
+    return pa.DataFrameSchema(columns, name=TIER1)
+
+
+def _pandera_check(check: RowCheck) -> pa.Check:
+    return pa.Check(lambda data: data.lazyframe.select(~check.failing(data.key)), name=check.name)
+
+
+def row_schema(contracts: ContractSettings) -> pa.DataFrameSchema:
+    """The tier-1 row checks as a Pandera polars schema (same expressions as the fast path; used to cross-check and bench)."""
+    checks: dict[str, list[pa.Check]] = {}
+    for check in row_checks(contracts):
+        for column in check.columns:
+            checks.setdefault(column, []).append(_pandera_check(check))
+    nullable = {"symbol": False, "date": False}
+    columns = {
+        name: pa.Column(BAR_SCHEMA.get(name, pl.Float64()), nullable=nullable.get(name, True), checks=[
+            c for c in checks.get(name, []) if c.name != "key_not_null"
+        ])
+        for name in ("date", "symbol", *PRICES, "volume", RET)
+    }  # fmt: skip
+    return pa.DataFrameSchema(columns, name=TIER1)
+
+
+def check_name(column: str | None, pandera_check: str) -> str:
+    """Our check name for one pandera failure-case row (its column and check)."""
+    if pandera_check == "not_nullable" and column in ("date", "symbol"):
+        return "key_not_null"
+    return pandera_check

@@ -1,0 +1,115 @@
+"""Filter and log: turn per-row check failures into the kept frame, the drops frame and their ledger events."""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+
+from schemas.contracts import DROPS_SCHEMA, REASON_SEPARATOR, ROW
+from schemas.events import ArtifactRef, DataContractCheckedData, JsonScalar, RowKey, RowsDroppedData
+from schemas.settings import ContractSettings
+from stages.artifacts import frame_hash
+
+FAILURES_SCHEMA: dict[str, pl.DataType] = {
+    "index": pl.Int64(),
+    "symbol": pl.String(),
+    "date": pl.Date(),
+    "check": pl.String(),
+    "column": pl.String(),
+    "value": pl.String(),
+}
+
+
+def empty_failures() -> pl.DataFrame:
+    """A failures frame with no rows."""
+    return pl.DataFrame(schema=FAILURES_SCHEMA)
+
+
+def failures(frame: pl.DataFrame, index: pl.Series, check: str, column: str | None, values: pl.Series | None = None) -> pl.DataFrame:
+    """Failure rows for one check: the row positions in frame, their keys, and the offending value as text."""
+    n = index.len()
+    index = index.cast(pl.Int64)
+    if values is None and column in frame.columns:
+        values = frame.get_column(column).gather(index)
+    text = values.cast(pl.String) if values is not None else pl.repeat(None, n, eager=True, dtype=pl.String)
+    return pl.DataFrame(
+        {
+            "index": index,
+            "symbol": frame.get_column("symbol").gather(index),
+            "date": frame.get_column("date").gather(index),
+            "check": pl.repeat(check, n, eager=True, dtype=pl.String),
+            "column": pl.repeat(column, n, eager=True, dtype=pl.String),
+            "value": text.alias("value"),
+        },
+        schema=FAILURES_SCHEMA,
+    )
+
+
+def split(
+    frame: pl.DataFrame, found: pl.DataFrame, reasons: dict[str, str], *, contract: str, tier: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(kept rows, drops): each failing row dropped once, with all its reasons sorted and ';'-joined."""
+    if found.height == 0:
+        return frame, pl.DataFrame(schema=DROPS_SCHEMA)
+    by_row = (
+        found.select("index", pl.col("check").replace_strict(reasons, return_dtype=pl.String).alias("reason"))
+        .unique()
+        .group_by("index")
+        .agg(pl.col("reason").sort().str.join(REASON_SEPARATOR).alias("reasons"))
+        .sort("index")
+    )
+    index = by_row.get_column("index")
+    gone = pl.Series(pl.repeat(False, frame.height, eager=True)).scatter(index, True)
+    drops = frame.select(pl.col(ROW).alias("row"), "symbol", "date").gather(index).with_columns(
+        by_row.get_column("reasons"), contract=pl.lit(contract), tier=pl.lit(tier, dtype=pl.Int64)
+    )
+    return frame.filter(~gone), drops.select(list(DROPS_SCHEMA)).cast(DROPS_SCHEMA)
+
+
+def check_events(
+    found: pl.DataFrame, reasons: dict[str, str], total: int, contracts: ContractSettings, *, contract: str, tier: int
+) -> list[DataContractCheckedData]:
+    """One DataContractChecked per check: passed or failed, failed/total rows, a bounded sample."""
+    events = []
+    for check in reasons:
+        mine = found.filter(pl.col("check") == check)
+        failed = mine.get_column("index").n_unique()
+        events.append(
+            DataContractCheckedData(
+                contract=contract, tier=tier, check=check, status="failed" if failed else "passed", failed=failed,
+                total=total, sample=sample(mine, contracts.sample_size), action="dropped" if failed else "none",
+            )  # fmt: skip
+        )
+    return events
+
+
+def sample(found: pl.DataFrame, size: int) -> list[dict[str, JsonScalar]]:
+    """The first `size` failures as JSON-safe dicts (dates ISO, non-finite numbers as text)."""
+    rows = found.head(size).select("symbol", pl.col("date").cast(pl.String), "column", "value").iter_rows(named=True)
+    return [{k: _json_safe(v) for k, v in row.items()} for row in rows]
+
+
+def _json_safe(value: JsonScalar) -> JsonScalar:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def drop_events(
+    found: pl.DataFrame, drops: pl.DataFrame, reasons: dict[str, str], contracts: ContractSettings, *, contract: str
+) -> list[RowsDroppedData]:
+    """One RowsDropped per reason: keys inline when few, else a ref to the drops artifact (the frame the stage returns)."""
+    ref: ArtifactRef | None = None
+    events = []
+    for check, reason in reasons.items():
+        keys = found.filter(pl.col("check") == check).unique("index", keep="first", maintain_order=True)
+        if keys.height == 0:
+            continue
+        if keys.height <= contracts.inline_keys_max:
+            inline = [RowKey(symbol=s, date=None if d is None else d.isoformat()) for s, d in keys.select("symbol", "date").iter_rows()]
+            events.append(RowsDroppedData(contract=contract, check=check, reason=reason, count=keys.height, keys=inline))
+            continue
+        ref = ref or ArtifactRef(name="drops", hash=frame_hash(drops), rows=drops.height)
+        events.append(RowsDroppedData(contract=contract, check=check, reason=reason, count=keys.height, artifact=ref))
+    return events

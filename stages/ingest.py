@@ -1,0 +1,56 @@
+"""The ingest stage: read the configured source into one long bar frame (columns normalised, nothing dropped)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from schemas.contracts import BAR_COLUMNS, BAR_SCHEMA, PRICES, REQUIRED_COLUMNS, TIER1
+from schemas.events import DataContractCheckedData
+from schemas.settings import Settings
+from stages import sources
+from stages.errors import ContractBreachError
+from stages.spec import StageResult
+
+
+def ingest(*, settings: Settings) -> StageResult:
+    """raw: every input row of every source file, in the long bar format; nothing is filtered here."""
+    frames = [normalise(name, df) for name, df in sources.load(settings)]
+    if not frames:
+        raise _breach("input_present", "the source holds no data files", 0)
+    raw = pl.concat(frames, how="vertical_relaxed") if len(frames) > 1 else frames[0]
+    return StageResult(outputs={"raw": raw})
+
+
+def normalise(name: str, df: pl.DataFrame) -> pl.DataFrame:
+    """The bar columns in order: sector added (null) when absent, numeric columns widened to Float64, datetimes to dates.
+
+    Anything that does not convert losslessly is left as it is, so validate reports the wrong dtype.
+    """
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise _breach("columns_present", f"{name}: missing column(s) {', '.join(missing)}", df.height)
+    if "sector" not in df.columns:
+        df = df.with_columns(pl.lit(None, dtype=pl.String).alias("sector"))
+    return df.select([_convert(df.schema[c], c) for c in BAR_COLUMNS])
+
+
+def _convert(dtype: pl.DataType, column: str) -> pl.Expr:
+    target = BAR_SCHEMA[column]
+    expr = pl.col(column)
+    if dtype == target:
+        return expr
+    if column in (*PRICES, "volume") and dtype.is_numeric():
+        return expr.cast(pl.Float64)
+    if column == "date" and isinstance(dtype, pl.Datetime):
+        return expr.dt.date()
+    if dtype == pl.Null:
+        return expr.cast(target)
+    return expr
+
+
+def _breach(check: str, message: str, total: int) -> ContractBreachError:
+    event = DataContractCheckedData(
+        contract=TIER1, tier=1, check=check, status="failed", failed=total, total=total, action="stopped",
+        sample=[{"message": message}],
+    )  # fmt: skip
+    return ContractBreachError(TIER1, message, events=[event])

@@ -1,0 +1,32 @@
+"""Market-data sources: the seeded synthetic market and a directory of Parquet/CSV files."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import orjson
+import polars as pl
+
+from schemas.events import DataInput
+from schemas.settings import Settings
+from stages.sources import directory, synthetic
+
+
+def describe_inputs(settings: Settings) -> list[DataInput]:
+    """What RunStarted records about the data: each file's sha256 and rows, or the synthetic market's recipe hash."""
+    source = settings.source
+    if source.kind == "directory":
+        return directory.describe(Path(source.path or "."))
+    recipe = orjson.dumps({"source": source.model_dump(mode="json"), "seed": settings.seed}, option=orjson.OPT_SORT_KEYS)
+    grid = (source.symbols + 1) * source.sessions
+    return [DataInput(name=f"synthetic:seed={settings.seed}", sha256=hashlib.sha256(recipe).hexdigest(), rows=grid, format="synthetic")]
+
+
+def load(settings: Settings) -> list[tuple[str, pl.DataFrame]]:
+    """Read the data: (input name, frame) per input, as the source gives it (ingest normalises)."""
+    source = settings.source
+    if source.kind == "directory":
+        folder = Path(source.path or ".")
+        return [(str(p.relative_to(folder)), directory.read_file(p)) for p in directory.data_files(folder)]
+    return [(f"synthetic:seed={settings.seed}", synthetic.generate(source, settings.seed))]

@@ -1,0 +1,59 @@
+"""Exchange sessions from exchange_calendars, cached per (calendar, first, last) window."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from functools import lru_cache
+
+import exchange_calendars as xcals
+import numpy as np
+import pandas as pd
+import polars as pl
+
+#: slack around a requested window so previous/next session lookups stay inside the calendar
+_PAD = timedelta(days=15)
+
+
+def _calendar(name: str, first: date, last: date) -> xcals.ExchangeCalendar:
+    """A calendar covering first..last, widened to whole years so ingest, audit and postflight share one build."""
+    return _cached(name, first.year, last.year)
+
+
+@lru_cache(maxsize=16)
+def _cached(name: str, first_year: int, last_year: int) -> xcals.ExchangeCalendar:
+    start, end = date(first_year, 1, 1) - _PAD, date(last_year, 12, 31) + _PAD
+    return xcals.get_calendar(name, start=pd.Timestamp(start), end=pd.Timestamp(end))
+
+
+def sessions_between(name: str, first: date, last: date) -> pl.Series:
+    """Every session of the calendar from first to last, inclusive, as a pl.Date series."""
+    cal = _calendar(name, first, last)
+    found = cal.sessions_in_range(pd.Timestamp(first), pd.Timestamp(last))
+    naive = found.tz_localize(None) if found.tz is not None else found
+    return pl.Series("date", naive.to_numpy().astype("datetime64[D]")).cast(pl.Date)
+
+
+def sessions_from(name: str, start: date, count: int) -> pl.Series:
+    """The first `count` sessions on or after start (raises ValueError if the calendar has fewer)."""
+    last = start + timedelta(days=int(count * 1.5) + 30)  # ~252 sessions a 365-day year
+    found = sessions_between(name, start, last)
+    if found.len() < count:
+        raise ValueError(f"calendar {name} has only {found.len()} sessions from {start}, {count} requested")
+    return found.head(count)
+
+
+def previous_session(name: str, day: date) -> date:
+    """The last session strictly before day (by the calendar: a Monday after a holiday Friday gives Thursday)."""
+    cal = _calendar(name, day - timedelta(days=30), day)
+    stamp = pd.Timestamp(day)
+    if cal.is_session(stamp):
+        return cal.previous_session(stamp).date()
+    return cal.date_to_session(stamp, direction="previous").date()
+
+
+def session_lag(name: str, earlier: date, later: date) -> int:
+    """How many sessions later is ahead of earlier (0 when equal or earlier is not behind)."""
+    if earlier >= later:
+        return 0
+    found = sessions_between(name, earlier, later)
+    return int(np.sum((found > earlier).to_numpy() & (found <= later).to_numpy()))

@@ -1,0 +1,130 @@
+"""bin/verify: exit 0 intact, 1 broken or a witness disagrees (named), 2 unusable input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import duckdb
+import orjson
+import pytest
+
+from bin.verify import main
+from ledger import Ledger
+from projectors.witness import Witness, cross_check, witnesses
+from schemas.events import MetricLogged, MetricLoggedData
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _home(tmp_path: Path, n: int = 8) -> Path:
+    with Ledger.open(tmp_path) as ledger:
+        ledger.append([MetricLogged(run_id=None, data=MetricLoggedData(key="pnl", value=float(i), step=i)) for i in range(n)])
+    return tmp_path
+
+
+def _checkpoint(home: Path, seq: int, digest: str) -> None:
+    with duckdb.connect(str(home / "projections.duckdb")) as con:
+        con.execute('CREATE TABLE checkpoint (seq BIGINT, hash VARCHAR, "offset" BIGINT, line_offset BIGINT)')
+        con.execute("INSERT INTO checkpoint VALUES (?, ?, 0, 0)", [seq, digest])
+
+
+def _rewrite_from_start(path: Path, edit_seq: int) -> None:
+    """What a forger with write access does: change one event, then re-hash the whole chain."""
+    prev, out = "0" * 64, b""
+    for line in path.read_bytes().splitlines():
+        obj = orjson.loads(line)
+        obj.pop("hash")
+        obj["prev"] = prev
+        if obj["seq"] == edit_seq:
+            obj["data"]["value"] = 1e9
+        body = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+        prev = hashlib.sha256(body).hexdigest()
+        out += body[:-1] + b',"hash":"' + prev.encode() + b'"}\n'
+    path.write_bytes(out)
+
+
+def test_intact_ledger_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = _home(tmp_path)
+    assert main(["--home", str(home)]) == 0
+    assert "chain intact, 8 events" in capsys.readouterr().out
+    assert main([str(home / "audit.jsonl"), "--json", "--deep"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] and report["head_seq"] == 8 and report["first_bad_seq"] is None and report["witnesses"] == []
+
+
+def test_edited_line_exits_1_naming_the_seq(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = _home(tmp_path)
+    path = home / "audit.jsonl"
+    path.write_bytes(path.read_bytes().replace(b'"step":3', b'"step":4', 1))
+    assert main(["--home", str(home)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "BROKEN at seq 4: hash does not match content" in err
+    assert main(["--home", str(home), "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["first_bad_seq"] == 4
+
+
+def test_unusable_input_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--home", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no ledger at" in err and "Traceback" not in err
+
+
+def test_rewritten_and_rehashed_ledger_is_caught_by_the_duckdb_witness(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = _home(tmp_path)
+    with Ledger.open(home, readonly=True) as ledger:
+        seq, digest = ledger.head()
+    _checkpoint(home, seq, digest)
+    assert main(["--home", str(home)]) == 0
+    assert "witnesses agree: duckdb checkpoint at seq 8" in capsys.readouterr().out
+
+    _rewrite_from_start(home / "audit.jsonl", edit_seq=2)
+    assert Ledger.open(home, readonly=True).verify(deep=True).ok  # on its own the forgery verifies
+    assert main(["--home", str(home)]) == 1
+    err = capsys.readouterr().err
+    assert "WITNESS DISAGREES: duckdb checkpoint" in err and "seq 8" in err and str(home / "projections.duckdb") in err
+    assert main(["--home", str(home), "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["chain_ok"] and not out["ok"] and out["witness_problems"]
+
+
+def test_truncated_ledger_is_caught_by_a_witness_past_its_head(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = _home(tmp_path)
+    _checkpoint(home, *Ledger.open(home, readonly=True).head())
+    path = home / "audit.jsonl"
+    path.write_bytes(b"".join(path.read_bytes().splitlines(keepends=True)[:-1]))  # the last line is gone
+    assert main(["--home", str(home)]) == 1
+    assert "witnessed seq 8 but the ledger ends before it" in capsys.readouterr().err
+
+
+def test_mlflow_witness_is_read_only_when_a_store_exists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = _home(tmp_path)
+    fake = types.ModuleType("projectors.mlflow")
+    fake.read_witness = lambda h: (3, "f" * 64)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "projectors.mlflow", fake)
+    assert witnesses(home) == []  # no mlflow.db: the mirror is not consulted
+    (home / "mlflow.db").touch()
+    found = witnesses(home)
+    assert found == [Witness("mlflow mirror", 3, "f" * 64, str(home / "mlflow.db"))]
+    (problem,) = cross_check(home / "audit.jsonl", found)
+    assert problem.startswith("mlflow mirror") and "seq 3" in problem
+
+
+def test_an_unreadable_witness_is_a_note_not_a_verdict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = _home(tmp_path)
+    (home / "projections.duckdb").write_bytes(b"not a database")
+    assert main(["--home", str(home)]) == 0
+    assert "note: duckdb checkpoint not checked" in capsys.readouterr().err
+
+
+def test_shim_runs_from_anywhere(tmp_path: Path) -> None:
+    home = _home(tmp_path)
+    done = subprocess.run([str(ROOT / "bin" / "verify"), str(home)], capture_output=True, text=True, cwd="/")
+    assert done.returncode == 0 and "chain intact" in done.stdout
+    (home / "audit.jsonl").write_bytes(b"garbage\n")
+    done = subprocess.run([str(ROOT / "bin" / "verify"), str(home)], capture_output=True, text=True, cwd="/")
+    assert done.returncode == 1 and "BROKEN at seq 1" in done.stderr

@@ -1,0 +1,93 @@
+"""Append, read, head and expected_seq through the public interface."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from ledgerkit import events, metric, write_ledger
+
+from ledger import Ledger, LedgerError, WrongExpectedSeq
+from schemas.events import GENESIS_HASH, MetricLogged
+
+
+def test_append_assigns_seq_prev_hash_and_reads_back(tmp_path: Path) -> None:
+    batch = events(12)
+    with Ledger.open(tmp_path) as ledger:
+        assert ledger.head() == (0, GENESIS_HASH)
+        recorded = ledger.append(batch[:5]) + ledger.append(batch[5:])
+        assert [r.seq for r in recorded] == list(range(1, 13))
+        assert ledger.head() == (12, recorded[-1].hash)
+        read = list(ledger.read())
+    assert [e.seq for e in read] == list(range(1, 13))
+    assert [e.hash for e in read] == [r.hash for r in recorded]
+    assert read[0].prev == GENESIS_HASH and all(b.prev == a.hash for a, b in zip(read, read[1:]))
+    assert [e.model_dump(exclude={"seq", "prev", "hash"}) for e in read] == [
+        e.model_dump(exclude={"seq", "prev", "hash"}) for e in batch
+    ]
+
+
+def test_read_after_and_until(tmp_path: Path) -> None:
+    write_ledger(tmp_path, 20)
+    with Ledger.open(tmp_path, readonly=True) as ledger:
+        assert [e.seq for e in ledger.read(after=7, until=11)] == [8, 9, 10, 11]
+        assert [e.seq for e in ledger.read(after=19)] == [20]
+        assert list(ledger.read(after=20)) == []
+        assert list(ledger.read(after=25)) == []
+        assert list(ledger.read(after=5, until=5)) == []
+
+
+def test_expected_seq_mismatch_raises_and_writes_nothing(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path) as a, Ledger.open(tmp_path) as b:
+        a.append([metric(1)], expected_seq=0)
+        seen = b.head()[0]
+        a.append([metric(2)])
+        size = (tmp_path / "audit.jsonl").stat().st_size
+        with pytest.raises(WrongExpectedSeq) as err:
+            b.append([metric(3), metric(4)], expected_seq=seen)
+        assert (err.value.expected, err.value.actual) == (1, 2)
+        assert (tmp_path / "audit.jsonl").stat().st_size == size
+        assert [r.seq for r in b.append([metric(3)], expected_seq=2)] == [3]
+
+
+def test_two_handles_interleave_without_gaps(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path) as a, Ledger.open(tmp_path) as b:
+        for i in range(10):
+            (a if i % 2 else b).append([metric(i)])
+        assert a.head() == b.head()
+    assert Ledger.open(tmp_path, readonly=True).verify().ok
+
+
+def test_readonly_needs_no_write_permission_and_cannot_append(tmp_path: Path) -> None:
+    write_ledger(tmp_path, 3)
+    os.chmod(tmp_path / "audit.jsonl", 0o444)
+    os.chmod(tmp_path, 0o555)
+    try:
+        with Ledger.open(tmp_path / "audit.jsonl", readonly=True) as ledger:
+            assert ledger.head()[0] == 3
+            assert ledger.verify().ok
+            with pytest.raises(LedgerError, match="read-only"):
+                ledger.append([metric(4)])
+    finally:
+        os.chmod(tmp_path, 0o755)
+
+
+def test_open_without_create_refuses_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        Ledger.open(tmp_path / "nope.jsonl", create=False)
+    with pytest.raises(FileNotFoundError):
+        Ledger.open(tmp_path / "nope.jsonl", readonly=True)
+
+
+def test_read_returns_current_model_classes(tmp_path: Path) -> None:
+    write_ledger(tmp_path, 3)
+    first = next(iter(Ledger.open(tmp_path, readonly=True).read()))
+    assert isinstance(first, MetricLogged) and first.data.step == 1
+
+
+def test_closed_ledger_refuses_append(tmp_path: Path) -> None:
+    ledger = Ledger.open(tmp_path)
+    ledger.close()
+    with pytest.raises(LedgerError, match="closed"):
+        ledger.append([metric(1)])

@@ -1,0 +1,239 @@
+"""Helpers for the MLflow mirror tests: synthetic ledgers, a normalized dump of a store, a real mlflow server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from ledger import Ledger
+from schemas.events import (
+    CodeVersion,
+    DataContractCheckedData,
+    Envelope,
+    MetricLoggedData,
+    Model,
+    RowsDroppedData,
+    RunCompletedData,
+    RunStartedData,
+    RunTaggedData,
+    StageCompletedData,
+    StageStartedData,
+    envelope,
+)
+from stages.artifacts import ArtifactStore
+
+T0 = datetime(2026, 1, 5, 9, 30, tzinfo=timezone.utc)
+PIPELINE = "momentum"
+
+
+def run_id(n: int) -> str:
+    return f"20260105-0930{n:02d}-r{n:03d}"
+
+
+def run_events(home: Path, n: int, metrics: int = 30, *, status: str = "succeeded", t0: datetime = T0) -> list[Envelope]:
+    """The events of one synthetic run: params, a stage, contract checks, drops, tables, metrics, completion."""
+    rid, ts = run_id(n), t0 + timedelta(hours=n)
+    store = ArtifactStore(home / "artifacts")
+    drops_ref, drops = store.put_frame("drops", pl.DataFrame({"symbol": ["AAA", "BBB"], "reason": ["gap", "spike"]}))
+    _, assets = store.put_frame("asset_metrics", pl.DataFrame({"symbol": ["AAA", "CCC"], "sharpe": [0.4 + n, 1.2]}))
+    _, raw = store.put_frame("raw", pl.DataFrame({"x": [n, 2, 3]}))
+    params: dict[str, Any] = {"selection.top_k": 10 + n, "features.hurst": True, "source.kind": "synthetic",
+                              "selection.min_hurst": None, "backtest.cost_bps": 5.0}
+    started = RunStartedData(pipeline=PIPELINE, profile="canary", params=params, config_hash=f"{n:064x}",
+                             code_version=CodeVersion(git_sha="abc123", dirty=False), packages={"polars": "1"},
+                             inputs=[], seed=7)
+    items: list[tuple[Model, str | None]] = [(started, None), (StageStartedData(), "validate")]
+    items += [(DataContractCheckedData(contract="prices", tier=1, check="no_gaps", status="failed", failed=1,
+                                       total=100, action="dropped"), "validate"),
+              (RowsDroppedData(contract="prices", check="no_gaps", reason="gap", count=2, artifact=drops_ref), "validate"),
+              (drops, "validate"), (raw, "ingest"), (assets, "metrics"),
+              (StageCompletedData(rows_in=100, rows_out=98, duration_s=0.1), "validate")]
+    for i in range(metrics):
+        key = ("sharpe", "equity", "turnover")[i % 3]
+        items.append((MetricLoggedData(key=key, value=float(i) / 7 + n, step=i // 3), "metrics"))
+    items.append((MetricLoggedData(key="sharpe", value=1.5 + n, asset="AAA"), "metrics"))
+    items.append((MetricLoggedData(key="cagr", value=0.1 * n), "metrics"))
+    items.append((RunCompletedData(status=status, duration_s=1.0, error=None if status == "succeeded" else "boom"), None))  # type: ignore[arg-type]
+    return [envelope(p, run_id=rid, stage=s, ts=ts + timedelta(milliseconds=i)) for i, (p, s) in enumerate(items)]
+
+
+def epoch_of(n: int, index: int) -> int:
+    """Epoch ms of the index-th event of run n as run_events stamps it."""
+    return int((T0 + timedelta(hours=n, milliseconds=index)).timestamp() * 1000)
+
+
+def tag(n: int, key: str, value: str, minute: int = 0) -> Envelope:
+    data = RunTaggedData(key=key, value=value, reason=f"test {key}={value}", by="tests")
+    return envelope(data, run_id=run_id(n), ts=T0 + timedelta(days=1, minutes=minute))
+
+
+def append(home: Path, events: Sequence[Envelope]) -> int:
+    """Append events to the home's ledger; return the head seq."""
+    with Ledger.open(home) as ledger:
+        ledger.append(events)
+        return ledger.head()[0]
+
+
+def standard_history(home: Path, metrics: int = 30) -> list[list[Envelope]]:
+    """Batches of events appended one after another: three runs, candidates, alias moves, a rollback."""
+    return [
+        run_events(home, 1, metrics),
+        run_events(home, 2, metrics, status="failed"),
+        [tag(1, "candidate", "true", 1), tag(1, "alias", "champion", 2)],
+        run_events(home, 3, metrics),
+        [tag(3, "candidate", "true", 3), tag(3, "alias", "champion", 4), tag(1, "alias", "challenger", 5)],
+        [tag(1, "alias", "champion", 6), tag(3, "alias", "challenger", 7), tag(2, "candidate", "false", 8),
+         tag(3, "note", "rolled back", 9)],
+    ]
+
+
+# ---------------------------------------------------------------- reading a store back
+
+
+def dump_store(uri: str, served_artifacts: Path | None = None) -> dict[str, Any]:
+    """Everything the mirror wrote, keyed by ledger ids (MLflow's own uuids and artifact URIs left out).
+
+    Artifacts are listed from disk when the store keeps them locally (`served_artifacts` is a test
+    server's --artifacts-destination), which saves several HTTP requests per run.
+    """
+    from mlflow.entities import ViewType
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    out: dict[str, Any] = {"experiments": {}, "runs": {}, "models": {}}
+    exps = [e for e in client.search_experiments(view_type=ViewType.ALL) if e.name.startswith("ledgerline")]
+    for exp in exps:
+        out["experiments"][exp.name] = dict(exp.tags)
+        for run in client.search_runs([exp.experiment_id], run_view_type=ViewType.ALL, max_results=10_000):
+            out["runs"][run.data.tags["ledger.run_id"]] = _dump_run(client, run, served_artifacts)
+    for model in client.search_registered_models():
+        versions = client.search_model_versions(f"name = '{model.name}'")
+        out["models"][model.name] = {
+            "aliases": {a: int(v) for a, v in model.aliases.items()},
+            "versions": sorted((int(v.version), v.tags.get("ledger.run_id"), dict(v.tags), v.source.split("/")[-1])
+                               for v in versions),
+        }
+    return out
+
+
+def _dump_run(client: Any, run: Any, served: Path | None) -> dict[str, Any]:
+    rid = run.info.run_id
+    history = {k: sorted((m.timestamp, m.step, m.value) for m in client.get_metric_history(rid, k))
+               for k in run.data.metrics}
+    return {
+        "name": run.info.run_name, "status": run.info.status, "start": run.info.start_time,
+        "end": run.info.end_time, "lifecycle": run.info.lifecycle_stage, "params": dict(run.data.params),
+        "tags": {k: v for k, v in run.data.tags.items() if k != "mlflow.runName"},
+        "latest": dict(run.data.metrics), "history": history, "artifacts": _artifacts(client, run, served),
+    }
+
+
+def _artifacts(client: Any, run: Any, served: Path | None) -> list[tuple[str, int | None]]:
+    uri: str = run.info.artifact_uri
+    local = None
+    if uri.startswith("file://"):
+        local = Path(uri.removeprefix("file://"))
+    elif uri.startswith("mlflow-artifacts:/") and served is not None:
+        local = served / uri.removeprefix("mlflow-artifacts:/")
+    if local is not None:
+        return sorted((p.relative_to(local).as_posix(), p.stat().st_size) for p in local.rglob("*") if p.is_file())
+    return _listed(client, run.info.run_id)
+
+
+def _listed(client: Any, run_id: str, path: str | None = None) -> list[tuple[str, int | None]]:
+    out: list[tuple[str, int | None]] = []
+    for info in client.list_artifacts(run_id, path):
+        out += _listed(client, run_id, info.path) if info.is_dir else [(info.path, info.file_size)]
+    return sorted(out)
+
+
+def metric_rows(uri: str) -> int:
+    """Metric rows in a SQLite store, counted in the table itself (duplicates included)."""
+    import sqlite3
+
+    with sqlite3.connect(uri.removeprefix("sqlite:///")) as db:
+        return int(db.execute("select count(*) from metrics").fetchone()[0])
+
+
+# ---------------------------------------------------------------- a real mlflow server
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class MlflowServer:
+    """`mlflow server` on 127.0.0.1 with a SQLite backend and proxied artifacts in a folder; start/stop/restart."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        root.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def backend(self) -> str:
+        return f"sqlite:///{self.root / 'server.db'}"
+
+    def start(self, timeout: float = 90) -> None:
+        cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
+               "--workers", "1", "--backend-store-uri", self.backend,
+               "--artifacts-destination", str(self.artifacts)]
+        env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+        self.log = open(self.root / "server.log", "ab")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mlflow server exited: {(self.root / 'server.log').read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.uri}/health", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("mlflow server did not become healthy")
+
+    @property
+    def artifacts(self) -> Path:
+        return self.root / "artifacts"
+
+    def stop(self) -> None:
+        """Kill the server (its whole process group): as abrupt as a crash, and instant."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, 9)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        self.proc = None
+        self.log.close()
+
+
+def server(root: Path) -> Iterator[MlflowServer]:
+    srv = MlflowServer(root)
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,77 @@
+"""Property tests of tier 1: the accounting invariant, and agreement between the fast path and the Pandera schema."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+
+import pandera.polars as pa
+import polars as pl
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from contracts_kit import settings
+from schemas.contracts import BAR_SCHEMA, REASON_SEPARATOR, TIER1_REASONS, check_name, row_schema
+from schemas.events import RowsDroppedData
+from stages.validate import prepare, row_failures, validate
+
+SYMBOLS = st.sampled_from(["SPY", "AAA", "BBB", None])
+DATES = st.sampled_from([date(2024, 1, 2), date(2024, 1, 3), date(2024, 1, 4), date(2024, 1, 5), None])
+NASTY = st.one_of(
+    st.none(),
+    st.sampled_from([float("nan"), float("inf"), float("-inf"), 0.0, -1.0, 1e300, 5e-324]),
+    st.floats(min_value=0.01, max_value=1000.0),
+)
+ROWS = st.lists(st.tuples(DATES, SYMBOLS, NASTY, NASTY, NASTY, NASTY, NASTY), min_size=1, max_size=40)
+QUICK = hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def frame(rows: list[tuple[object, ...]]) -> pl.DataFrame:
+    columns = ["date", "symbol", "open", "high", "low", "close", "volume"]
+    df = pl.DataFrame([dict(zip(columns, r)) for r in rows], schema={c: BAR_SCHEMA[c] for c in columns})
+    return df.with_columns(pl.lit("tech").alias("sector"))
+
+
+def keys(df: pl.DataFrame) -> Counter[tuple[object, object]]:
+    return Counter(df.select("symbol", "date").iter_rows())
+
+
+@QUICK
+@given(ROWS)
+def test_every_input_row_is_kept_or_dropped_once_with_its_reasons(rows: list[tuple[object, ...]]) -> None:
+    raw = frame(rows)
+    result = validate(raw=raw, settings=settings())
+    clean, drops = result.outputs["clean"], result.outputs["drops"]
+    assert clean.height + drops.height == raw.height
+    assert drops.get_column("row").is_unique().all()
+    assert keys(clean) + keys(drops) == keys(raw)
+    reasons = [r for joined in drops.get_column("reasons") for r in joined.split(REASON_SEPARATOR)]
+    assert all(r in TIER1_REASONS.values() for r in reasons) and all(drops.get_column("reasons").str.len_chars() > 0)
+    logged = Counter({e.reason: e.count for e in result.events if isinstance(e, RowsDroppedData)})
+    assert logged == Counter(reasons)
+    assert clean.select("symbol", "date").is_unique().all()
+
+
+@QUICK
+@given(ROWS)
+def test_clean_output_passes_tier1_again(rows: list[tuple[object, ...]]) -> None:
+    """Idempotence (with the return check out of play: dropping a row changes its neighbour's return)."""
+    loose = settings(contracts={"max_abs_return": 1e308})
+    clean = validate(raw=frame(rows), settings=loose).outputs["clean"]
+    if clean.height == 0:
+        return
+    assert validate(raw=clean, settings=loose).outputs["drops"].height == 0
+
+
+@hsettings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ROWS)
+def test_fast_path_finds_what_the_pandera_schema_finds(rows: list[tuple[object, ...]]) -> None:
+    contracts = settings().contracts
+    prepared = prepare(frame(rows))
+    ours = row_failures(prepared, contracts).filter(pl.col("check") != "unique_key")
+    try:
+        row_schema(contracts).validate(prepared, lazy=True)
+        theirs: set[tuple[int, str]] = set()
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        theirs = {(int(i), check_name(c, k)) for i, c, k in cases.select("index", "column", "check").iter_rows()}
+    assert set(ours.select("index", "check").iter_rows()) == theirs

@@ -1,0 +1,41 @@
+-- One row per stage of each run, in the order the stages started: status, rows, duration, outputs.
+CREATE OR REPLACE VIEW stages AS
+WITH names AS (
+    SELECT run_id, stage, min(seq) AS first_seq FROM (
+        SELECT run_id, stage, seq FROM ledger.stage_started
+        UNION ALL SELECT run_id, stage, seq FROM ledger.stage_completed
+        UNION ALL SELECT run_id, stage, seq FROM ledger.stage_failed
+    ) GROUP BY run_id, stage
+), started AS (
+    SELECT run_id, stage, arg_min(ts, seq) AS started_at FROM ledger.stage_started GROUP BY ALL
+), completed AS (
+    SELECT run_id, stage, arg_max(ts, seq) AS completed_at, arg_max(rows_in, seq) AS rows_in,
+           arg_max(rows_out, seq) AS rows_out, arg_max(duration_s, seq) AS duration_s,
+           arg_max(outputs, seq) AS outputs, arg_max(changed, seq) AS changed
+    FROM ledger.stage_completed GROUP BY ALL
+), failed AS (
+    SELECT run_id, stage, arg_max(ts, seq) AS failed_at, arg_max(error_type, seq) AS error_type,
+           arg_max(message, seq) AS message, arg_max(traceback_tail, seq) AS traceback_tail
+    FROM ledger.stage_failed GROUP BY ALL
+)
+SELECT n.run_id,
+       n.stage,
+       row_number() OVER (PARTITION BY n.run_id ORDER BY n.first_seq) AS position,
+       CASE WHEN f.failed_at IS NOT NULL THEN 'failed'
+            WHEN c.completed_at IS NOT NULL THEN 'completed'
+            ELSE 'running' END AS status,
+       s.started_at,
+       coalesce(c.completed_at, f.failed_at) AS ended_at,
+       c.rows_in,
+       c.rows_out,
+       c.duration_s,
+       c.outputs,
+       c.changed,
+       f.error_type,
+       f.message,
+       f.traceback_tail,
+       n.first_seq
+FROM names n
+LEFT JOIN started s USING (run_id, stage)
+LEFT JOIN completed c USING (run_id, stage)
+LEFT JOIN failed f USING (run_id, stage);
