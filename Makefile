@@ -22,7 +22,7 @@ run: install
 flow-production: run
 
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest -q
 
 bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -1,8 +1,4 @@
-"""Benchmark: the Hurst and entropy numba kernels against whole-array numpy and pandas rolling().apply on the same data.
-
-    .venv/bin/python bench/features.py            # 1,000 symbols x 2,520 sessions (pandas on 8 symbols, extrapolated)
-    .venv/bin/python bench/features.py --quick    # 200 symbols x 2,520 sessions (pandas on 2 symbols, extrapolated)
-"""
+"""Benchmark: the Hurst and entropy numba kernels against whole-array numpy and pandas rolling().apply on the same data."""
 
 from __future__ import annotations
 
@@ -11,18 +7,19 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numba
+import numpy as np
+import pandas as pd
 
-import numba  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from stages import kernels, reference  # noqa: E402
+from stages import kernels, reference
 
 HURST_WINDOW, MIN_CHUNK, ENTROPY_WINDOW, ORDER = 128, 8, 64, 3
 GOAL_VS_PANDAS = 150.0
+USAGE = """examples:
+  .venv/bin/python bench/features.py            # 1,000 symbols x 2,520 sessions (pandas on 8 symbols, extrapolated)
+  .venv/bin/python bench/features.py --quick    # 200 symbols x 2,520 sessions (pandas on 2 symbols, extrapolated)
+"""
 
 
 def timed(fn: Callable[[], object], repeat: int = 1) -> float:
@@ -51,15 +48,7 @@ def numba_run(kernel: Callable[..., None], x: np.ndarray, *args: object) -> np.n
 
 def bench_kernel(name: str, x: np.ndarray, pandas_cols: int) -> dict[str, float]:
     """Seconds for numba (warm), numpy (all columns) and pandas (pandas_cols columns, scaled to all); checks agreement."""
-    sizes = kernels.hurst_sizes(HURST_WINDOW, MIN_CHUNK)
-    if name == "hurst":
-        window, run_numba = HURST_WINDOW, lambda: numba_run(kernels.rolling_hurst, x, HURST_WINDOW, sizes)
-        column_numpy = lambda c: reference.hurst_vectorized(c, HURST_WINDOW, sizes)  # noqa: E731
-        per_window = lambda w: reference.hurst_rs_blocks(w, sizes)  # noqa: E731
-    else:
-        window, run_numba = ENTROPY_WINDOW, lambda: numba_run(kernels.rolling_permutation_entropy, x, ENTROPY_WINDOW, ORDER)
-        column_numpy = lambda c: reference.entropy_vectorized(c, ENTROPY_WINDOW, ORDER)  # noqa: E731
-        per_window = lambda w: reference.permutation_entropy_codes(w, ORDER)  # noqa: E731
+    window, run_numba, column_numpy, per_window = _contenders(name, x)
     cold = timed(run_numba)
     warm = timed(run_numba, repeat=3)
     got = run_numba()
@@ -68,6 +57,24 @@ def bench_kernel(name: str, x: np.ndarray, pandas_cols: int) -> dict[str, float]
     frame = pd.DataFrame(x[:, :pandas_cols])
     pandas_s = timed(lambda: frame.rolling(window).apply(per_window, raw=True)) * x.shape[1] / pandas_cols
     return {"cold": cold, "numba": warm, "numpy": numpy_s, "pandas": pandas_s}
+
+
+def _contenders(name: str, x: np.ndarray) -> tuple[int, Callable[[], np.ndarray], Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], float]]:
+    """window, the numba call, the numpy per-column baseline and the pandas per-window function of one kernel."""
+    if name == "hurst":
+        sizes = kernels.hurst_sizes(HURST_WINDOW, MIN_CHUNK)
+        return (
+            HURST_WINDOW,
+            lambda: numba_run(kernels.rolling_hurst, x, HURST_WINDOW, sizes),
+            lambda c: reference.hurst_vectorized(c, HURST_WINDOW, sizes),
+            lambda w: reference.hurst_rs_blocks(w, sizes),
+        )
+    return (
+        ENTROPY_WINDOW,
+        lambda: numba_run(kernels.rolling_permutation_entropy, x, ENTROPY_WINDOW, ORDER),
+        lambda c: reference.entropy_vectorized(c, ENTROPY_WINDOW, ORDER),
+        lambda w: reference.permutation_entropy_codes(w, ORDER),
+    )
 
 
 def report(name: str, symbols: int, sessions: int, pandas_cols: int, t: dict[str, float]) -> None:
@@ -83,12 +90,13 @@ def report(name: str, symbols: int, sessions: int, pandas_cols: int, t: dict[str
 
 def main(argv: list[str] | None = None) -> int:
     """Run both kernels' benchmarks and print the figures with their baselines."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, epilog=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="200 symbols, pandas on 2 of them")
     args = parser.parse_args(argv)
     symbols, sessions, pandas_cols = (200, 2520, 2) if args.quick else (1000, 2520, 8)
     x = market(symbols, sessions)
     print(f"numba cache: {numba.config.CACHE_DIR or '(beside the source)'}; NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', 'default')}")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start (other work inflates every wall time)")
     for name in ("hurst", "entropy"):
         report(name, symbols, sessions, pandas_cols, bench_kernel(name, x, pandas_cols))
     return 0

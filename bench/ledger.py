@@ -173,7 +173,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, epilog="example: .venv/bin/python bench/ledger.py --quick")
     p.add_argument("--quick", action="store_true", help="smaller sizes (100k append, 100k scan, 200 kills)")
     args = p.parse_args()
-    n, scan, single, loop, kills = (100_000, 100_000, 500, 500, 200) if args.quick else (200_000, 1_000_000, 2_000, 2_000, 1000)
+    n, scan, single, loop, kills = (100_000, 100_000, 500, 300, 200) if args.quick else (100_000, 1_000_000, 2_000, 1_000, 1000)
     with tempfile.TemporaryDirectory() as tmp:
         print(f"ledger bench ({'quick' if args.quick else 'full'}), {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}")
         bench_append(Path(tmp), n, loop)

@@ -148,7 +148,7 @@ def materialized_floor(home: Path) -> float:
     """The same query on an in-memory copy of the runs view (pure engine time: no open, no view work)."""
     con = projection.connect(home)
     mem = duckdb.connect()
-    mem.register("runs_df", con.execute("SELECT * FROM runs").fetch_arrow_table())
+    mem.register("runs_df", con.sql("SELECT * FROM runs").to_arrow_table())
     mem.execute("CREATE TABLE runs AS SELECT * FROM runs_df")
     con.close()
     return best_of(3, lambda: mem.execute(QUERY).fetchall())

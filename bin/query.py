@@ -91,7 +91,10 @@ def as_table(result: QueryResult) -> str:
     """An aligned text table with the row count underneath."""
     cells = [[_cell(v) for v in row] for row in result.rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(result.columns)]
-    line = lambda parts: "  ".join(p.ljust(w) for p, w in zip(parts, widths)).rstrip()  # noqa: E731
+
+    def line(parts: list[str]) -> str:
+        return "  ".join(p.ljust(w) for p, w in zip(parts, widths)).rstrip()
+
     out = [line(result.columns), line(["-" * w for w in widths]), *(line(r) for r in cells)]
     out.append(f"({len(cells)} row{'s' if len(cells) != 1 else ''})")
     return "\n".join(out) + "\n"

@@ -76,8 +76,8 @@ def _report(recorded: list[Recorded], as_json: bool) -> None:
     if not recorded:
         print("nothing to do: the tag is already in force")
     for r in recorded:
-        d = r.event.data
-        print(f"seq {r.seq}: {r.event.run_id} {d.key}={d.value} by {d.by} ({d.reason})")  # type: ignore[attr-defined]
+        d = r.event.model_dump()["data"]
+        print(f"seq {r.seq}: {r.event.run_id} {d['key']}={d['value']} by {d['by']} ({d['reason']})")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,11 @@ _RUN_ID = re.compile(RUN_ID_PATTERN)
 _SCALARS = (str, int, float, bool, type(None), datetime)
 
 
+#: exact runtime types a strict validator accepts for each plain annotation (JSON numbers: int is a float)
+Kinds = tuple[type, ...]
+_PLAIN: dict[Any, Kinds] = {str: (str,), int: (int,), float: (float, int), bool: (bool,), type(None): (type(None),)}
+
+
 @dataclasses.dataclass(frozen=True)
 class Spec:
     """What the writer needs to know about one event class."""
@@ -29,6 +34,33 @@ class Spec:
     data_validator: SchemaValidator
     #: a NaN in this payload could be encoded as null and still validate, so look for it first
     nan_prone: bool
+    #: field -> accepted exact types, when every field is a plain scalar without constraints (else None)
+    plain_fields: dict[str, Kinds] | None = None
+
+    def plainly_valid(self, values: Any) -> bool:
+        """True when values (a payload's field dict) certainly pass the model: the writer may skip pydantic.
+
+        False only means "ask pydantic", which gives the verdict and the error message.
+        """
+        fields = self.plain_fields
+        if fields is None or not isinstance(values, dict) or values.keys() != fields.keys():
+            return False
+        for name, kinds in fields.items():
+            value = values[name]
+            if type(value) not in kinds or (type(value) is float and not math.isfinite(value)):
+                return False
+        return True
+
+
+def _plain_fields(model: type[BaseModel]) -> dict[str, Kinds] | None:
+    out: dict[str, Kinds] = {}
+    for name, field in model.model_fields.items():
+        origin = get_origin(field.annotation)
+        parts = get_args(field.annotation) if origin in (Union, types.UnionType) else (field.annotation,)
+        if field.metadata or any(part not in _PLAIN for part in parts):
+            return None
+        out[name] = tuple(kind for part in parts for kind in _PLAIN[part])
+    return out
 
 
 def _nan_prone(tp: Any) -> bool:
@@ -53,6 +85,7 @@ def _spec(cls: type[BaseModel]) -> Spec:
         version=cls.model_fields["v"].default,
         data_validator=data_cls.__pydantic_validator__,  # type: ignore[arg-type]
         nan_prone=_nan_prone(data_cls),
+        plain_fields=_plain_fields(data_cls),
     )
 
 
@@ -65,14 +98,17 @@ def rejected(event: Any, field: str, why: str) -> EventRejectedError:
     return EventRejectedError(f"{getattr(event, 'type', type(event).__name__)}: {field}: {why}; nothing was written", field=field)
 
 
-def check_unrecorded(event: Any, specs: dict[type, Spec]) -> Spec:
-    """Check the envelope of an event the ledger has not recorded yet; return its class's spec."""
+def check_unrecorded(event: Any, specs: dict[type, Spec], run_ids: set[str]) -> Spec:
+    """Check the envelope of an event the ledger has not recorded yet; return its class's spec.
+
+    run_ids holds run ids already found well-formed in this batch (most events of a batch share one).
+    """
     spec = specs.get(type(event))
     if spec is None:
         raise EventRejectedError(f"not an event: {type(event).__name__}; nothing was written", field="")
-    for name in ("seq", "prev", "hash"):
-        if getattr(event, name) is not None:
-            raise rejected(event, name, "is assigned by the ledger and must be unset")
+    if event.seq is not None or event.prev is not None or event.hash is not None:
+        name = next(n for n in ("seq", "prev", "hash") if getattr(event, n) is not None)
+        raise rejected(event, name, "is assigned by the ledger and must be unset")
     if event.type != spec.type or event.v != spec.version:
         raise rejected(event, "v", f"{event.type} v{event.v} is not the current {spec.type} v{spec.version}")
     if not isinstance(event.id, str) or not event.id:
@@ -80,8 +116,10 @@ def check_unrecorded(event: Any, specs: dict[type, Spec]) -> Spec:
     if not isinstance(event.ts, datetime):
         raise rejected(event, "ts", f"must be a datetime, got {type(event.ts).__name__}")
     run_id, stage = event.run_id, event.stage
-    if run_id is not None and (not isinstance(run_id, str) or _RUN_ID.fullmatch(run_id) is None):
-        raise rejected(event, "run_id", f"{run_id!r} is not a run id (YYYYMMDD-HHMMSS-xxxx)")
+    if run_id is not None and run_id not in run_ids:
+        if not isinstance(run_id, str) or _RUN_ID.fullmatch(run_id) is None:
+            raise rejected(event, "run_id", f"{run_id!r} is not a run id (YYYYMMDD-HHMMSS-xxxx)")
+        run_ids.add(run_id)
     if stage is not None and not isinstance(stage, str):
         raise rejected(event, "stage", f"must be a string or null, got {type(stage).__name__}")
     return spec
@@ -100,6 +138,8 @@ def _children(value: Any) -> list[tuple[str, Any]]:
 def _bad_scalar(value: Any) -> str | None:
     if isinstance(value, float) and not math.isfinite(value):
         return f"{value} is not a finite number"
+    if isinstance(value, int) and not -(2**63) <= value < 2**64:
+        return f"{value} does not fit in 64 bits"
     if isinstance(value, str):
         try:
             value.encode("utf-8")

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
-from typing import Any, NamedTuple
+from hashlib import sha256
+from typing import Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from ledger.chain import HASH_SUFFIX, HASH_SUFFIX_LEN
 from ledger.checks import SPECS, Spec, check_unrecorded, locate_bad_value, rejected
-from ledger.errors import EventRejectedError, UnknownEventError
+from ledger.errors import UnknownEventError
 from ledger.upcasters import upcast
 from schemas.events import EVENT_TYPES, Envelope, Event, parse_event
 
 #: longest line the ledger accepts; bulky data belongs in an artifact, not in an event
 MAX_LINE_BYTES = 1 << 20
-#: `,"hash":"<64 hex>"}` closes every line; the hashed body is the line with that replaced by `}`
-HASH_SUFFIX = b',"hash":"'
-HASH_SUFFIX_LEN = len(HASH_SUFFIX) + 64 + 2
 _OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z
 
 #: `"type":"X","v":N` -> class, for every current (type, version): such lines need no upcasting
@@ -25,14 +23,6 @@ _CURRENT_TAILS: dict[bytes, type[BaseModel]] = {
     f'"type":"{cls.model_fields["type"].default}","v":{cls.model_fields["v"].default}'.encode(): cls
     for cls in EVENT_TYPES
 }
-
-
-class Prepared(NamedTuple):
-    """An event encoded up to its chain fields: the body is head + prev + mid + seq + tail."""
-
-    head: bytes
-    mid: bytes
-    tail: bytes
 
 
 def _as_dict(obj: Any) -> Any:
@@ -46,35 +36,56 @@ def canonical(obj: Any) -> bytes:
     return orjson.dumps(obj, default=_as_dict, option=_OPTS)
 
 
-def prepare(event: Any) -> Prepared:
-    """Check an unrecorded event and encode everything but seq and prev (which the writer assigns under its lock)."""
-    spec = check_unrecorded(event, SPECS)
-    env = {
-        "data": event.data,
-        "id": event.id,
-        "prev": "",
-        "run_id": event.run_id,
-        "seq": 0,
-        "stage": event.stage,
-        "ts": event.ts,
-        "type": spec.type,
-        "v": spec.version,
-    }
-    try:
-        raw = canonical(env)
-    except TypeError as exc:  # orjson: surrogates, unknown types, nesting too deep
-        path, why = locate_bad_value(event)
-        raise rejected(event, path or "event", why or str(exc)) from exc
-    data_end = raw.rfind(b',"id":')
-    _validate_data(event, spec, raw[8:data_end])
-    p = raw.rfind(b',"prev":""', data_end) + 9
-    s = raw.rfind(b',"seq":0,', p) + 7
-    prepared = Prepared(raw[:p], raw[p:s], raw[s + 1 :])
-    size = len(raw) + 64 + HASH_SUFFIX_LEN + 20
-    if size > MAX_LINE_BYTES:
-        path, _ = locate_bad_value(event, biggest=True)
-        raise rejected(event, path, f"line of ~{size} bytes exceeds the {MAX_LINE_BYTES}-byte limit; write bulky data to an artifact")
-    return prepared
+def check_batch(events: list[Any]) -> list[Spec]:
+    """Check the envelopes of unrecorded events (cheap, before the writer's lock); return their specs."""
+    run_ids: set[str] = set()
+    return [check_unrecorded(event, SPECS, run_ids) for event in events]
+
+
+def encode_batch(events: list[Any], specs: list[Spec], seq: int, prev: str) -> tuple[bytearray, list[str]]:
+    """The lines (one buffer) and hashes of events chained after (seq, prev); raises before returning on a bad one.
+
+    Each line is the canonical JSON of the event without its hash, with `,"hash":"<hex>"` added as the
+    last key, so verification hashes the raw bytes without re-encoding. The payload is validated from
+    those very bytes (or, for payloads of plain scalar fields, by exact type checks that accept
+    a subset of what the model accepts), so every line written is one the reader accepts.
+    """
+    out, hashes = bytearray(), []
+    for event, spec in zip(events, specs):
+        seq += 1
+        data = event.data
+        values = data.__dict__ if isinstance(data, BaseModel) else data
+        env = {
+            "data": values,
+            "id": event.id,
+            "prev": prev,
+            "run_id": event.run_id,
+            "seq": seq,
+            "stage": event.stage,
+            "ts": event.ts,
+            "type": spec.type,
+            "v": spec.version,
+        }
+        try:
+            raw = orjson.dumps(env, default=_as_dict, option=_OPTS)
+        except TypeError as exc:  # orjson: surrogates, unknown types, nesting too deep
+            path, why = locate_bad_value(event)
+            raise rejected(event, path or "event", why or str(exc)) from exc
+        if not spec.plainly_valid(values):
+            _validate_data(event, spec, raw[8 : raw.rfind(b',"id":')])
+        if len(raw) + HASH_SUFFIX_LEN > MAX_LINE_BYTES:
+            path, _ = locate_bad_value(event, biggest=True)
+            why = f"line of {len(raw) + HASH_SUFFIX_LEN} bytes exceeds the {MAX_LINE_BYTES}-byte limit; write bulky data to an artifact"
+            raise rejected(event, path, why)
+        prev = sha256(raw).hexdigest()
+        hashes.append(prev)
+        out += raw
+        del out[-1]
+        out += HASH_SUFFIX
+        out += prev.encode()
+        out += b'"}\n'
+
+    return out, hashes
 
 
 def _validate_data(event: Any, spec: Spec, data: bytes) -> None:
@@ -92,16 +103,10 @@ def _validate_data(event: Any, spec: Spec, data: bytes) -> None:
         raise rejected(event, path.rstrip("."), why) from exc
 
 
-def seal(prepared: Prepared, seq: int, prev: str) -> tuple[bytes, str]:
-    """The finished line (with newline) and its hash, for a prepared event at seq chained to prev."""
-    body = b"".join((prepared.head, prev.encode(), prepared.mid, b"%d" % seq, prepared.tail))
-    digest = hashlib.sha256(body).hexdigest()
-    return b"".join((body[:-1], HASH_SUFFIX, digest.encode(), b'"}\n')), digest
-
-
 def encode(event: Envelope, seq: int, prev: str) -> tuple[bytes, str]:
     """Return the ledger line (with newline) and hash for one event at seq chained to prev."""
-    return seal(prepare(event), seq, prev)
+    out, hashes = encode_batch([event], check_batch([event]), seq - 1, prev)
+    return bytes(out), hashes[0]
 
 
 def split_hash(line: bytes) -> tuple[bytes, str] | None:
@@ -113,7 +118,7 @@ def split_hash(line: bytes) -> tuple[bytes, str] | None:
 
 def body_hash(body: bytes) -> str:
     """sha256 hex of a canonical body."""
-    return hashlib.sha256(body).hexdigest()
+    return sha256(body).hexdigest()
 
 
 def chain_fields(line: bytes) -> tuple[int, bytes, bytes] | None:
@@ -162,16 +167,15 @@ def decode(line: bytes) -> Event:
 
 
 __all__ = [
+    "HASH_SUFFIX",
     "HASH_SUFFIX_LEN",
     "MAX_LINE_BYTES",
-    "EventRejectedError",
-    "Prepared",
     "body_hash",
     "canonical",
     "chain_fields",
+    "check_batch",
     "decode",
     "encode",
-    "prepare",
-    "seal",
+    "encode_batch",
     "split_hash",
 ]

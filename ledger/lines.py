@@ -10,7 +10,7 @@ from pathlib import Path
 
 LEDGER_NAME = "audit.jsonl"
 LOCK_NAME = "audit.lock"
-READ_CHUNK = 1 << 22
+READ_CHUNK = 1 << 18
 _BACK_CHUNK = 1 << 16
 
 

@@ -10,7 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
-from ledger.codec import HASH_SUFFIX_LEN, Prepared, chain_fields, prepare, seal
+from ledger.checks import Spec
+from ledger.codec import HASH_SUFFIX_LEN, chain_fields, check_batch, encode_batch
 from ledger.errors import LedgerCorruptError, LedgerError, LedgerWriteError, WrongExpectedSeq
 from ledger.lines import LEDGER_NAME, LOCK_NAME, count_lines, iter_lines, last_line
 from ledger.reader import read_events
@@ -142,7 +143,8 @@ class Ledger:
         except OSError as exc:
             self._stale = True
             raise LedgerWriteError(exc.errno, f"torn tail at byte {self._size} could not be quarantined: {exc}") from exc
-        self._write([LedgerRecovered(run_id=None, data=data)], expected_seq=None)
+        event = LedgerRecovered(run_id=None, data=data)
+        self._write([event], check_batch([event]), expected_seq=None)
 
     def head(self) -> tuple[int, str]:
         """(seq, hash) of the last complete event; (0, 64 zeros) for an empty ledger."""
@@ -162,31 +164,23 @@ class Ledger:
         batch with nothing written. expected_seq is the head seq the caller believes is current.
         """
         batch = list(events)
-        prepared = [prepare(event) for event in batch]
+        specs = check_batch(batch)
         with self._locked():
             self._refresh()
-            return self._write(batch, expected_seq=expected_seq, prepared=prepared)
+            return self._write(batch, specs, expected_seq=expected_seq)
 
-    def _write(
-        self, batch: list[Envelope], *, expected_seq: int | None, prepared: list[Prepared] | None = None
-    ) -> list[Recorded]:
+    def _write(self, batch: list[Envelope], specs: list[Spec], *, expected_seq: int | None) -> list[Recorded]:
         seq, prev = self._head
         if expected_seq is not None and expected_seq != seq:
             raise WrongExpectedSeq(expected_seq, seq)
         if not batch:
             return []
-        lines: list[bytes] = []
-        recorded: list[Recorded] = []
-        for event, prep in zip(batch, prepared or [prepare(e) for e in batch]):
-            seq += 1
-            line, prev = seal(prep, seq, prev)
-            lines.append(line)
-            recorded.append(Recorded(seq, prev, event))
-        self._write_durably(b"".join(lines))
-        self._head = (seq, prev)
-        return recorded
+        payload, hashes = encode_batch(batch, specs, seq, prev)
+        self._write_durably(payload)
+        self._head = (seq + len(batch), hashes[-1])
+        return [Recorded(s, h, e) for s, h, e in zip(range(seq + 1, seq + 1 + len(batch)), hashes, batch)]
 
-    def _write_durably(self, payload: bytes) -> None:
+    def _write_durably(self, payload: bytearray) -> None:
         fd = self._require_fd()
         try:
             view = memoryview(payload)

@@ -1,16 +1,21 @@
-"""Re-hash the chain from raw bytes and name the first bad seq; optionally decode every event as well."""
+"""Verify a ledger file: re-hash the chain from raw bytes (two processes on big files), name the first bad seq."""
 
 from __future__ import annotations
 
 import dataclasses
-from hashlib import sha256
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-from ledger.codec import HASH_SUFFIX, HASH_SUFFIX_LEN, decode
-from ledger.lines import iter_chunks, torn_bytes
+from ledger import chain
+from ledger.codec import decode
+from ledger.lines import complete_end, iter_lines, torn_bytes
 from schemas.events import GENESIS_HASH
 
-_START = b'{"data":'
+#: below this many bytes a helper process costs more than it saves
+PARALLEL_MIN_BYTES = 64 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,65 +31,80 @@ class VerifyReport:
     torn_tail_bytes: int = 0
 
 
-def line_problem(line: bytes, seq: int, prev: bytes) -> str | None:
-    """What is wrong with a line expected at seq after a line hashed prev, or None if it checks out."""
-    end = len(line) - HASH_SUFFIX_LEN
-    if end < 8 or line[end : end + 9] != HASH_SUFFIX or line[-2:] != b'"}' or not line.startswith(_START):
-        return "not a ledger record (bad shape or no trailing hash)"
-    if sha256(line[:end] + b"}").hexdigest().encode() != line[end + 9 : end + 73]:
-        return "hash does not match content (line edited)"
-    p = line.rfind(b',"prev":"', 0, end)
-    s = line.rfind(b',"seq":', p, end)
-    t = line.find(b',"stage":', s, end)
-    if p < 0 or s < 0 or t < 0:
-        return "not a ledger record (no prev/seq)"
-    stated = line[s + 7 : t]
-    if stated != b"%d" % seq:
-        return f"seq is {stated.decode('ascii', 'replace')}, expected {seq} (line deleted, duplicated, swapped or inserted)"
-    if line[p + 9 : p + 73] != prev:
-        return "prev does not match the hash of the line before (chain broken)"
-    return None
-
-
-def _deep_problem(line: bytes, seq: int) -> str | None:
-    try:
-        event = decode(line)
-    except Exception as exc:  # any decode failure is a finding of the audit, not a crash
-        return f"hashes right but does not decode: {exc}"
-    return None if event.seq == seq else f"decodes to seq {event.seq}, expected {seq}"
-
-
-def verify_file(path: Path, *, deep: bool = False) -> VerifyReport:
+def verify_file(path: Path, *, deep: bool = False, parallel: bool = True) -> VerifyReport:
     """Re-hash every complete line of a ledger file, without its lock and without modifying it.
 
     The fast check hashes raw bytes and checks seq and prev by slicing: every line the writer hashes
     was validated first, so any accidental change breaks a hash. deep=True also decodes every event
     (about 3x slower), which additionally catches a hand-forged line whose hash was recomputed.
     """
-    prev, seq, end = GENESIS_HASH.encode(), 0, 0
-    for _, chunk_end, lines in iter_chunks(path):
-        for line in lines:
-            n = seq + 1
-            # inline fast path of line_problem: this loop runs once per event
-            e = len(line) - HASH_SUFFIX_LEN
-            p = line.rfind(b',"prev":"', 0, e)
-            s = line.rfind(b',"seq":', p, e)
-            if (
-                sha256(line[:e] + b"}").hexdigest().encode() != line[e + 9 : e + 73]
-                or line[p + 9 : p + 73] != prev
-                or line[s + 7 : line.find(b",", s + 7)] != b"%d" % n
-                or line[e : e + 9] != HASH_SUFFIX
-                or line[e + 73 :] != b'"}'
-                or not line.startswith(_START)
-                or (deep and _deep_problem(line, n) is not None)
-            ):
-                problem = line_problem(line, n, prev) or (_deep_problem(line, n) if deep else None)
-                if problem is not None:
-                    return VerifyReport(False, seq, seq, prev.decode(), first_bad_seq=n, problem=problem)
-            seq, prev = n, line[e + 9 : e + 73]
-        end = chunk_end
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        end = complete_end(fd, 0, os.fstat(fd).st_size)
+        split = _split_point(fd, end) if parallel and not deep else 0
+        found = _scan_two(path, fd, split, end) if split else _as_report(chain.scan(fd, 0, end, 0, GENESIS_HASH.encode()), 0)
+    finally:
+        os.close(fd)
+    if not found.ok:
+        return found
+    if deep and (bad := _deep_check(path)) is not None:
+        seq, problem, prev = bad
+        return VerifyReport(False, seq - 1, seq - 1, prev, first_bad_seq=seq, problem=problem)
     torn = torn_bytes(path, end)
     if torn:
         problem = f"torn tail: {torn} bytes after the last complete line (a crash mid-append?); the next writer quarantines them"
-        return VerifyReport(False, seq, seq, prev.decode(), first_bad_seq=seq + 1, problem=problem, torn_tail_bytes=torn)
-    return VerifyReport(True, seq, seq, prev.decode())
+        return dataclasses.replace(found, ok=False, first_bad_seq=found.head_seq + 1, problem=problem, torn_tail_bytes=torn)
+    return found
+
+
+def _as_report(scan: chain.Scan, before: int, prev: str = GENESIS_HASH) -> VerifyReport:
+    seq = before + scan.lines
+    head = scan.last_hash if scan.lines else prev
+    if scan.bad_index >= 0:
+        return VerifyReport(False, seq, seq, head, first_bad_seq=seq + 1, problem=scan.problem)
+    return VerifyReport(True, seq, seq, head)
+
+
+def _split_point(fd: int, end: int) -> int:
+    """A line boundary near the middle of [0, end), or 0 when the file is too small to share out."""
+    if end < PARALLEL_MIN_BYTES or (os.cpu_count() or 1) < 2:
+        return 0
+    return complete_end(fd, 0, end // 2)
+
+
+def _scan_two(path: Path, fd: int, split: int, end: int) -> VerifyReport:
+    """Scan [split, end) in a helper process while this one scans [0, split); then check the seam."""
+    try:
+        helper = subprocess.Popen(
+            [sys.executable, "-S", chain.__file__, str(path), str(split), str(end)],
+            stdout=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": ""},
+        )
+    except OSError:
+        return _as_report(chain.scan(fd, 0, end, 0, GENESIS_HASH.encode()), 0)
+    first = _as_report(chain.scan(fd, 0, split, 0, GENESIS_HASH.encode()), 0)
+    out, _ = helper.communicate()
+    if not first.ok:
+        return first
+    if helper.returncode != 0:  # no helper: do the second half here
+        return _as_report(chain.scan(fd, split, end, first.head_seq, first.head_hash.encode()), first.head_seq, first.head_hash)
+    second = chain.Scan(**json.loads(out))
+    if second.lines and (second.first_seq != first.head_seq + 1 or second.first_prev != first.head_hash):
+        line = next(iter_lines(path, split))[1]
+        problem = chain.line_problem(line, first.head_seq + 1, first.head_hash.encode()) or "chain broken"
+        return VerifyReport(False, first.head_seq, first.head_seq, first.head_hash, first_bad_seq=first.head_seq + 1, problem=problem)
+    return _as_report(second, first.head_seq, first.head_hash)
+
+
+def _deep_check(path: Path) -> tuple[int, str, str] | None:
+    """(seq, problem, hash before it) of the first line that hashes right but does not decode to a valid event."""
+    prev = GENESIS_HASH
+    for seq, (_, line) in enumerate(iter_lines(path), start=1):
+        try:
+            event = decode(line)
+        except Exception as exc:  # any decode failure is a finding of the audit, not a crash
+            return seq, f"hashes right but does not decode: {exc}", prev
+        if event.seq != seq:
+            return seq, f"decodes to seq {event.seq}, expected {seq}", prev
+        prev = event.hash or ""
+    return None

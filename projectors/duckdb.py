@@ -21,7 +21,10 @@ from projectors.duckdb_schema import SCHEMA, quote
 from projectors.duckdb_source import Checkpoint, check_checkpoint, complete_end, head_at
 from projectors.errors import ProjectionBusyError, ProjectionMissingError
 
-__all__ = ["PROJECTION_NAME", "Checkpoint", "as_of", "catch_up", "checkpoint", "connect", "rebuild", "view_names"]
+__all__ = [
+    "PROJECTION_NAME", "Checkpoint", "as_of", "catch_up", "checkpoint", "connect", "projection_path", "read_checkpoint",
+    "rebuild", "view_names",
+]
 
 PROJECTION_NAME = "projections.duckdb"
 Progress = Callable[[str], None]
@@ -158,8 +161,11 @@ def _sql_str(path: Path) -> str:
 
 @functools.cache
 def _host() -> duckdb.DuckDBPyConnection:
-    """One in-memory instance per process that short sessions attach files to (a new instance costs ~40 ms)."""
-    return duckdb.connect(":memory:")
+    """One in-memory instance per process that short sessions attach files to (a new instance costs ~40 ms).
+
+    Row order in the tables carries no meaning (every reader orders by seq), so inserts may run in parallel.
+    """
+    return duckdb.connect(":memory:", config={"preserve_insertion_order": False})
 
 
 _ALIASES = itertools.count()
@@ -201,7 +207,10 @@ def _detach(cur: duckdb.DuckDBPyConnection, alias: str) -> None:
 def read_checkpoint(con: duckdb.DuckDBPyConnection) -> Checkpoint:
     """The checkpoint stored in an open projection."""
     row = con.execute('SELECT seq, hash, "offset", line_offset FROM checkpoint').fetchone()
-    return Checkpoint() if row is None else Checkpoint(int(row[0]), str(row[1]), int(row[2]), int(row[3]))
+    if row is None:
+        return Checkpoint()
+    seq, digest, offset, line_offset = row
+    return Checkpoint(int(seq), digest or "", int(offset or 0), int(line_offset or 0))  # as_of copies keep only seq
 
 
 def checkpoint(home: Path) -> Checkpoint | None:
@@ -233,7 +242,6 @@ def rebuild(home: Path, *, progress: Progress = _quiet) -> int:
             create_views(con)
             con.execute("COMMIT")
             drop_staging(con)
-            con.execute("CHECKPOINT proj")
         _swap(scratch, target)
     finally:
         _remove(scratch)
@@ -271,16 +279,15 @@ def catch_up(home: Path, *, progress: Progress = _quiet) -> int:
     if not target.exists():
         return rebuild(home, progress=progress)
     with _session(target, False) as con:
-        if _meta(con, "schema_digest") != SCHEMA_DIGEST:
-            con.close()
-            progress("duckdb: event catalog changed since the projection was built; rebuilding")
-            return rebuild(home, progress=progress)
-        return _catch_up_open(con, ledger, progress)
+        check_checkpoint(ledger, read_checkpoint(con))
+        if _meta(con, "schema_digest") == SCHEMA_DIGEST:
+            return _catch_up_open(con, ledger, progress)
+    progress("duckdb: the event catalog changed since the projection was built; rebuilding")
+    return rebuild(home, progress=progress)
 
 
 def _catch_up_open(con: duckdb.DuckDBPyConnection, ledger: Path, progress: Progress) -> int:
     cp = read_checkpoint(con)
-    check_checkpoint(ledger, cp)
     until = head_at(ledger, complete_end(ledger, cp.offset))
     stale_views = _meta(con, "views_digest") != _views_digest()
     if until.seq == cp.seq and not stale_views:

@@ -10,7 +10,7 @@ import duckdb
 
 from ledger import LEDGER_NAME
 from projectors.duckdb import catch_up, checkpoint, connect
-from projectors.duckdb_source import complete_end
+from projectors.duckdb_source import check_checkpoint, complete_end
 from projectors.errors import ProjectionMissingError, QueryError
 
 
@@ -40,9 +40,15 @@ def first_line(exc: BaseException) -> str:
 
 
 def is_stale(home: Path) -> bool:
-    """True when the ledger has complete lines the projection has not applied (or there is no projection)."""
+    """True when the ledger has complete lines the projection has not applied (or there is no projection).
+
+    Raises CheckpointMismatchError when the ledger no longer holds the checkpoint's line.
+    """
     cp = checkpoint(home)
-    return cp is None or complete_end(home / LEDGER_NAME, cp.offset) > cp.offset
+    if cp is None:
+        return True
+    check_checkpoint(home / LEDGER_NAME, cp)
+    return complete_end(home / LEDGER_NAME, cp.offset) > cp.offset
 
 
 def query(home: Path, sql: str) -> QueryResult:

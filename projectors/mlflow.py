@@ -26,7 +26,7 @@ from projectors.mlflow_plan import (
     run_tags,
     valid_alias,
 )
-from projectors.mlflow_sink import MIRRORED_HASH_TAG, MIRRORED_SEQ_TAG, Sink, experiment_name
+from projectors.mlflow_sink import MIRRORED_HASH_TAG, MIRRORED_SEQ_TAG, Sink, experiment_name, forget_engines
 
 Progress = Callable[[str], None]
 DB_NAME, ARTIFACTS_DIR = "mlflow.db", "mlartifacts"
@@ -129,6 +129,7 @@ def follow(
 
 def _drop_default_store(home: Path) -> None:
     """--rebuild of the default store starts from nothing: the file and its artifacts are derived data."""
+    forget_engines(default_tracking_uri(home))
     (home / DB_NAME).unlink(missing_ok=True)
     shutil.rmtree(home / ARTIFACTS_DIR, ignore_errors=True)
 

@@ -72,6 +72,26 @@ def artifact_root(tracking_uri: str) -> str | None:
     return (db.parent.resolve() / "mlartifacts").as_uri()
 
 
+def forget_engines(uri: str) -> None:
+    """Drop MLflow's process-wide cached SQLAlchemy engines for uri, before its database file is replaced.
+
+    Both SqlAlchemyStore classes keep one engine per URI for the life of the process; a pooled
+    connection to a deleted file would otherwise write into the unlinked inode ("readonly database").
+    """
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingStore
+    from mlflow.tracking._model_registry.registry import ModelRegistryStoreRegistry
+    from mlflow.tracking._tracking_service.registry import TrackingStoreRegistry
+
+    for store in (TrackingStore, RegistryStore):
+        engine = store._engine_map.pop(uri, None)
+        if engine is not None:
+            engine.dispose()
+    # the store objects are cached too (lru_cache per registry); they would keep the old engine
+    TrackingStoreRegistry._get_store_with_resolved_uri.cache_clear()
+    ModelRegistryStoreRegistry._get_store_with_resolved_uri.cache_clear()
+
+
 def _unavailable(exc: BaseException) -> bool:
     """True when an error means the store could not be reached (worth retrying later), not a bad request."""
     seen: BaseException | None = exc

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from schemas.events import Model
@@ -136,7 +136,7 @@ def _config(s: RunState) -> dict[str, Any]:
     return {"pipeline": s.pipeline, "profile": s.profile, "config_hash": s.config_hash}
 
 
-def _dumped(items: dict[str, Model]) -> dict[str, Any]:
+def _dumped(items: Mapping[str, Model]) -> dict[str, Any]:
     return {k: v.model_dump() for k, v in items.items()}
 
 
@@ -178,9 +178,12 @@ def _metric_changes(a: RunState, b: RunState) -> Iterator[Change]:
         x, y = a.series.get(key, {}), b.series.get(key, {})
         steps = set(x) | set(y)
         differing = sum(1 for s in steps if x.get(s) != y.get(s))
-        last = lambda series: series[max(series)] if series else None  # noqa: E731
-        change = _metric(f"{key} (series, last)", last(x), last(y), kind=key)
+        change = _metric(f"{key} (series, last)", _last(x), _last(y), kind=key)
         yield change.model_copy(update={"same": differing == 0, "note": f"{differing} of {len(steps)} steps differ" if differing else None})
+
+
+def _last(series: dict[int, float]) -> float | None:
+    return series[max(series)] if series else None
 
 
 def _metric(key: str, x: float | None, y: float | None, kind: str | None = None) -> Change:

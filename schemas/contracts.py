@@ -30,8 +30,8 @@ BAR_COLUMNS = tuple(BAR_SCHEMA)
 #: columns an input file must carry (sector is optional and becomes null)
 REQUIRED_COLUMNS = tuple(c for c in BAR_COLUMNS if c != "sector")
 
-#: helper columns tier 1 adds before the row checks: original position and the daily return
-ROW, RET = "_row", "_ret"
+#: helper columns tier 1 adds before the row checks: input position, later copy of a key, daily return
+ROW, FIRST, DUP, RET = "_row", "_first", "_dup", "_ret"
 
 #: one drops row per dropped input row
 DROPS_SCHEMA: dict[str, pl.DataType] = {
@@ -134,19 +134,19 @@ def _pandera_check(check: RowCheck) -> pa.Check:
 
 
 def row_schema(contracts: ContractSettings) -> pa.DataFrameSchema:
-    """The tier-1 row checks as a Pandera polars schema (same expressions as the fast path; used to cross-check and bench)."""
+    """The tier-1 row checks as a Pandera polars schema (same expressions as the fast path; used to cross-check).
+
+    key_not_null becomes Pandera's own `nullable=False` on symbol and date.
+    """
     checks: dict[str, list[pa.Check]] = {}
     for check in row_checks(contracts):
+        if check.name == "key_not_null":
+            continue
         for column in check.columns:
             checks.setdefault(column, []).append(_pandera_check(check))
-    nullable = {"symbol": False, "date": False}
-    columns = {
-        name: pa.Column(BAR_SCHEMA.get(name, pl.Float64()), nullable=nullable.get(name, True), checks=[
-            c for c in checks.get(name, []) if c.name != "key_not_null"
-        ])
-        for name in ("date", "symbol", *PRICES, "volume", RET)
-    }  # fmt: skip
-    return pa.DataFrameSchema(columns, name=TIER1)
+    keys = {name: pa.Column(BAR_SCHEMA[name], nullable=False) for name in ("date", "symbol")}
+    values = {name: pa.Column(pl.Float64, nullable=True, checks=checks[name]) for name in (*PRICES, "volume", RET)}
+    return pa.DataFrameSchema({**keys, **values}, name=TIER1)
 
 
 def check_name(column: str | None, pandera_check: str) -> str:

@@ -293,4 +293,4 @@ def envelope(data: Model, *, run_id: str | None, stage: str | None = None, ts: d
     """Wrap a payload in the event class that carries it."""
     cls = EVENT_FOR_PAYLOAD[type(data)]
     extra: dict[str, Any] = {} if ts is None else {"ts": ts}
-    return cls(run_id=run_id, stage=stage, data=data, **extra)
+    return cls(run_id=run_id, stage=stage, data=data, **extra)  # type: ignore[call-arg]

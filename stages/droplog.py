@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import polars as pl
 
@@ -47,11 +48,11 @@ def failures(frame: pl.DataFrame, index: pl.Series, check: str, column: str | No
 
 
 def split(
-    frame: pl.DataFrame, found: pl.DataFrame, reasons: dict[str, str], *, contract: str, tier: int
+    frame: pl.DataFrame, found: pl.DataFrame, reasons: dict[str, str], *, contract: str, tier: int, columns: Sequence[str]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(kept rows, drops): each failing row dropped once, with all its reasons sorted and ';'-joined."""
+    """(kept rows of `columns`, drops): each failing row dropped once, with all its reasons sorted and ';'-joined."""
     if found.height == 0:
-        return frame, pl.DataFrame(schema=DROPS_SCHEMA)
+        return frame.select(columns), pl.DataFrame(schema=DROPS_SCHEMA)
     by_row = (
         found.select("index", pl.col("check").replace_strict(reasons, return_dtype=pl.String).alias("reason"))
         .unique()
@@ -61,10 +62,12 @@ def split(
     )
     index = by_row.get_column("index")
     gone = pl.Series(pl.repeat(False, frame.height, eager=True)).scatter(index, True)
-    drops = frame.select(pl.col(ROW).alias("row"), "symbol", "date").gather(index).with_columns(
+    rows = frame.get_column(ROW).gather(index) if ROW in frame.columns else index  # sorted input: position = row
+    drops = frame.select("symbol", "date").gather(index).with_columns(
+        rows.cast(pl.Int64).alias("row"),
         by_row.get_column("reasons"), contract=pl.lit(contract), tier=pl.lit(tier, dtype=pl.Int64)
     )
-    return frame.filter(~gone), drops.select(list(DROPS_SCHEMA)).cast(DROPS_SCHEMA)
+    return frame.select(columns).filter(~gone), drops.select(list(DROPS_SCHEMA)).cast(pl.Schema(DROPS_SCHEMA))
 
 
 def check_events(

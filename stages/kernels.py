@@ -1,12 +1,4 @@
-"""Numba feature kernels on wide (sessions x symbols) float64 matrices, parallel over symbols, writing into preallocated outputs.
-
-Conventions shared by every kernel (and mirrored exactly by ``stages/reference.py``):
-
-* ``x[t, j]`` is session ``t`` of symbol ``j``; NaN means "no observation".
-* A rolling value at session ``t`` uses the ``window`` values ``x[t - window + 1 : t + 1]`` (the
-  session itself and the ones before it, never later ones); it is NaN unless all of them are finite.
-* Outputs are preallocated by the caller (``out``, same shape as the input) and fully overwritten.
-"""
+"""Numba feature kernels on wide (sessions x symbols) float64 matrices, parallel over symbols, writing into preallocated outputs."""
 
 from __future__ import annotations
 
@@ -17,6 +9,12 @@ from pathlib import Path
 import numba
 import numpy as np
 from numba import njit, prange
+
+# Conventions shared by every kernel (and mirrored exactly by stages/reference.py):
+# - x[t, j] is session t of symbol j; NaN means "no observation".
+# - A rolling value at session t uses the window values x[t - window + 1 : t + 1] (the session itself
+#   and the ones before it, never later ones); it is NaN unless all of them are finite.
+# - Outputs are preallocated by the caller (out, same shape as the input) and fully overwritten.
 
 
 def _cache_dir() -> str:
@@ -211,21 +209,14 @@ def ordinal_code(x: np.ndarray, start: int, order: int) -> int:
     """Index in [0, order!) of the ordinal pattern of x[start : start + order] (ties: earlier is smaller).
 
     The pattern is the rank vector (the inverse of the stable argsort); its index is the rank
-    vector's Lehmer code, a bijection between the order! patterns and 0 .. order! - 1.
+    vector's Lehmer code, sum over a of #{b > a : rank[b] < rank[a]} * (order - 1 - a)!, a bijection
+    onto 0 .. order! - 1. With ties ranked by position, rank[b] < rank[a] for b > a iff x[b] < x[a].
     """
     code = 0
     for a in range(order):
-        ra = 0
-        for b in range(order):
-            if x[start + b] < x[start + a] or (x[start + b] == x[start + a] and b < a):
-                ra += 1
         smaller_after = 0
         for b in range(a + 1, order):
-            rb = 0
-            for c in range(order):
-                if x[start + c] < x[start + b] or (x[start + c] == x[start + b] and c < b):
-                    rb += 1
-            if rb < ra:
+            if x[start + b] < x[start + a]:
                 smaller_after += 1
         code = code * (order - a) + smaller_after
     return code

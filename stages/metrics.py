@@ -65,8 +65,10 @@ def max_drawdown(equity: np.ndarray) -> float:
 def _benchmark(clean: pl.DataFrame, portfolio: pl.DataFrame, benchmark: str, ppy: int) -> dict[str, float]:
     """CAGR of the benchmark over the backtest's sessions (empty when it is absent)."""
     dates = portfolio.get_column("date")
+    if dates.len() < 2:
+        return {}
     prices = clean.filter((pl.col("symbol") == benchmark) & pl.col("date").is_between(dates.min(), dates.max())).sort("date")
-    if dates.len() < 2 or prices.height < 2:
+    if prices.height < 2:
         return {}
     growth = prices.get_column("close")[-1] / prices.get_column("close")[0]
     return {"benchmark_cagr": float(growth ** (ppy / dates.len()) - 1.0) if growth > 0 else -1.0}

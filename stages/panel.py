@@ -10,12 +10,11 @@ import polars as pl
 
 @dataclasses.dataclass(frozen=True)
 class Panel:
-    """The session calendar and symbol axis of a long frame, with each row's (session, symbol) position."""
+    """The session calendar and symbol axis of a long frame, with each row's flat position session * symbols + symbol."""
 
     dates: pl.Series
     symbols: pl.Series
-    row_session: np.ndarray
-    row_symbol: np.ndarray
+    cell: np.ndarray
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -25,13 +24,12 @@ class Panel:
     def wide(self, values: pl.Series) -> np.ndarray:
         """A sessions x symbols float64 matrix of one column of the long frame, NaN where there is no row."""
         out = np.full(self.shape, np.nan)
-        out[self.row_session, self.row_symbol] = values.cast(pl.Float64).fill_null(np.nan).to_numpy()
+        out.reshape(-1)[self.cell] = values.cast(pl.Float64).fill_null(np.nan).to_numpy()
         return out
 
     def long(self, matrix: np.ndarray) -> np.ndarray:
         """The values of a sessions x symbols matrix at each row of the long frame, in row order."""
-        flat = self.row_session * self.symbols.len() + self.row_symbol
-        values: np.ndarray = np.take(np.ascontiguousarray(matrix).reshape(-1), flat)
+        values: np.ndarray = np.take(np.ascontiguousarray(matrix).reshape(-1), self.cell)
         return values
 
 
@@ -39,12 +37,9 @@ def panel_of(frame: pl.DataFrame, calendar: pl.Series | None = None) -> Panel:
     """Index a long frame by sorted unique dates (or a given sorted calendar) and sorted unique symbols."""
     dates = frame.get_column("date").unique().sort() if calendar is None else calendar
     symbols = frame.get_column("symbol").unique().sort()
-    return Panel(
-        dates=dates,
-        symbols=symbols,
-        row_session=_date_positions(frame.get_column("date"), dates),
-        row_symbol=frame.get_column("symbol").cast(pl.Enum(symbols)).to_physical().to_numpy().astype(np.int64),
-    )
+    session = _date_positions(frame.get_column("date"), dates)
+    symbol = frame.get_column("symbol").cast(pl.Enum(symbols)).to_physical().to_numpy().astype(np.int64)
+    return Panel(dates=dates, symbols=symbols, cell=session * symbols.len() + symbol)
 
 
 def _date_positions(column: pl.Series, calendar: pl.Series) -> np.ndarray:

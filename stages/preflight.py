@@ -8,7 +8,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-import exchange_calendars as xcals
+import exchange_calendars as xcals  # type: ignore[import-untyped]
 
 from schemas.settings import ContractSettings, Settings, SourceSettings
 from stages.sources.directory import data_files

@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pandera.polars as pa
 
-from schemas.contracts import RET, ROW, TIER1, TIER1_REASONS, BAR_COLUMNS, row_checks, structure_schema
-from schemas.events import DataContractCheckedData, JsonScalar
+from schemas.contracts import DUP, FIRST, RET, ROW, TIER1, TIER1_REASONS, BAR_COLUMNS, row_checks, structure_schema
+from schemas.events import DataContractCheckedData, JsonScalar, Model
 from schemas.settings import ContractSettings, Settings
 from stages import droplog
 from stages.errors import ContractBreachError
@@ -21,11 +21,11 @@ def validate(*, raw: pl.DataFrame, settings: Settings) -> StageResult:
     structure = check_structure(raw, contracts)
     frame = prepare(raw)
     failures = row_failures(frame, contracts)
-    kept, drops = droplog.split(frame, failures, TIER1_REASONS, contract=TIER1, tier=1)
+    kept, drops = droplog.split(frame, failures, TIER1_REASONS, contract=TIER1, tier=1, columns=BAR_COLUMNS)
     checks = droplog.check_events(failures, TIER1_REASONS, frame.height, contracts, contract=TIER1, tier=1)
     dropped = droplog.drop_events(failures, drops, TIER1_REASONS, contracts, contract=TIER1)
     return StageResult(
-        outputs={"clean": kept.select(BAR_COLUMNS), "drops": drops},
+        outputs={"clean": kept, "drops": drops},
         values={"rows_dropped": drops.height},
         events=[*structure, *checks, *dropped],
     )
@@ -47,7 +47,7 @@ def check_structure(raw: pl.DataFrame, contracts: ContractSettings) -> list[Data
     failed = [e for e in events if e.status == "failed"]
     if failed:
         message = "; ".join(f"{e.check}: " + ", ".join(str(s.get("column", "no rows")) for s in e.sample) for e in failed)
-        raise ContractBreachError(TIER1, message, events=events)
+        raise ContractBreachError(TIER1, message, events=list[Model](events))
     return events
 
 
@@ -59,20 +59,33 @@ def _structure_event(check: str, found: list[dict[str, JsonScalar]], total: int,
 
 
 def prepare(raw: pl.DataFrame) -> pl.DataFrame:
-    """raw with its input position (_row), sorted by (symbol, date, input order), and the daily return (_ret).
+    """raw sorted by (symbol, date, input order) with the helper columns the row checks need.
 
-    The return is close over the previous *usable* close of the same symbol (key present, not a
-    later duplicate, close finite and > 0), so one bad row does not also condemn its neighbour.
-    The first usable row of a symbol has no return and passes.
+    _row (input position) is added only when a sort is needed; on sorted input the position is the
+    row number. _dup marks later copies of a key. _ret is close over the previous *usable* close of
+    the same symbol (key present, not a later copy, close finite and > 0), so one bad row does not
+    also condemn its neighbour; the first usable row of a symbol has no return and passes.
     """
     if "sector" not in raw.columns:
         raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias("sector"))
-    frame = raw.with_row_index(ROW).with_columns(pl.col(ROW).cast(pl.Int64))
-    if not is_sorted(frame):
+    frame = raw.with_columns(first_of_symbol().alias(FIRST))
+    if not _sorted_with_first(frame):
+        frame = raw.with_row_index(ROW).with_columns(pl.col(ROW).cast(pl.Int64))
         frame = frame.sort(["symbol", "date", ROW], nulls_last=True, maintain_order=True)
-    usable = ~_later_copy() & pl.col("close").is_finite() & (pl.col("close") > 0)
-    previous = fill_within(previous_within(pl.when(usable).then(pl.col("close"))))
-    return frame.with_columns(pl.when(usable).then(pl.col("close") / previous - 1.0).alias(RET))
+        frame = frame.with_columns(first_of_symbol().alias(FIRST))
+    keyed = pl.col("symbol").is_not_null() & pl.col("date").is_not_null()
+    frame = frame.with_columns((keyed & ~pl.col(FIRST) & (pl.col("date") == pl.col("date").shift(1)).fill_null(False)).alias(DUP))
+    usable = ~pl.col(DUP) & pl.col("close").is_finite() & (pl.col("close") > 0)
+    previous = pl.when(~pl.col(FIRST)).then(pl.when(usable).then(pl.col("close")).shift(1))
+    fenced = pl.when(pl.col(FIRST) & previous.is_null()).then(-1.0).otherwise(previous).forward_fill()  # -1: no usable close yet
+    return frame.with_columns(pl.when(usable & (fenced > 0)).then(pl.col("close") / fenced - 1.0).alias(RET))
+
+
+def _sorted_with_first(frame: pl.DataFrame) -> bool:
+    symbol, date = frame.get_column("symbol"), pl.col("date")
+    if symbol.has_nulls() or not symbol.is_sorted():
+        return False
+    return bool(frame.select(date.is_not_null().all() & (pl.col(FIRST) | (date >= date.shift(1))).fill_null(True).all()).item())
 
 
 def is_sorted(frame: pl.DataFrame) -> bool:
@@ -83,52 +96,28 @@ def is_sorted(frame: pl.DataFrame) -> bool:
     return bool(frame.select(no_nulls & ordered.fill_null(True).all()).item())
 
 
-# Window helpers for frames sorted by symbol: global shifts masked at symbol boundaries are
-# an order of magnitude faster than .over("symbol") on millions of rows.
-
-
 def first_of_symbol() -> pl.Expr:
     """True on the first row of each symbol's block."""
     return pl.col("symbol").ne_missing(pl.col("symbol").shift(1)) | (pl.int_range(pl.len()) == 0)
 
 
-def last_of_symbol() -> pl.Expr:
-    """True on the last row of each symbol's block."""
-    return pl.col("symbol").ne_missing(pl.col("symbol").shift(-1)) | (pl.int_range(pl.len()) == pl.len() - 1)
-
-
-def previous_within(expr: pl.Expr) -> pl.Expr:
-    """expr of the previous row of the same symbol (null on a symbol's first row)."""
-    return pl.when(~first_of_symbol()).then(expr.shift(1))
-
-
-def fill_within(expr: pl.Expr) -> pl.Expr:
-    """Forward fill that never crosses into another symbol (expr must hold no NaN: NaN is the fence)."""
-    fenced = pl.when(first_of_symbol() & expr.is_null()).then(float("nan")).otherwise(expr).forward_fill()
-    return pl.when(fenced.is_nan()).then(None).otherwise(fenced)
-
-
-def _later_copy() -> pl.Expr:
-    """True on every copy of a (symbol, date) key but the first in input order (frame is sorted by key, then _row)."""
-    keyed = pl.col("symbol").is_not_null() & pl.col("date").is_not_null()
-    same = (pl.col("symbol") == pl.col("symbol").shift(1)) & (pl.col("date") == pl.col("date").shift(1))
-    return keyed & same.fill_null(False)
-
-
 def row_failures(frame: pl.DataFrame, contracts: ContractSettings) -> pl.DataFrame:
-    """One row per (row position, check, column) that fails: index, check, column, value (as a string)."""
-    flags: list[tuple[str, str, pl.Expr]] = [("unique_key", "date", _later_copy())]
+    """One row per (row position, check, column) that fails: index, keys, check, column, value (as a string).
+
+    One pass finds the failing rows; the per-check detail is then worked out on those rows only.
+    """
+    flags: list[tuple[str, str, pl.Expr]] = [("unique_key", "date", pl.col(DUP))]
     for check in row_checks(contracts):
         flags.extend((check.name, column, check.failing(column)) for column in check.columns)
-    aliases = [f"{i}" for i in range(len(flags))]
-    mask = frame.select([expr.alias(a) for (_, _, expr), a in zip(flags, aliases)])
+    bad = frame.select(pl.any_horizontal([expr for _, _, expr in flags])).to_series().arg_true()
+    if bad.len() == 0:
+        return droplog.empty_failures()
+    sub = frame.gather(bad)
+    hits = sub.select([expr.alias(str(i)) for i, (_, _, expr) in enumerate(flags)])
     parts = []
-    for (check, column, _), alias in zip(flags, aliases):
-        index = mask.get_column(alias).arg_true()
+    for i, (name, column, _) in enumerate(flags):
+        index = hits.get_column(str(i)).arg_true()
         if index.len():
-            parts.append(_failure_part(frame, index, check, column))
-    return pl.concat(parts) if parts else droplog.empty_failures()
-
-
-def _failure_part(frame: pl.DataFrame, index: pl.Series, check: str, column: str) -> pl.DataFrame:
-    return droplog.failures(frame, index, check, column.strip("_"), frame.get_column(column).gather(index))
+            part = droplog.failures(sub, index, name, column.strip("_"), sub.get_column(column).gather(index))
+            parts.append(part.with_columns(bad.gather(index).cast(pl.Int64).alias("index")))
+    return pl.concat(parts)

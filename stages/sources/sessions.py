@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from functools import lru_cache
 
-import exchange_calendars as xcals
+import exchange_calendars as xcals  # type: ignore[import-untyped]
 import numpy as np
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]
 import polars as pl
 
 #: slack around a requested window so previous/next session lookups stay inside the calendar
@@ -46,9 +46,8 @@ def previous_session(name: str, day: date) -> date:
     """The last session strictly before day (by the calendar: a Monday after a holiday Friday gives Thursday)."""
     cal = _calendar(name, day - timedelta(days=30), day)
     stamp = pd.Timestamp(day)
-    if cal.is_session(stamp):
-        return cal.previous_session(stamp).date()
-    return cal.date_to_session(stamp, direction="previous").date()
+    found: date = (cal.previous_session(stamp) if cal.is_session(stamp) else cal.date_to_session(stamp, direction="previous")).date()
+    return found
 
 
 def session_lag(name: str, earlier: date, later: date) -> int:

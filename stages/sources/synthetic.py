@@ -68,7 +68,8 @@ def _regimes(rng: np.random.Generator, steps: int) -> np.ndarray:
 
 def _fat(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     """Unit-variance Student-t(4) shocks, clipped at 8 sigma so no natural move looks like a defect."""
-    return np.clip(rng.standard_t(4, size=shape) / np.sqrt(2.0), -8.0, 8.0)
+    shocks: np.ndarray = np.clip(rng.standard_t(4, size=shape) / np.sqrt(2.0), -8.0, 8.0)
+    return shocks
 
 
 def _log_returns(rng: np.random.Generator, steps: int, n: int) -> tuple[np.ndarray, np.ndarray]:

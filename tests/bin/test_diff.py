@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,9 @@ import pytest
 from bin.diff import main
 from ledger import LEDGER_NAME
 from projectors import duckdb as proj
-from tests.projectors.ledger_factory import RUN_A, RUN_B, Clock, run_events, write
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "projectors"))  # the shared run factory
+from ledger_factory import RUN_A, RUN_B, Clock, run_events, write  # noqa: E402
 
 
 @pytest.fixture(scope="module")

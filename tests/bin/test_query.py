@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,9 @@ import pytest
 from bin.query import main
 from ledger import LEDGER_NAME
 from projectors import duckdb as proj
-from tests.projectors.ledger_factory import RUN_A, RUN_B, Clock, run_events, write
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "projectors"))  # the shared run factory
+from ledger_factory import RUN_A, RUN_B, Clock, run_events, write  # noqa: E402
 
 SQL = "SELECT run_id, status, sharpe FROM runs ORDER BY run_id"
 
@@ -90,3 +93,12 @@ def test_shim_runs_from_anywhere(home: Path) -> None:
     done = subprocess.run([str(root / "bin" / "query"), "--home", str(home), SQL, "--format", "csv"], capture_output=True, text=True, cwd="/")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[1] == f"{RUN_A},succeeded,1.05"
+
+
+def test_rewritten_ledger_is_refused_exit_1(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    proj.rebuild(home)
+    ledger = home / LEDGER_NAME
+    data = ledger.read_bytes()
+    ledger.write_bytes(data[: data.rindex(b"\n", 0, len(data) - 1) + 1])  # the checkpoint's line is gone
+    assert query(home, SQL) == 1
+    assert "bin/replay --to duckdb --rebuild" in capsys.readouterr().err

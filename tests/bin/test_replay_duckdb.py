@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-
 import hashlib
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,10 +13,12 @@ import orjson
 import pytest
 
 from bin.replay import main
-from ledger.codec import canonical
 from ledger import LEDGER_NAME
+from ledger.codec import canonical
 from projectors import duckdb as proj
-from tests.projectors.ledger_factory import RUN_A, RUN_B, Clock, run_events, write
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "projectors"))  # the shared run factory
+from ledger_factory import RUN_A, RUN_B, Clock, run_events, write  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -59,18 +62,63 @@ def test_two_handles_interleave_without_gaps(tmp_path: Path) -> None:
     assert Ledger.open(tmp_path, readonly=True).verify().ok
 
 
-def test_readonly_needs_no_write_permission_and_cannot_append(tmp_path: Path) -> None:
-    write_ledger(tmp_path, 3)
-    os.chmod(tmp_path / "audit.jsonl", 0o444)
-    os.chmod(tmp_path, 0o555)
+def test_readonly_needs_no_write_permission_and_cannot_append() -> None:
+    home = Path(tempfile.mkdtemp(prefix="ledger-ro-"))  # outside root's private pytest folder
     try:
-        with Ledger.open(tmp_path / "audit.jsonl", readonly=True) as ledger:
-            assert ledger.head()[0] == 3
-            assert ledger.verify().ok
-            with pytest.raises(LedgerError, match="read-only"):
-                ledger.append([metric(4)])
+        write_ledger(home, 3)
+        with open(home / "audit.jsonl", "ab") as f:
+            f.write(b'{"data":')  # a torn tail a reader must leave alone
+        before = {p.name: p.read_bytes() for p in home.iterdir() if p.is_file()}
+        os.chmod(home, 0o755)
+        for p in home.iterdir():
+            os.chmod(p, 0o444)
+        report = _as_nobody(lambda: _read_only_tour(home))
+        assert report == "3 3 False PermissionError read-only", report
+        assert {p.name: p.read_bytes() for p in home.iterdir() if p.is_file()} == before
+        assert not (home / "quarantine").exists()
     finally:
-        os.chmod(tmp_path, 0o755)
+        shutil.rmtree(home)
+
+
+def _read_only_tour(home: Path) -> str:
+    with Ledger.open(home, readonly=True) as ledger:
+        seq = ledger.head()[0]
+        events = len(list(ledger.read()))
+        ok = ledger.verify().ok  # the torn tail is reported, not repaired
+        try:
+            Ledger.open(home)
+            writer = "opened"
+        except OSError as exc:
+            writer = type(exc).__name__
+        try:
+            ledger.append([metric(4)])
+            refused = "appended"
+        except LedgerError as exc:
+            refused = "read-only" if "read-only" in str(exc) else str(exc)
+    return f"{seq} {events} {ok} {writer} {refused}"
+
+
+def _as_nobody(fn: Callable[[], str]) -> str:
+    """Run fn in a forked child without root's powers (as nobody when we are root)."""
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(rfd)
+        try:
+            if os.geteuid() == 0:
+                os.setgid(65534)
+                os.setuid(65534)
+            os.write(wfd, fn().encode())
+        except BaseException as exc:  # report, never return into pytest
+            os.write(wfd, f"child failed: {exc!r}".encode())
+        finally:
+            os._exit(0)
+    os.close(wfd)
+    out = b""
+    while chunk := os.read(rfd, 4096):
+        out += chunk
+    os.waitpid(pid, 0)
+    return out.decode()
 
 
 def test_open_without_create_refuses_missing_file(tmp_path: Path) -> None:

@@ -64,3 +64,21 @@ def test_any_history_verifies_and_reads_suffixes(ops: list[tuple[str, object]], 
             assert [e.hash for e in ledger.read(after=after)] == [e.hash for e in events[after:]]
         finally:
             ledger.close()
+
+
+
+anything = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5) | st.binary(max_size=3) | st.lists(st.integers(), max_size=2)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), kind=st.sampled_from([MetricLogged, RunTagged]))
+def test_plain_fast_path_never_accepts_what_pydantic_refuses(data: st.DataObject, kind: type) -> None:
+    from ledger.checks import SPECS
+
+    spec = SPECS[kind]
+    assert spec.plain_fields is not None
+    values = data.draw(st.fixed_dictionaries({name: anything for name in spec.plain_fields}))
+    if spec.plainly_valid(values):
+        spec.data_validator.validate_python(values, strict=True)  # must not raise
+    else:  # and it only falls back when there is something to look at
+        assert any(type(v) not in spec.plain_fields[k] or v != v or v in (float("inf"), float("-inf")) for k, v in values.items())

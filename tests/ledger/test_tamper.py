@@ -75,3 +75,24 @@ def test_read_refuses_a_line_whose_seq_is_wrong(lines: list[bytes], tmp_path: Pa
     with pytest.raises(LedgerCorruptError) as err:
         list(Ledger.open(tmp_path, readonly=True).read())
     assert err.value.seq == 3
+
+
+def test_two_process_verify_names_the_same_first_bad_seq(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ledger import verify as verify_mod
+
+    lines = write_ledger(tmp_path / "big", 40)
+    monkeypatch.setattr(verify_mod, "PARALLEL_MIN_BYTES", 1)
+    helpers: list[object] = []
+    popen = verify_mod.subprocess.Popen
+    monkeypatch.setattr(verify_mod.subprocess, "Popen", lambda *a, **k: helpers.append(a) or popen(*a, **k))
+    path = tmp_path / "audit.jsonl"
+    path.write_bytes(b"".join(lines))
+    whole = verify_file(path, parallel=False)
+    assert verify_file(path) == whole and whole.ok and whole.head_seq == 40
+    for k in (0, 7, 19, 20, 21, 33, 39):  # both halves and the seam
+        flipped = lines[:k] + [lines[k].replace(b'"v":1', b'"v":2')] + lines[k + 1 :]
+        _check(path, b"".join(flipped), k + 1)
+        if k < 39:
+            _check(path, b"".join(lines[:k] + lines[k + 1 :]), k + 1)
+        assert verify_file(path) == verify_file(path, parallel=False)
+    assert helpers  # the second half really was checked by a helper process

@@ -229,11 +229,122 @@ class MlflowServer:
         self.log.close()
 
 
-def server(root: Path) -> Iterator[MlflowServer]:
-    srv = MlflowServer(root)
-    srv.start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-        shutil.rmtree(root, ignore_errors=True)
+def empty_store(path: Path) -> Path:
+    """An initialized, empty SQLite tracking store at path (creating the tables costs seconds: copy it)."""
+    from mlflow.tracking import MlflowClient
+
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
+# ---------------------------------------------------------------- SIGKILL at random points
+
+
+def crash_trials(home: Path, template: Path, work: Path, kills_wanted: int, seed: int) -> dict[str, Any]:
+    """Kill replays with SIGKILL at random points, resume each to completion, compare with one clean replay.
+
+    Runs in a process that has imported mlflow once and forks one child per replay attempt, so a kill
+    costs milliseconds, not an interpreter start. Half the kills land just before or just after a
+    randomly chosen request (every crash window is reachable); the others after a random delay.
+    Trials go on until kills_wanted replays were actually killed.
+    """
+    import random
+    import signal
+
+    rng = random.Random(seed)
+    ref = _fresh(work / "reference", template)
+    assert _fork(lambda: _replay(home, ref)) == 0, "clean replay failed"
+    reference = dump_store(ref)  # also warms this process up, so the timed replay below is representative
+    started = time.monotonic()
+    assert _fork(lambda: _replay_counting(home, _fresh(work / "timed", template), work / "requests.txt")) == 0
+    clean_s, total = time.monotonic() - started, int((work / "requests.txt").read_text())
+    kills, trial, mismatches, points = 0, 0, [], []
+    while kills < kills_wanted and trial < 3 * kills_wanted:
+        uri = _fresh(work / f"trial-{trial}", template)
+        for attempt in range(2 if trial % 3 == 0 else 1):
+            if (trial + attempt) % 2 == 0:
+                point: tuple[Any, str] = (rng.randint(1, total), rng.choice(["before", "after"]))
+                status = _fork(lambda: _replay_dying_at(home, uri, *point))
+            else:
+                point = (round(rng.uniform(0.0, clean_s), 3), "seconds")
+                status = _fork(lambda: _replay(home, uri), kill_after=float(point[0]))
+            if status == -signal.SIGKILL:
+                kills += 1
+                points.append(point)
+        assert _fork(lambda: _replay(home, uri)) == 0, f"resume after trial {trial} failed"
+        if dump_store(uri) != reference:
+            mismatches.append({"trial": trial, "points": points[-2:]})
+        trial += 1
+    return {"kills": kills, "trials": trial, "requests": total, "clean_s": clean_s, "mismatches": mismatches,
+            "points": points}
+
+
+def _fresh(folder: Path, template: Path) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, folder / "store.db")
+    return f"sqlite:///{folder / 'store.db'}"
+
+
+def _replay(home: Path, uri: str) -> None:
+    from projectors import mlflow as mirror
+
+    mirror.replay(home, tracking_uri=uri)
+
+
+def _replay_counting(home: Path, uri: str, out: Path) -> None:
+    from projectors import mlflow as mirror
+
+    out.write_text(str(mirror.replay(home, tracking_uri=uri).requests))
+
+
+def _replay_dying_at(home: Path, uri: str, request: int, when: str) -> None:
+    import signal
+
+    from projectors.mlflow_sink import Sink
+
+    real = Sink.call
+
+    def call(self: Sink, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.requests + 1 == request and when == "before":
+            os.kill(os.getpid(), signal.SIGKILL)
+        result = real(self, fn, *args, **kwargs)
+        if self.requests == request:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return result
+
+    Sink.call = call  # type: ignore[method-assign]  # only in this forked child
+    _replay(home, uri)
+
+
+def _fork(body: Any, kill_after: float | None = None) -> int:
+    """Run body in a forked child; SIGKILL it after kill_after seconds if still running; return its status."""
+    import signal
+
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            body()
+        except BaseException:  # report, never return into the parent's code
+            import traceback
+
+            traceback.print_exc()
+            code = 1
+        os._exit(code)
+    if kill_after is not None:
+        deadline = time.monotonic() + kill_after
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(status)
+            time.sleep(0.002)
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+if __name__ == "__main__":
+    import json
+
+    result = crash_trials(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+    print(json.dumps(result))

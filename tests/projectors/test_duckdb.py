@@ -14,7 +14,7 @@ from ledger.codec import canonical
 from ledger import LEDGER_NAME
 from projectors import duckdb as proj
 from projectors.errors import CheckpointMismatchError, ProjectionMissingError
-from tests.projectors.ledger_factory import RUN_A, RUN_B, RUN_C, Clock, run_events, tag_event, write
+from ledger_factory import RUN_A, RUN_B, RUN_C, Clock, run_events, tag_event, write
 
 
 def table_rows(con: object, table: str) -> list[tuple[object, ...]]:
@@ -148,6 +148,7 @@ def test_as_of_shows_run_state_after_a_seq(home: Path) -> None:
     con = proj.as_of(home, 30)
     assert con.execute("SELECT run_id, status FROM runs ORDER BY run_id").fetchall() == [(RUN_A, "succeeded"), (RUN_B, "running")]
     assert con.execute("SELECT max(seq) FROM ledger.run_started").fetchone()[0] == 30
+    assert proj.read_checkpoint(con).seq == 30
     con.close()
 
 
@@ -201,3 +202,31 @@ def test_unknown_event_type_is_a_clear_error(home: Path) -> None:
     with pytest.raises(LedgerlineError, match="RunTeleported"):
         proj.rebuild(home)
     assert not proj.projection_path(home).exists()
+
+
+def test_changed_event_catalog_triggers_a_rebuild_and_changed_views_are_recreated(home: Path) -> None:
+    proj.rebuild(home)
+    con = proj.connect(home, read_only=False)
+    con.execute("UPDATE meta SET value = 'older catalog' WHERE key = 'schema_digest'")
+    con.close()
+    assert proj.catch_up(home) == 59  # rebuilt from scratch
+    con = proj.connect(home, read_only=False)
+    con.execute("DROP VIEW candidates")
+    con.execute("UPDATE meta SET value = 'older views' WHERE key = 'views_digest'")
+    con.close()
+    assert proj.catch_up(home) == 0
+    con = proj.connect(home)
+    assert con.execute("SELECT count(*) FROM candidates").fetchone() == (0,)
+    con.close()
+
+
+def test_catch_up_while_a_reader_is_open_in_this_process(home: Path) -> None:
+    proj.rebuild(home)
+    reader = proj.connect(home)
+    try:
+        write(home, run_events(RUN_C, clock=Clock()))
+        with pytest.raises(Exception, match="attached|lock"):
+            proj.catch_up(home)  # DuckDB allows one writer xor readers per file; said clearly, nothing half-written
+    finally:
+        reader.close()
+    assert proj.catch_up(home) == 29

@@ -14,7 +14,7 @@ from stages.runner import run_pipeline
 
 SMALL = {
     "source.symbols": "12", "source.sessions": "300", "source.toxicity": "{}", "selection.top_k": "5",
-    "features.hurst": "false", "features.entropy": "false", "backtest.warmup": "60",
+    "backtest.warmup": "130",
 }
 RUN_A, RUN_B = "20260105-090000-aaaa", "20260105-100000-bbbb"
 

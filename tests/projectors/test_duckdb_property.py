@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from ledger import LEDGER_NAME
 from projectors import duckdb as proj
 from schemas.events import Envelope, MetricLoggedData, RunTaggedData, envelope
-from tests.projectors.ledger_factory import Clock, run_events, write
+from ledger_factory import Clock, run_events, write
 
 _TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=6)
 _SCALAR = st.one_of(st.none(), st.booleans(), st.integers(-(2**53), 2**53), st.floats(allow_nan=False, allow_infinity=False), _TEXT)

@@ -23,6 +23,7 @@ from mlflow_fixtures import (  # noqa: E402
     MlflowServer,
     append,
     dump_store,
+    empty_store,
     epoch_of,
     run_events,
     run_id,
@@ -152,9 +153,7 @@ class MirrorContract:
 @pytest.fixture(scope="session")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One initialized, empty SQLite tracking store, copied wherever a fresh store is needed."""
-    path = tmp_path_factory.mktemp("mlflow-template") / "empty.db"
-    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
-    return path
+    return empty_store(tmp_path_factory.mktemp("mlflow-template") / "empty.db")
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from projectors.errors import UnknownRunError
 from projectors.state import diff_runs, run_state
 from projectors.state_diff import verdict
 from schemas.context import InvalidRunIdError
-from tests.projectors.ledger_factory import RUN_A, RUN_B, RUN_C, Clock, run_events, write
+from ledger_factory import RUN_A, RUN_B, RUN_C, Clock, run_events, write
 
 
 @pytest.fixture(scope="module")

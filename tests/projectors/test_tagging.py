@@ -13,7 +13,7 @@ from projectors import tagging
 from projectors.errors import TaggingError, UnknownRunError
 from schemas.events import RunTaggedData, envelope
 from schemas.settings import TaggingPolicy
-from tests.projectors.ledger_factory import RUN_A, RUN_B, RUN_C, Clock, run_events, write
+from ledger_factory import RUN_A, RUN_B, RUN_C, Clock, run_events, write
 
 FAILED = "20260105-120000-ffff"
 
@@ -122,19 +122,20 @@ def test_a_concurrent_append_makes_the_tagger_decide_again(home: Path, monkeypat
     """Between deciding and appending, someone else promotes B: the rollback target must reflect that."""
     tagging.promote(home, RUN_A, "champion", by="user:x")
     tagging.promote(home, RUN_C, "champion", by="user:x")
-    real = proj.read_checkpoint
-    calls = {"n": 0}
+    opened = {"n": 0}
 
-    def racing(con: object) -> object:
-        calls["n"] += 1
-        if calls["n"] == 1:
-            with Ledger.open(home) as ledger:
-                ledger.append([envelope(RunTaggedData(key="alias", value="champion", reason="race", by="user:y"), run_id=RUN_B)])
-        return real(con)  # type: ignore[arg-type]
+    class RacingLedger:
+        @staticmethod
+        def open(path: Path, **kw: object) -> Ledger:
+            opened["n"] += 1
+            if opened["n"] == 1:  # another writer gets in first
+                with Ledger.open(path) as other:
+                    other.append([envelope(RunTaggedData(key="alias", value="champion", reason="race", by="user:y"), run_id=RUN_B)])
+            return Ledger.open(path, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(proj, "read_checkpoint", racing)
+    monkeypatch.setattr(tagging, "Ledger", RacingLedger)
     (rec,) = tagging.rollback(home, by="user:x")
-    assert calls["n"] == 2
+    assert opened["n"] == 2  # the first append was refused (expected_seq), the second decision saw B
     assert rec.event.run_id == RUN_C and rec.event.data.reason == f"rollback from {RUN_B}"  # type: ignore[attr-defined]
 
 

@@ -1,8 +1,4 @@
-"""The canary golden file: run the real canary profile and store (or check) its headline metrics.
-
-Regenerate after an intended change to the canary numbers:
-    .venv/bin/python tests/stages/quant_golden.py --write
-"""
+"""The canary golden file: run the real canary profile and store (or check) its headline metrics."""
 
 from __future__ import annotations
 
@@ -18,6 +14,11 @@ from stages.runner import RunOutcome, run_pipeline
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "canary_metrics.json"
 TOLERANCE = 1e-6
+USAGE = """Regenerate after an intended change to the canary numbers:
+  .venv/bin/python tests/stages/quant_golden.py --write
+Check the current code against the stored file (exit 1 on a mismatch):
+  .venv/bin/python tests/stages/quant_golden.py
+"""
 RUN_ID = "20260101-000000-gold"
 
 
@@ -47,7 +48,7 @@ def mismatches(expected: dict[str, float], actual: dict[str, float]) -> list[str
 
 def main(argv: list[str] | None = None) -> int:
     """--write stores a fresh golden file; without it, check the current code against it (exit 1 on mismatch)."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, epilog=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", action="store_true", help="overwrite the golden file with this run's metrics")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -54,7 +56,7 @@ def clean_frame(symbols: int = 12, sessions: int = 300, seed: int = 3, gaps: boo
 
 
 def small_settings(**overrides: str) -> Settings:
-    """The canary profile with windows shrunk to fit a few hundred sessions, plus key=value overrides."""
+    """Default settings (no predictability filter, no sector cap) with windows shrunk to a few hundred sessions, plus overrides."""
     base = {
         "features.vol_window": "10",
         "features.momentum_window": "20",
@@ -64,4 +66,4 @@ def small_settings(**overrides: str) -> Settings:
         "backtest.rebalance_every": "10",
         "selection.top_k": "4",
     }
-    return load_settings("canary", {**base, **overrides})
+    return load_settings("small", {**base, **overrides}, path=Path(os.devnull))

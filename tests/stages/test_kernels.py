@@ -148,3 +148,20 @@ def test_rolling_hurst_is_bit_identical_to_the_single_window_estimate(returns: n
     got = _run(kernels.rolling_hurst, returns, 64, sizes)
     for t in range(70, 160, 7):
         assert got[t, 0] == kernels.hurst_rs(np.ascontiguousarray(returns[t - 63 : t + 1, 0]), sizes)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 158), st.integers(0, 2**32 - 1))
+def test_no_kernel_reads_a_later_session(cut: int, seed: int) -> None:
+    x = reference.log_returns(_prices())
+    later = x.copy()
+    later[cut + 1 :] = np.random.default_rng(seed).standard_normal(later[cut + 1 :].shape)
+    sizes = kernels.hurst_sizes(32, 4)
+    for kernel, args in [
+        (kernels.log_returns, ()),
+        (kernels.rolling_volatility, (10,)),
+        (kernels.rolling_sum, (10,)),
+        (kernels.rolling_hurst, (32, sizes)),
+        (kernels.rolling_permutation_entropy, (16, 3)),
+    ]:
+        np.testing.assert_array_equal(_run(kernel, x, *args)[: cut + 1], _run(kernel, later, *args)[: cut + 1])

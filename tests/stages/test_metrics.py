@@ -108,3 +108,16 @@ def test_non_finite_metrics_are_left_out_not_logged() -> None:
                             clean=clean, settings=small_settings())
     headline = result.values["headline"]
     assert "sharpe" not in headline and headline["volatility"] == 0.0
+
+
+def test_a_history_shorter_than_the_warm_up_gives_empty_outputs_not_errors() -> None:
+    clean = clean_frame(symbols=4, sessions=50)
+    settings = small_settings()  # warm-up 64 sessions > 50
+    features = compute_features(clean=clean, settings=settings).outputs["features"]
+    selection = select_assets(features=features, settings=settings).outputs["selection"]
+    weights = allocate(selection=selection, features=features, settings=settings).outputs["weights"]
+    portfolio = backtest(weights=weights, clean=clean, settings=settings).outputs["portfolio"]
+    result = report_metrics(portfolio=portfolio, weights=weights, clean=clean, settings=settings)
+    assert selection.height == weights.height == portfolio.height == 0
+    assert result.values["headline"] == {} and result.events == []
+    assert result.outputs["asset_metrics"].height == 0

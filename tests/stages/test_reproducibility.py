@@ -71,3 +71,12 @@ def test_each_analytics_stage_runs_alone_from_the_registry_with_explicit_inputs(
         result = spec.fn(**{field: direct[field] for field in spec.reads}, settings=settings)
         for field, frame in result.outputs.items():
             assert frame.equals(direct[field]), (name, field)
+
+
+def test_every_analytics_output_hashes_the_same_after_a_parquet_round_trip(tmp_path: Path) -> None:
+    for name, frame in analytics(clean_frame(seed=8)).items():
+        path = tmp_path / f"{name}.parquet"
+        frame.write_parquet(path, statistics=False)
+        back = pl.read_parquet(path)
+        assert back.schema == frame.schema, name
+        assert frame_hash(back) == frame_hash(frame), name
