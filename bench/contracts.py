@@ -110,8 +110,11 @@ def main() -> None:
         table.append(("pandera pandas drop_invalid_rows", best_of(1, lambda: pandera_schema_pandas().validate(pdf, lazy=True))))
     for name, seconds in table:
         print(f"  {name:<40} {seconds:8.3f} s   {seconds / base:6.1f}x floor   {seconds / ours:6.2f}x ours")
+    if rows != 10_000_000:
+        print(f"ours {ours:.3f} s on {rows:,} rows; the goal of {GOAL_S} s is for 10M rows (run without --quick)")
+        return
     verdict = "meets" if ours <= GOAL_S else "MISSES"
-    print(f"ours {ours:.3f} s {verdict} the goal of {GOAL_S} s ({ours / GOAL_S:.2f}x the goal)")
+    print(f"ours {ours:.3f} s {verdict} the goal of {GOAL_S} s ({ours / GOAL_S:.2f}x the goal; the floor is {base / GOAL_S:.2f}x)")
 
 
 if __name__ == "__main__":

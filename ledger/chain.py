@@ -81,19 +81,18 @@ def scan(fd: int, start: int, end: int, seq: int | None = None, prev: bytes = b"
             # inline fast path of line_problem (it runs once per event); keys are sorted and every
             # top-level key after "prev" holds a scalar, so the last ,"prev":" and ,"seq": are top-level
             e = i - HASH_SUFFIX_LEN
+            digest = sha256(buf[j:e] + b"}").hexdigest().encode()
             if (
-                sha256(buf[j:e] + b"}").hexdigest().encode() != buf[e + 9 : e + 73]
+                not buf.startswith(b',"hash":"%b"}' % digest, e)
                 or not buf.startswith(prev, buf.rfind(b',"prev":"', j, e) + 9)
                 or not buf.startswith(b'%d,"stage":' % seq_at, buf.rfind(b',"seq":', j, e) + 7)
-                or not buf.startswith(HASH_SUFFIX, e)
-                or not buf.startswith(b'"}', i - 2)
                 or not buf.startswith(START, j)
                 or e < j + 8
             ):
                 problem = line_problem(buf[j:i], seq_at, prev)
                 if problem is not None:
                     return Scan(n, first_seq, first_prev.decode(), prev.decode(), n, problem)
-            n, prev, j = n + 1, buf[e + 9 : e + 73], i + 1
+            n, prev, j = n + 1, digest, i + 1
         rest = buf[j:]
     return Scan(n, first_seq, first_prev.decode(), prev.decode(), -1, "")
 

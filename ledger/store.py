@@ -160,8 +160,9 @@ class Ledger:
     def append(self, events: Iterable[Envelope], *, expected_seq: int | None = None) -> list[Recorded]:
         """Record events in order, durable (one fdatasync for the batch) when this returns.
 
-        Every event is checked and encoded before the lock is taken; a bad one rejects the whole
-        batch with nothing written. expected_seq is the head seq the caller believes is current.
+        Envelopes are checked before the lock is taken and payloads while the batch is encoded;
+        a bad event rejects the whole batch with nothing written. expected_seq is the head seq the
+        caller believes is current: on a mismatch WrongExpectedSeq is raised and nothing is written.
         """
         batch = list(events)
         specs = check_batch(batch)

@@ -235,18 +235,18 @@ def rebuild(home: Path, *, progress: Progress = _quiet) -> int:
     progress(f"duckdb: rebuilding from {until.seq:,} events into {scratch.name}")
     try:
         with _session(scratch, False) as con:
-            applied = stage(con, ledger, 0, until, direct=True)
+            staged = stage(con, ledger, 0, until, direct=True)
             con.execute("BEGIN")
             create_tables(con)
-            write_rows(con, until, applied)
+            write_rows(con, until, staged)
             create_views(con)
             con.execute("COMMIT")
             drop_staging(con)
         _swap(scratch, target)
     finally:
         _remove(scratch)
-    progress(f"duckdb: rebuilt {applied:,} events, checkpoint seq {until.seq}")
-    return applied
+    progress(f"duckdb: rebuilt {staged.count:,} events, checkpoint seq {until.seq}")
+    return staged.count
 
 
 def _swap(scratch: Path, target: Path) -> None:
@@ -292,16 +292,16 @@ def _catch_up_open(con: duckdb.DuckDBPyConnection, ledger: Path, progress: Progr
     stale_views = _meta(con, "views_digest") != _views_digest()
     if until.seq == cp.seq and not stale_views:
         return 0
-    applied = stage(con, ledger, cp.offset, until)
+    staged = stage(con, ledger, cp.offset, until)
     con.execute("BEGIN")
-    write_rows(con, until, applied)
+    write_rows(con, until, staged)
     if stale_views:
         create_views(con)
     con.execute("COMMIT")
     drop_staging(con)
-    if applied:
-        progress(f"duckdb: applied {applied:,} events, checkpoint seq {until.seq}")
-    return applied
+    if staged.count:
+        progress(f"duckdb: applied {staged.count:,} events, checkpoint seq {until.seq}")
+    return staged.count
 
 
 def as_of(home: Path, seq: int) -> duckdb.DuckDBPyConnection:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
 
@@ -21,15 +22,23 @@ class _OldVersions(Exception):
     """Internal: staged lines include events older than their type's current version (upcast and retry)."""
 
 
-def stage(con: duckdb.DuckDBPyConnection, ledger: Path, start: int, until: Checkpoint, *, direct: bool = False) -> int:
-    """Load the ledger lines [start, until.offset) (seqs up to until.seq) into the TEMP staging table; return how many.
+@dataclasses.dataclass(frozen=True)
+class Staged:
+    """What the staging table holds: how many events, of which types."""
+
+    count: int = 0
+    types: frozenset[str] = frozenset()
+
+
+def stage(con: duckdb.DuckDBPyConnection, ledger: Path, start: int, until: Checkpoint, *, direct: bool = False) -> Staged:
+    """Load the ledger lines [start, until.offset) (seqs up to until.seq) into the TEMP staging table.
 
     Runs outside any transaction. direct reads the ledger file itself (the fast rebuild path, start
     must be 0); a torn tail or a line being appended meanwhile falls back to a copy of the complete lines.
     """
     first_seq = _first_seq(con, direct)
     if until.seq < first_seq:
-        return 0
+        return Staged()
     if direct:
         try:
             return _read(con, ledger, first_seq, until)
@@ -55,7 +64,7 @@ def _first_seq(con: duckdb.DuckDBPyConnection, direct: bool) -> int:
     return 1 if row is None else int(row[0]) + 1
 
 
-def _read(con: duckdb.DuckDBPyConnection, source: Path, first_seq: int, until: Checkpoint) -> int:
+def _read(con: duckdb.DuckDBPyConnection, source: Path, first_seq: int, until: Checkpoint) -> Staged:
     try:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {STAGING} AS SELECT * FROM read_ndjson($path, columns = $columns, "
@@ -64,31 +73,35 @@ def _read(con: duckdb.DuckDBPyConnection, source: Path, first_seq: int, until: C
         )
     except _READ_ERRORS as exc:
         raise LedgerUnreadableError(f"cannot read ledger lines {first_seq}..{until.seq}: {str(exc).splitlines()[0]}; run bin/verify") from exc
-    _check(con, first_seq, until)
-    return until.seq - first_seq + 1
+    return _check(con, first_seq, until)
 
 
-def _check(con: duckdb.DuckDBPyConnection, first_seq: int, until: Checkpoint) -> None:
-    for kind, version in con.execute(f"SELECT DISTINCT type, v FROM {STAGING}").fetchall():
-        if CURRENT_VERSIONS.get(kind) != version:
+def _check(con: duckdb.DuckDBPyConnection, first_seq: int, until: Checkpoint) -> Staged:
+    """One scan: known types at current versions, gapless seqs first_seq..until.seq, the last line's hash."""
+    row = con.execute(
+        f"SELECT list(DISTINCT [type, v::VARCHAR]), min(seq), max(seq), count(*), count(DISTINCT seq), "
+        f"any_value(hash) FILTER (WHERE seq = $last) FROM {STAGING}",
+        {"last": until.seq},
+    ).fetchone()
+    assert row is not None
+    kinds, *found, last_hash = row
+    for kind, version in kinds or []:
+        if str(CURRENT_VERSIONS.get(kind)) != version:
             raise _OldVersions(f"{kind} v{version}")
-    found = con.execute(f"SELECT min(seq), max(seq), count(*), count(DISTINCT seq) FROM {STAGING}").fetchone()
     n = until.seq - first_seq + 1
-    if tuple(found or ()) != (first_seq, until.seq, n, n):
+    if tuple(found) != (first_seq, until.seq, n, n):
         raise LedgerUnreadableError(f"ledger lines {first_seq}..{until.seq} read as (min, max, rows, distinct) {found}; run bin/verify")
-    row = con.execute(f"SELECT hash FROM {STAGING} WHERE seq = ?", [until.seq]).fetchone()
-    if row is None or row[0] != until.hash:
+    if last_hash != until.hash:
         raise LedgerUnreadableError(f"ledger line {until.seq} changed while it was read; try again")
+    return Staged(n, frozenset(kind for kind, _ in kinds or []))
 
 
-def write_rows(con: duckdb.DuckDBPyConnection, until: Checkpoint, staged: int) -> None:
+def write_rows(con: duckdb.DuckDBPyConnection, until: Checkpoint, staged: Staged) -> None:
     """Insert the staged rows into the typed tables and move the checkpoint (call inside one transaction)."""
-    if staged:
-        present = {row[0] for row in con.execute(f"SELECT DISTINCT type FROM {STAGING}").fetchall()}
-        data_type = merged_payload(TABLES)
-        for table in TABLES:
-            if table.type_name in present:
-                con.execute(table.insert_from(STAGING, data_type))
+    data_type = merged_payload(TABLES)
+    for table in TABLES:
+        if table.type_name in staged.types:
+            con.execute(table.insert_from(STAGING, data_type))
     con.execute("DELETE FROM checkpoint")
     con.execute("INSERT INTO checkpoint VALUES (?, ?, ?, ?)", [until.seq, until.hash, until.offset, until.line_offset])
 

@@ -127,6 +127,14 @@ def follow(
             say(str(replay(home, tracking_uri=tracking_uri, progress=progress)))
 
 
+def _experiment_tags(pipeline: str) -> dict[str, str]:
+    note = (f"View-only mirror of the ledgerline pipeline `{pipeline}`. The ledger (audit.jsonl) is the source "
+            "of truth: edits made here are never read back, and `bin/replay --to mlflow --rebuild` recreates this.")
+    # the MLflow 3 UI shows its classic-ML ("model training") views for this kind of experiment
+    return {"ledger.pipeline": pipeline, "mlflow.experimentKind": "custom_model_development",
+            "mlflow.note.content": note}
+
+
 def _drop_default_store(home: Path) -> None:
     """--rebuild of the default store starts from nothing: the file and its artifacts are derived data."""
     forget_engines(default_tracking_uri(home))
@@ -172,7 +180,7 @@ class _Replay:
         if run.pipeline is None or run.started is None:
             self.say(f"  {run.run_id}: no RunStarted in the ledger, not mirrored")
             return
-        exp_id = self.sink.experiment(experiment_name(run.pipeline), tags={"ledger.pipeline": run.pipeline})
+        exp_id = self.sink.experiment(experiment_name(run.pipeline), tags=_experiment_tags(run.pipeline))
         found = self.sink.find_run(exp_id, run.run_id)
         if found is None and self.fold.after and run.first_seq <= self.fold.after:
             raise MirrorDivergedError(

@@ -99,7 +99,7 @@ def _unavailable(exc: BaseException) -> bool:
         name = type(seen).__module__ + "." + type(seen).__name__
         if name.startswith(("requests.", "urllib3.")) or "OperationalError" in name:
             return True
-        if isinstance(seen, MlflowException) and seen.get_http_status_code() in (429, 502, 503, 504):
+        if isinstance(seen, MlflowException) and seen.get_http_status_code() in (429, 502, 503, 504):  # type: ignore[no-untyped-call]
             return True
         seen = seen.__cause__ or seen.__context__
     text = str(exc)
@@ -190,7 +190,7 @@ class Sink:
             self.client.create_run, exp_id, start_time=start_ms, tags={"ledger.run_id": ledger_run_id},
             run_name=ledger_run_id,
         )
-        return run.info.run_id
+        return str(run.info.run_id)
 
     def log(self, run_id: str, params: Sequence[Param], tags: Sequence[RunTag], metrics: Sequence[Metric]) -> int:
         """log_batch everything, packed at MLflow's limits; returns the number of requests sent."""

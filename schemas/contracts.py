@@ -31,7 +31,7 @@ BAR_COLUMNS = tuple(BAR_SCHEMA)
 REQUIRED_COLUMNS = tuple(c for c in BAR_COLUMNS if c != "sector")
 
 #: helper columns tier 1 adds before the row checks: input position, later copy of a key, daily return
-ROW, FIRST, DUP, RET = "_row", "_first", "_dup", "_ret"
+ROW, FIRST, DUP, USABLE, RET = "_row", "_first", "_dup", "_usable", "_ret"
 
 #: one drops row per dropped input row
 DROPS_SCHEMA: dict[str, pl.DataType] = {

@@ -10,13 +10,16 @@ from schemas.contracts import BAR_COLUMNS, ROW, TIER2, TIER2_REASONS
 from schemas.events import DataContractCheckedData, JsonScalar
 from schemas.settings import ContractSettings, Settings
 from stages import droplog
-from stages.errors import ContractBreachError
 from stages.sources.sessions import sessions_between
 from stages.spec import StageResult
 from stages.validate import first_of_symbol, is_sorted
 
 _I, _FIRST, _LAST, _OBS, _RATIO, _SPLIT = "_i", "_first", "_last", "_observed", "_ratio", "_split"
 _OHLCV = ("open", "high", "low", "close", "volume")
+#: rows these checks drop are expected (an asset before it exists), so the check warns rather than fails
+ALLOWED = frozenset({"leading_nulls"})
+#: dates exchange_calendars (nanosecond timestamps) can always compute sessions for
+CALENDAR_SPAN = (date(1900, 1, 1), date(2200, 12, 31))
 
 
 def audit(*, clean: pl.DataFrame, drops: pl.DataFrame, settings: Settings) -> StageResult:
@@ -31,7 +34,7 @@ def audit(*, clean: pl.DataFrame, drops: pl.DataFrame, settings: Settings) -> St
     kept, new_drops = droplog.split(frame, found, TIER2_REASONS, contract=TIER2, tier=2, columns=BAR_COLUMNS)
     all_drops = pl.concat([drops, new_drops], how="vertical_relaxed")
     events = [
-        *droplog.check_events(found, TIER2_REASONS, frame.height, contracts, contract=TIER2, tier=2),
+        *droplog.check_events(found, TIER2_REASONS, frame.height, contracts, contract=TIER2, tier=2, allowed=ALLOWED),
         *aggregate_checks(kept, sessions, source.benchmark, contracts),
         *droplog.drop_events(found, all_drops, TIER2_REASONS, contracts, contract=TIER2),
     ]
@@ -39,17 +42,16 @@ def audit(*, clean: pl.DataFrame, drops: pl.DataFrame, settings: Settings) -> St
 
 
 def _sessions(frame: pl.DataFrame, calendar: str) -> pl.Series:
+    """The calendar's sessions over the data's dates, clamped to what the calendar can compute.
+
+    A row dated outside the clamp (a typo like 2320-01-02) is then simply not a session and is
+    dropped as such, instead of breaking the stage.
+    """
     if frame.height == 0:
         return pl.Series("date", [], dtype=pl.Date)
-    first, last = _date(frame.get_column("date").min()), _date(frame.get_column("date").max())
-    try:
-        return sessions_between(calendar, first, last)
-    except ValueError as exc:
-        event = DataContractCheckedData(
-            contract=TIER2, tier=2, check="calendar_covers", status="failed", failed=1, total=1, action="stopped",
-            sample=[{"first": str(first), "last": str(last), "calendar": calendar}],
-        )  # fmt: skip
-        raise ContractBreachError(TIER2, f"calendar {calendar} cannot cover {first}..{last}: {exc}", [event]) from exc
+    first = max(_date(frame.get_column("date").min()), CALENDAR_SPAN[0])
+    last = min(_date(frame.get_column("date").max()), CALENDAR_SPAN[1])
+    return sessions_between(calendar, first, last) if first <= last else pl.Series("date", [], dtype=pl.Date)
 
 
 def tier2_failures(frame: pl.DataFrame, sessions: pl.Series, benchmark: str, contracts: ContractSettings) -> pl.DataFrame:

@@ -71,17 +71,20 @@ def split(
 
 
 def check_events(
-    found: pl.DataFrame, reasons: dict[str, str], total: int, contracts: ContractSettings, *, contract: str, tier: int
+    found: pl.DataFrame, reasons: dict[str, str], total: int, contracts: ContractSettings, *, contract: str, tier: int,
+    allowed: frozenset[str] = frozenset(),
 ) -> list[DataContractCheckedData]:
-    """One DataContractChecked per check: passed or failed, failed/total rows, a bounded sample."""
+    """One DataContractChecked per check: passed or failed (warned for `allowed` checks), failed/total rows, a bounded sample."""
     events = []
     for check in reasons:
         mine = found.filter(pl.col("check") == check)
         failed = mine.get_column("index").n_unique()
+        soft = check in allowed
         events.append(
             DataContractCheckedData(
-                contract=contract, tier=tier, check=check, status="failed" if failed else "passed", failed=failed,
-                total=total, sample=sample(mine, contracts.sample_size), action="dropped" if failed else "none",
+                contract=contract, tier=tier, check=check, status=("warned" if soft else "failed") if failed else "passed",
+                severity="warning" if soft else "error", failed=failed, total=total,
+                sample=sample(mine, contracts.sample_size), action="dropped" if failed else "none",
             )  # fmt: skip
         )
     return events

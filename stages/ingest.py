@@ -31,20 +31,21 @@ def normalise(name: str, df: pl.DataFrame) -> pl.DataFrame:
         raise _breach("columns_present", f"{name}: missing column(s) {', '.join(missing)}", df.height)
     if "sector" not in df.columns:
         df = df.with_columns(pl.lit(None, dtype=pl.String).alias("sector"))
-    return df.select([_convert(df.schema[c], c) for c in BAR_COLUMNS])
+    return df.select([_convert(df.get_column(c)) for c in BAR_COLUMNS])
 
 
-def _convert(dtype: pl.DataType, column: str) -> pl.Expr:
+def _convert(series: pl.Series) -> pl.Expr:
+    column, dtype = series.name, series.dtype
     target = BAR_SCHEMA[column]
     expr = pl.col(column)
     if dtype == target:
         return expr
+    if series.null_count() == series.len():  # e.g. an all-empty CSV column, inferred as String
+        return expr.cast(target)
     if column in (*PRICES, "volume") and dtype.is_numeric():
         return expr.cast(pl.Float64)
     if column == "date" and isinstance(dtype, pl.Datetime):
         return expr.dt.date()
-    if dtype == pl.Null:
-        return expr.cast(target)
     return expr
 
 

@@ -77,9 +77,9 @@ def _as_of(ctx: RunContext, store: ArtifactStore, settings: Settings, clean: pl.
     """settings.source.as_of, else the input data's own last date (so a synthetic run is fresh on any day)."""
     if settings.source.as_of:
         return date.fromisoformat(settings.source.as_of)
-    frame = clean if ctx.raw is None else pl.scan_parquet(store.path_for(ctx.raw.hash, "parquet")).select("date")
-    last = frame.select(pl.col("date").max()).lazy().collect().item()
-    return last if last is not None else date.today()
+    source = clean.lazy() if ctx.raw is None else pl.scan_parquet(store.path_for(ctx.raw.hash, "parquet"))
+    last = source.select(pl.col("date").max()).collect().item()
+    return last if isinstance(last, date) else date.today()
 
 
 def _last_dates(clean: pl.DataFrame) -> dict[str, date]:

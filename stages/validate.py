@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 import pandera.polars as pa
 
-from schemas.contracts import DUP, FIRST, RET, ROW, TIER1, TIER1_REASONS, BAR_COLUMNS, row_checks, structure_schema
+from schemas.contracts import DUP, FIRST, RET, ROW, USABLE, TIER1, TIER1_REASONS, BAR_COLUMNS, row_checks, structure_schema
 from schemas.events import DataContractCheckedData, JsonScalar, Model
 from schemas.settings import ContractSettings, Settings
 from stages import droplog
@@ -75,10 +76,32 @@ def prepare(raw: pl.DataFrame) -> pl.DataFrame:
         frame = frame.with_columns(first_of_symbol().alias(FIRST))
     keyed = pl.col("symbol").is_not_null() & pl.col("date").is_not_null()
     frame = frame.with_columns((keyed & ~pl.col(FIRST) & (pl.col("date") == pl.col("date").shift(1)).fill_null(False)).alias(DUP))
-    usable = ~pl.col(DUP) & pl.col("close").is_finite() & (pl.col("close") > 0)
-    previous = pl.when(~pl.col(FIRST)).then(pl.when(usable).then(pl.col("close")).shift(1))
-    fenced = pl.when(pl.col(FIRST) & previous.is_null()).then(-1.0).otherwise(previous).forward_fill()  # -1: no usable close yet
-    return frame.with_columns(pl.when(usable & (fenced > 0)).then(pl.col("close") / fenced - 1.0).alias(RET))
+    usable = (~pl.col(DUP) & pl.col("close").is_finite() & (pl.col("close") > 0)).alias(USABLE)
+    frame = frame.with_columns(usable)
+    return frame.with_columns(_returns(frame)).drop(USABLE)
+
+
+def _returns(frame: pl.DataFrame) -> pl.Series:
+    """_ret: close over the previous usable close of the same symbol, null where there is none.
+
+    Almost every row follows a usable row, so the return is a plain shift; the few rows that
+    follow an unusable one look their reference up by binary search over the usable positions.
+    """
+    usable, first = pl.col(USABLE), pl.col(FIRST)
+    after_gap = usable & ~first & ~usable.shift(1).fill_null(False)
+    plain = pl.when(usable & ~first & usable.shift(1)).then(pl.col("close") / pl.col("close").shift(1) - 1.0)
+    ret, gaps = frame.select(plain.alias(RET), after_gap.alias("gap"))
+    rows = gaps.arg_true()
+    if rows.len() == 0:
+        return ret
+    at = rows.to_numpy()
+    positions = frame.get_column(USABLE).arg_true().to_numpy()
+    before = positions[np.maximum(np.searchsorted(positions, at) - 1, 0)]
+    starts = frame.get_column(FIRST).arg_true().to_numpy()  # where each symbol's block starts
+    same = (before < at) & (np.searchsorted(starts, before, side="right") == np.searchsorted(starts, at, side="right"))
+    close = frame.get_column("close")
+    values = np.where(same, close.gather(at).to_numpy() / close.gather(before).to_numpy() - 1.0, np.nan)
+    return ret.scatter(rows, pl.Series(values, nan_to_null=True))
 
 
 def _sorted_with_first(frame: pl.DataFrame) -> bool:

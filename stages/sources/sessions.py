@@ -6,7 +6,6 @@ from datetime import date, timedelta
 from functools import lru_cache
 
 import exchange_calendars as xcals  # type: ignore[import-untyped]
-import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 import polars as pl
 
@@ -48,11 +47,3 @@ def previous_session(name: str, day: date) -> date:
     stamp = pd.Timestamp(day)
     found: date = (cal.previous_session(stamp) if cal.is_session(stamp) else cal.date_to_session(stamp, direction="previous")).date()
     return found
-
-
-def session_lag(name: str, earlier: date, later: date) -> int:
-    """How many sessions later is ahead of earlier (0 when equal or earlier is not behind)."""
-    if earlier >= later:
-        return 0
-    found = sessions_between(name, earlier, later)
-    return int(np.sum((found > earlier).to_numpy() & (found <= later).to_numpy()))

@@ -44,6 +44,8 @@ def test_leading_nulls_are_dropped_as_before_genesis_and_mid_nulls_as_null_after
     assert by_reason.rows() == [("before_genesis", 4), ("null_after_genesis", 2)]
     assert clean.null_count().select(pl.sum_horizontal(pl.all())).item() == 0
     assert check(events, "leading_nulls").failed == 4 and check(events, "nulls_after_genesis").failed == 2
+    assert (check(events, "leading_nulls").status, check(events, "leading_nulls").severity) == ("warned", "warning")
+    assert (check(events, "nulls_after_genesis").status, check(events, "nulls_after_genesis").severity) == ("failed", "error")
 
 
 def test_a_partly_null_row_after_genesis_is_dropped() -> None:
@@ -57,6 +59,14 @@ def test_rows_on_non_sessions_are_dropped() -> None:
     holiday = saturday.with_columns(pl.lit(date(2024, 1, 15)).alias("date"))  # Martin Luther King Jr. Day
     _, drops, _ = run(pl.concat([df, saturday, holiday]))
     assert tier2(drops).select("date", "reasons").rows() == [(date(2024, 1, 6), "not_a_session"), (date(2024, 1, 15), "not_a_session")]
+
+
+def test_a_date_beyond_any_calendar_is_dropped_not_fatal() -> None:
+    df = market("AAA")
+    typo = df.filter(pl.col("symbol") == "AAA").tail(1).with_columns(pl.lit(date(2320, 1, 2)).alias("date"))
+    clean, drops, _ = run(pl.concat([df, typo]), max_lag_sessions=10_000)
+    assert tier2(drops).select("date", "reasons").rows() == [(date(2320, 1, 2), "not_a_session")]
+    assert clean.height == df.height
 
 
 def stale(df: pl.DataFrame, symbol: str, start: int, length: int) -> pl.DataFrame:

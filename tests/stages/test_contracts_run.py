@@ -85,6 +85,9 @@ def test_full_canary_pipeline_drops_every_toxicity_and_succeeds(tmp_path: Path) 
     reasons = {e.data.reason for e in of_type(evts, "RowsDropped")}
     assert set(EXPECTED.values()) <= reasons
     assert {e.stage for e in of_type(evts, "StageCompleted")} >= {"ingest", "validate", "audit", "metrics"}
+    written = {(e.stage, e.data.hash) for e in of_type(evts, "ArtifactWritten")}
+    refs = [(e.stage, e.data.artifact.hash) for e in of_type(evts, "RowsDropped") if e.data.artifact is not None]
+    assert refs and all(ref in written for ref in refs)  # large drops point at the drops artifact the stage wrote
     assert completed(evts).status == "succeeded"
 
 

@@ -37,6 +37,13 @@ def test_normalise_widens_integers_adds_sector_and_truncates_datetimes() -> None
     assert out.get_column("sector").is_null().all() and out.item(0, "date") == datetime(2024, 1, 2).date()
 
 
+def test_all_empty_columns_take_the_bar_dtype(tmp_path: Path) -> None:
+    empty = block("NEW", 3).with_columns(pl.lit(None, dtype=pl.Float64).alias(c) for c in ("open", "high", "low", "close", "volume"))
+    folder = write_dir(tmp_path, {"a.csv": block("AAA", 3), "new.csv": empty})
+    raw = ingest(settings=settings(source={"kind": "directory", "path": str(folder)})).outputs["raw"]
+    assert raw.schema == pl.Schema(BAR_SCHEMA) and raw.height == 6
+
+
 def test_normalise_leaves_lossy_columns_for_validate_to_reject() -> None:
     df = block("AAA", 3).with_columns(pl.col("close").cast(pl.String))
     assert normalise("x", df).schema["close"] == pl.String

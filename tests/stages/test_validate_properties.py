@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from datetime import date
 
@@ -75,3 +76,25 @@ def test_fast_path_finds_what_the_pandera_schema_finds(rows: list[tuple[object, 
         cases = exc.failure_cases
         theirs = {(int(i), check_name(c, k)) for i, c, k in cases.select("index", "column", "check").iter_rows()}
     assert set(ours.select("index", "check").iter_rows()) == theirs
+
+
+def reference_returns(prepared: pl.DataFrame) -> list[float | None]:
+    """The return by definition, row by row: close over the last usable close of the same symbol."""
+    out: list[float | None] = []
+    last: dict[object, float] = {}
+    for symbol, close, dup in prepared.select("symbol", "close", "_dup").iter_rows():
+        usable = not dup and close is not None and math.isfinite(close) and close > 0
+        out.append(close / last[symbol] - 1.0 if usable and symbol in last else None)
+        if usable:
+            last[symbol] = close
+    return out
+
+
+@QUICK
+@given(ROWS)
+def test_returns_match_the_definition(rows: list[tuple[object, ...]]) -> None:
+    prepared = prepare(frame(rows))
+    got = prepared.get_column("_ret").to_list()
+    want = reference_returns(prepared)
+    assert [g is None for g in got] == [w is None for w in want]
+    assert all(g == w or math.isclose(g, w, rel_tol=1e-12) for g, w in zip(got, want) if g is not None and w is not None)
