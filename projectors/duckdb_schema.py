@@ -9,6 +9,7 @@ import types
 from datetime import datetime
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
+import orjson
 from pydantic import BaseModel
 
 from schemas.events import EVENT_TYPES, Envelope
@@ -161,6 +162,15 @@ class EventTable:
         return (
             f"INSERT INTO {SCHEMA}.{quote(self.table)} SELECT {env}, {payload} "
             f"FROM {staging} WHERE type = '{self.type_name}'"
+        )
+
+    def insert_json(self, staging: str) -> str:
+        """INSERT … SELECT of this type's rows from a staging relation whose ts and data are JSON text."""
+        shape = orjson.dumps({n: t.render() for n, t in self.payload.fields}).decode().replace("'", "''")
+        payload = ", ".join(f"p.{quote(n)}" for n, _ in self.payload.fields)
+        return (
+            f"INSERT INTO {SCHEMA}.{quote(self.table)} SELECT seq, id, CAST(ts AS TIMESTAMP), run_id, stage, {payload} "
+            f"FROM (SELECT *, json_transform(data, '{shape}') AS p FROM {staging} WHERE type = '{self.type_name}')"
         )
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
+import fcntl
 import shutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from mlflow.entities import Metric, Param, RunTag
@@ -29,7 +32,7 @@ from projectors.mlflow_plan import (
 from projectors.mlflow_sink import MIRRORED_HASH_TAG, MIRRORED_SEQ_TAG, Sink, experiment_name, forget_engines
 
 Progress = Callable[[str], None]
-DB_NAME, ARTIFACTS_DIR = "mlflow.db", "mlartifacts"
+DB_NAME, ARTIFACTS_DIR, LOCK_NAME = "mlflow.db", "mlartifacts", "mlflow.lock"
 MANIFEST_PATH, REPORT_PATH = "manifest/manifest.json", "contract/contract_report.json"
 
 
@@ -91,7 +94,13 @@ def replay(
 ) -> ReplayReport:
     """Mirror every ledger event after the store's witness (all of them with rebuild) into MLflow."""
     home = Path(home)
-    say = progress or (lambda line: None)
+    if not (home / LEDGER_NAME).is_file():
+        raise FileNotFoundError(errno.ENOENT, "no ledger to mirror", str(home / LEDGER_NAME))
+    with _exclusive(home / LOCK_NAME):
+        return _replay(home, tracking_uri, rebuild, progress or (lambda line: None))
+
+
+def _replay(home: Path, tracking_uri: str | None, rebuild: bool, say: Progress) -> ReplayReport:
     if rebuild and tracking_uri is None:
         _drop_default_store(home)
     sink = Sink.open(tracking_uri or default_tracking_uri(home))
@@ -121,10 +130,22 @@ def follow(
     say = progress or (lambda line: None)
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
-    say(str(replay(home, tracking_uri=tracking_uri, progress=progress)))
+    if (home / LEDGER_NAME).is_file():
+        say(str(replay(home, tracking_uri=tracking_uri, progress=progress)))
     for changes in watch(home, stop_event=stop, rust_timeout=500, yield_on_timeout=False):
         if any(Path(path).name == LEDGER_NAME for _, path in changes):
             say(str(replay(home, tracking_uri=tracking_uri, progress=progress)))
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """One replay per home at a time: two racing replays could each create the MLflow run of a new ledger run."""
+    with open(path, "a+b") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
 def _experiment_tags(pipeline: str) -> dict[str, str]:

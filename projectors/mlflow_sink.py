@@ -176,6 +176,7 @@ class Sink:
             filter_string=f"tags.`ledger.run_id` = '{ledger_run_id}'",
             run_view_type=ViewType.ALL,
             max_results=2,
+            order_by=["attributes.start_time ASC", "attributes.run_id ASC"],
         )
         if not found:
             return None

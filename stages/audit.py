@@ -150,7 +150,7 @@ def _stopped_early(frame: pl.DataFrame, sessions: pl.Series, benchmark: str, con
     ends = frame.filter(pl.col(_LAST)).select("symbol", "date")  # one row per symbol: its last date
     bench = ends.filter(pl.col("symbol") == benchmark).get_column("date")
     reference = _date(bench.max() if bench.len() else ends.get_column("date").max())
-    lag = sessions.search_sorted(reference, side="right") - sessions.search_sorted(ends.get_column("date"), side="right")
+    lag = sessions.search_sorted(reference, side="right") - sessions.search_sorted(ends.get_column("date"), side="right").cast(pl.Int64)
     stopped = ends.filter(lag > contracts.max_lag_sessions).get_column("symbol")
     return frame.select(pl.col("symbol").is_in(stopped.implode()).alias("stops_early")).to_series()
 

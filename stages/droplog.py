@@ -11,6 +11,7 @@ from schemas.contracts import DROPS_SCHEMA, REASON_SEPARATOR, ROW
 from schemas.events import ArtifactRef, DataContractCheckedData, JsonScalar, RowKey, RowsDroppedData
 from schemas.settings import ContractSettings
 from stages.artifacts import frame_hash
+from stages.errors import ContractBreachError
 
 FAILURES_SCHEMA: dict[str, pl.DataType] = {
     "index": pl.Int64(),
@@ -20,6 +21,15 @@ FAILURES_SCHEMA: dict[str, pl.DataType] = {
     "column": pl.String(),
     "value": pl.String(),
 }
+
+
+def breach(contract: str, tier: int, check: str, message: str, total: int) -> ContractBreachError:
+    """A schema-level failure: the ContractBreachError to raise, carrying its failed DataContractChecked."""
+    event = DataContractCheckedData(
+        contract=contract, tier=tier, check=check, status="failed", failed=total, total=total, action="stopped",
+        sample=[{"message": message[:500]}],
+    )  # fmt: skip
+    return ContractBreachError(contract, message, events=[event])
 
 
 def empty_failures() -> pl.DataFrame:

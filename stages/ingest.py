@@ -5,9 +5,8 @@ from __future__ import annotations
 import polars as pl
 
 from schemas.contracts import BAR_COLUMNS, BAR_SCHEMA, PRICES, REQUIRED_COLUMNS, TIER1
-from schemas.events import DataContractCheckedData
 from schemas.settings import Settings
-from stages import sources
+from stages import droplog, sources
 from stages.errors import ContractBreachError
 from stages.spec import StageResult
 
@@ -50,8 +49,4 @@ def _convert(series: pl.Series) -> pl.Expr:
 
 
 def _breach(check: str, message: str, total: int) -> ContractBreachError:
-    event = DataContractCheckedData(
-        contract=TIER1, tier=1, check=check, status="failed", failed=total, total=total, action="stopped",
-        sample=[{"message": message}],
-    )  # fmt: skip
-    return ContractBreachError(TIER1, message, events=[event])
+    return droplog.breach(TIER1, 1, check, message, total)

@@ -9,9 +9,10 @@ from datetime import date
 from pathlib import Path
 
 import exchange_calendars as xcals  # type: ignore[import-untyped]
+import polars as pl
 
 from schemas.settings import ContractSettings, Settings, SourceSettings
-from stages.sources.directory import data_files
+from stages.sources.directory import SUFFIXES, data_files
 from stages.sources.sessions import sessions_from
 from stages.sources.synthetic import TOXICITIES
 
@@ -96,16 +97,21 @@ def input_problems(source: SourceSettings) -> list[str]:
     files = data_files(folder)
     if not files:
         return [f"source.path {folder} holds no .parquet or .csv files"]
-    return [f"input file {p} is not readable" for p in files if not _readable(p)]
+    return [problem for p in files if (problem := _unreadable(p))]
 
 
-def _readable(path: Path) -> bool:
+def _unreadable(path: Path) -> str | None:
+    """Why a data file cannot be used, from its first bytes or its Parquet footer (never its rows)."""
     try:
         with path.open("rb") as f:
             f.read(1)
-    except OSError:
-        return False
-    return True
+        if SUFFIXES[path.suffix.lower()] == "parquet":
+            pl.read_parquet_schema(path)
+    except OSError as exc:
+        return f"input file {path} is not readable: {exc.strerror or exc}"
+    except pl.exceptions.PolarsError as exc:
+        return f"input file {path} is not valid Parquet: {type(exc).__name__}"
+    return None
 
 
 def home_problems(home: Path, min_free_mb: int) -> list[str]:

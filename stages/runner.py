@@ -76,7 +76,7 @@ def run_pipeline(
     progress: Progress = lambda line: None,
 ) -> RunOutcome:
     """Run every stage of the pipeline into the ledger under home and return how it ended."""
-    run_id = check_run_id(run_id or new_run_id())
+    run_id = check_run_id(new_run_id() if run_id is None else run_id)
     started = time.perf_counter()
     with Ledger.open(home) as ledger, using(settings):
         rec = _Recorder(ledger, run_id)

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pandera.polars as pa
 
-from schemas.contracts import DUP, FIRST, RET, ROW, USABLE, TIER1, TIER1_REASONS, BAR_COLUMNS, row_checks, structure_schema
+from schemas.contracts import DUP, FIRST, RET, ROW, USABLE, TIER1, TIER1_REASONS, BAR_COLUMNS, any_failure, row_checks, structure_schema
 from schemas.events import DataContractCheckedData, JsonScalar, Model
 from schemas.settings import ContractSettings, Settings
 from stages import droplog
@@ -45,10 +45,9 @@ def check_structure(raw: pl.DataFrame, contracts: ContractSettings) -> list[Data
     if raw.height == 0 and not problems["columns_present"]:
         problems["not_empty"].append({"rows": 0})
     events = [_structure_event(check, found, raw.height, contracts) for check, found in problems.items()]
-    failed = [e for e in events if e.status == "failed"]
-    if failed:
-        message = "; ".join(f"{e.check}: " + ", ".join(str(s.get("column", "no rows")) for s in e.sample) for e in failed)
-        raise ContractBreachError(TIER1, message, events=list[Model](events))
+    if any(problems.values()):
+        parts = [f"{check}: " + ", ".join(str(p.get("column", "no rows")) for p in found) for check, found in problems.items() if found]
+        raise ContractBreachError(TIER1, "; ".join(parts), events=list[Model](events))
     return events
 
 
@@ -132,7 +131,7 @@ def row_failures(frame: pl.DataFrame, contracts: ContractSettings) -> pl.DataFra
     flags: list[tuple[str, str, pl.Expr]] = [("unique_key", "date", pl.col(DUP))]
     for check in row_checks(contracts):
         flags.extend((check.name, column, check.failing(column)) for column in check.columns)
-    bad = frame.select(pl.any_horizontal([expr for _, _, expr in flags])).to_series().arg_true()
+    bad = frame.select(pl.col(DUP) | any_failure(contracts)).to_series().arg_true()
     if bad.len() == 0:
         return droplog.empty_failures()
     sub = frame.gather(bad)

@@ -8,8 +8,10 @@ from pathlib import Path
 import orjson
 import polars as pl
 
+from schemas.contracts import TIER1
 from schemas.events import DataInput
 from schemas.settings import Settings
+from stages import droplog
 from stages.sources import directory, synthetic
 
 
@@ -23,10 +25,19 @@ def describe_inputs(settings: Settings) -> list[DataInput]:
     return [DataInput(name=f"synthetic:seed={settings.seed}", sha256=hashlib.sha256(recipe).hexdigest(), rows=grid, format="synthetic")]
 
 
+def _read(folder: Path, path: Path) -> pl.DataFrame:
+    """One data file, or a named contract breach when it does not parse (a corrupt or truncated file)."""
+    try:
+        return directory.read_file(path)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        message = f"{path.relative_to(folder)} does not parse: {type(exc).__name__}: {exc}"
+        raise droplog.breach(TIER1, 1, "readable", message, 0) from exc
+
+
 def load(settings: Settings) -> list[tuple[str, pl.DataFrame]]:
     """Read the data: (input name, frame) per input, as the source gives it (ingest normalises)."""
     source = settings.source
     if source.kind == "directory":
         folder = Path(source.path or ".")
-        return [(str(p.relative_to(folder)), directory.read_file(p)) for p in directory.data_files(folder)]
+        return [(str(p.relative_to(folder)), _read(folder, p)) for p in directory.data_files(folder)]
     return [(f"synthetic:seed={settings.seed}", synthetic.generate(source, settings.seed))]

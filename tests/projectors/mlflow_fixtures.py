@@ -178,11 +178,13 @@ def free_port() -> int:
 class MlflowServer:
     """`mlflow server` on 127.0.0.1 with a SQLite backend and proxied artifacts in a folder; start/stop/restart."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, template: Path | None = None) -> None:
         self.root = root
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         root.mkdir(parents=True, exist_ok=True)
+        if template is not None:  # an initialized store: the server skips creating its tables
+            shutil.copyfile(template, root / "server.db")
 
     @property
     def uri(self) -> str:
@@ -259,14 +261,15 @@ def crash_trials(home: Path, template: Path, work: Path, kills_wanted: int, seed
     assert _fork(lambda: _replay_counting(home, _fresh(work / "timed", template), work / "requests.txt")) == 0
     clean_s, total = time.monotonic() - started, int((work / "requests.txt").read_text())
     kills, trial, mismatches, points = 0, 0, [], []
-    while kills < kills_wanted and trial < 3 * kills_wanted:
+    while kills < kills_wanted and trial < kills_wanted:
         uri = _fresh(work / f"trial-{trial}", template)
-        for attempt in range(2 if trial % 3 == 0 else 1):
+        for attempt in range(2):  # kill, resume and kill again, then resume to the end
+            share = 1.0 if attempt == 0 else 0.5
             if (trial + attempt) % 2 == 0:
-                point: tuple[Any, str] = (rng.randint(1, total), rng.choice(["before", "after"]))
+                point: tuple[Any, str] = (rng.randint(1, max(1, int(total * share))), rng.choice(["before", "after"]))
                 status = _fork(lambda: _replay_dying_at(home, uri, *point))
             else:
-                point = (round(rng.uniform(0.0, clean_s), 3), "seconds")
+                point = (round(rng.uniform(0.0, clean_s * share), 3), "seconds")
                 status = _fork(lambda: _replay(home, uri), kill_after=float(point[0]))
             if status == -signal.SIGKILL:
                 kills += 1

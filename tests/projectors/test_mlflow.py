@@ -173,8 +173,8 @@ class TestSqliteMirror(MirrorContract):
 
 
 @pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
-    srv = MlflowServer(tmp_path_factory.mktemp("mlflow-server"))
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory, template: Path) -> Iterator[MlflowServer]:
+    srv = MlflowServer(tmp_path_factory.mktemp("mlflow-server"), template)
     srv.start()
     yield srv
     srv.stop()

@@ -125,6 +125,12 @@ def test_a_symbol_that_stops_early_is_dropped_whole() -> None:
     assert "LATE" not in clean.get_column("symbol")
 
 
+def test_a_symbol_outliving_the_benchmark_is_not_stopped_early() -> None:
+    df = pl.concat([block("SPY", 30).head(20), block("AAA", 30, seed=1)])
+    _, drops, _ = run(df, max_lag_sessions=2)
+    assert drops.height == 0
+
+
 def test_a_symbol_within_the_allowed_lag_is_kept() -> None:
     df = pl.concat([market("AAA"), block("LAGS", 30).head(28)])
     _, drops, _ = run(df, max_lag_sessions=2)

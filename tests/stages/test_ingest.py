@@ -63,3 +63,11 @@ def test_mixed_dtypes_across_files_survive_ingest_for_validate_to_judge(tmp_path
     folder = write_dir(tmp_path, {"a.parquet": block("AAA", 5), "b.parquet": text})
     raw = ingest(settings=settings(source={"kind": "directory", "path": str(folder)})).outputs["raw"]
     assert raw.height == 10 and raw.schema["close"] == pl.String
+
+
+def test_a_corrupt_file_is_a_contract_breach_naming_the_file(tmp_path: Path) -> None:
+    folder = write_dir(tmp_path, {"good.parquet": block("AAA", 5)})
+    (folder / "torn.parquet").write_bytes(b"PAR1\x00\x01torn")
+    with pytest.raises(ContractBreachError, match="torn.parquet does not parse") as info:
+        ingest(settings=settings(source={"kind": "directory", "path": str(folder)}))
+    assert [e.check for e in info.value.events] == ["readable"]  # type: ignore[attr-defined]

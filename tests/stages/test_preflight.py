@@ -64,6 +64,9 @@ def test_directory_input_problems(tmp_path: Path) -> None:
     (unreadable / "b.csv").unlink()
     (unreadable / "c.csv").mkdir()  # a directory named like a data file is skipped, not read
     assert problems(unreadable) == []
+    (unreadable / "torn.parquet").write_bytes(b"PAR1 torn")
+    (torn,) = problems(unreadable)
+    assert torn.startswith(f"input file {unreadable / 'torn.parquet'} is not valid Parquet")
 
 
 def test_home_problems(tmp_path: Path) -> None:
@@ -85,6 +88,25 @@ def test_every_problem_is_listed_and_the_run_ends_preflight_failed_without_readi
     for fragment in ("source.calendar", "does not exist", "MB free"):
         assert fragment in done.error
     assert of_type(evts, "RunStarted")[0].data.inputs == []
+
+
+@pytest.mark.parametrize(
+    ("source", "contracts", "fragment"),
+    [
+        ({"kind": "directory"}, {}, "source.path is required"),
+        ({"kind": "directory", "path": "/nonexistent/ledgerline-data"}, {}, "does not exist"),
+        ({"toxicity": {"gremlins": 1}}, {}, "source.toxicity.gremlins"),
+        ({}, {"min_free_disk_mb": 1 << 40}, "MB free"),
+        ({}, {"split_ratios": [0.5]}, "contracts.split_ratios"),
+    ],
+)
+def test_each_problem_kind_ends_the_run_preflight_failed(
+    tmp_path: Path, no_reading: None, source: dict, contracts: dict, fragment: str  # type: ignore[type-arg]
+) -> None:
+    outcome = run_pipeline(settings(source=source, contracts=contracts), tmp_path, stages=data_stages())
+    assert outcome.status == "preflight_failed" and fragment in (outcome.error or "")
+    done = completed(events(tmp_path))
+    assert done.status == "preflight_failed" and done.error.startswith("preflight failed: ") and fragment in done.error
 
 
 def test_a_clean_preflight_lets_the_run_read(tmp_path: Path) -> None:

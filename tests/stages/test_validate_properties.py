@@ -11,7 +11,7 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from contracts_kit import settings
-from schemas.contracts import BAR_SCHEMA, REASON_SEPARATOR, TIER1_REASONS, check_name, row_schema
+from schemas.contracts import BAR_SCHEMA, REASON_SEPARATOR, TIER1_REASONS, any_failure, check_name, row_checks, row_schema
 from schemas.events import RowsDroppedData
 from stages.validate import prepare, row_failures, validate
 
@@ -98,3 +98,13 @@ def test_returns_match_the_definition(rows: list[tuple[object, ...]]) -> None:
     want = reference_returns(prepared)
     assert [g is None for g in got] == [w is None for w in want]
     assert all(g == w or math.isclose(g, w, rel_tol=1e-12) for g, w in zip(got, want) if g is not None and w is not None)
+
+
+@QUICK
+@given(ROWS)
+def test_the_fused_detection_predicate_equals_the_checks_it_fuses(rows: list[tuple[object, ...]]) -> None:
+    contracts = settings().contracts
+    prepared = prepare(frame(rows))
+    each = [c.failing(col) for c in row_checks(contracts) for col in c.columns]
+    got = prepared.select(fused=any_failure(contracts), each=pl.any_horizontal(each))
+    assert got.get_column("fused").to_list() == got.get_column("each").to_list()
