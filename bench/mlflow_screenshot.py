@@ -82,6 +82,16 @@ def run_page(uri: str, base: str, ledger_run: str | None) -> str:
     return f"{base}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
 
 
+def rendered_text(chromium: str, url: str) -> str:
+    """The DOM of url after its scripts ran, as headless Chromium serializes it."""
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+        cmd = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", url]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    if done.returncode != 0:
+        raise SystemExit(f"chromium failed ({done.returncode}): {done.stderr[-1500:]}")
+    return done.stdout
+
+
 def screenshot(chromium: str, url: str, out: Path) -> None:
     """Load url in headless Chromium (a throwaway profile) and save a PNG."""
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
@@ -99,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run", help="ledger run id to show (default: the champion, else the latest run)")
     p.add_argument("--out", type=Path, default=Path("/tmp/mlflow-run.png"))
     p.add_argument("--chromium", help="path of the Chromium binary (default: found on PATH)")
+    p.add_argument("--expect", help="fail unless the rendered run page contains this text (e.g. the ledger run id)")
     args = p.parse_args(argv)
     chromium = find_chromium(args.chromium)
     if chromium is None:
@@ -120,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         server = serve(uri, port, Path(tmp) / "server.log")
         try:
             url = run_page(uri, f"http://127.0.0.1:{port}", args.run)
+            if args.expect and args.expect not in rendered_text(chromium, url):
+                raise SystemExit(f"the run page at {url} does not show {args.expect!r}")
             screenshot(chromium, url, args.out.resolve())
         finally:
             stop(server)

@@ -22,7 +22,6 @@ sys.path.insert(0, str(ROOT))
 
 from ledger import LEDGER_NAME  # noqa: E402
 from projectors import duckdb as projection  # noqa: E402
-from projectors.duckdb_apply import TABLES  # noqa: E402
 from projectors.duckdb_query import query  # noqa: E402
 from projectors.duckdb_schema import staging_columns  # noqa: E402
 
@@ -121,7 +120,7 @@ def raw_read(path: Path, envelope_only: bool = False) -> None:
 
     envelope_only reads just the envelope (the kind of read ANCHORS.md measured) to show what typing the payloads costs.
     """
-    columns = staging_columns(TABLES)
+    columns = staging_columns()
     if envelope_only:
         columns = {k: v for k, v in columns.items() if k != "data"}
     con = duckdb.connect(config={"preserve_insertion_order": False})  # as the projector's own sessions

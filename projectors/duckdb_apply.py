@@ -1,15 +1,17 @@
-"""The one path from ledger lines to projection rows: stage them with an explicit schema, check, insert typed rows."""
+"""Ledger lines to projection rows: stage them (DuckDB's reader, or Python for small batches), check, insert typed rows."""
 
 from __future__ import annotations
 
 import dataclasses
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from schemas.events import CURRENT_VERSIONS
-from projectors.duckdb_schema import EventTable, event_tables, merged_payload, staging_columns
+from projectors.duckdb_lines import NotCanonicalError, staging_relation, staging_values
+from projectors.duckdb_schema import EventTable, event_tables, staging_columns
 from projectors.duckdb_source import Checkpoint, read_range, write_bytes, write_normalized
 from projectors.errors import LedgerUnreadableError
 
@@ -24,10 +26,11 @@ class _OldVersions(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class Staged:
-    """What the staging table holds: how many events, of which types."""
+    """What was staged: how many events, of which types, and where (the staging table, or per-type values)."""
 
     count: int = 0
     types: frozenset[str] = frozenset()
+    values: dict[str, dict[str, list[Any]]] | None = None
 
 
 def stage(con: duckdb.DuckDBPyConnection, ledger: Path, start: int, until: Checkpoint, *, direct: bool = False) -> Staged:
@@ -57,11 +60,29 @@ def stage(con: duckdb.DuckDBPyConnection, ledger: Path, start: int, until: Check
             raise LedgerUnreadableError(f"cannot read {exc}: unknown event type or version") from exc
 
 
+def stage_lines(con: duckdb.DuckDBPyConnection, raw: bytes, until: Checkpoint) -> Staged | None:
+    """Stage the complete lines raw (seqs up to until.seq) in Python, or None when only the reader reads them exactly.
+
+    Nothing is written: the values go to the typed tables as parameters (write_rows), skipping the staging table.
+    """
+    first_seq = _first_seq(con, False)
+    if until.seq < first_seq:
+        return Staged()
+    try:
+        values = staging_values(raw)
+    except NotCanonicalError:
+        return None
+    seqs = [seq for cols in values.values() for seq in cols["seq"]]
+    found = (min(seqs, default=None), max(seqs, default=None), len(seqs), len(set(seqs)))
+    last = next((h for cols in values.values() for seq, h in zip(cols["seq"], cols["hash"]) if seq == until.seq), None)
+    return Staged(_gapless(first_seq, until, found, last), frozenset(values), values)
+
+
 def _first_seq(con: duckdb.DuckDBPyConnection, direct: bool) -> int:
     if direct:
         return 1
-    row = con.execute("SELECT seq FROM checkpoint").fetchone()
-    return 1 if row is None else int(row[0]) + 1
+    rows = con.execute("SELECT seq FROM checkpoint").fetchall()
+    return 1 if not rows else int(rows[0][0]) + 1
 
 
 def _read(con: duckdb.DuckDBPyConnection, source: Path, first_seq: int, until: Checkpoint) -> Staged:
@@ -69,7 +90,7 @@ def _read(con: duckdb.DuckDBPyConnection, source: Path, first_seq: int, until: C
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {STAGING} AS SELECT * FROM read_ndjson($path, columns = $columns, "
             "format = 'newline_delimited', maximum_object_size = 2097152) WHERE seq <= $last",
-            {"path": str(source), "columns": staging_columns(TABLES), "last": until.seq},
+            {"path": str(source), "columns": staging_columns(), "last": until.seq},
         )
     except _READ_ERRORS as exc:
         raise LedgerUnreadableError(f"cannot read ledger lines {first_seq}..{until.seq}: {str(exc).splitlines()[0]}; run bin/verify") from exc
@@ -88,20 +109,28 @@ def _check(con: duckdb.DuckDBPyConnection, first_seq: int, until: Checkpoint) ->
     for kind, version in kinds or []:
         if str(CURRENT_VERSIONS.get(kind)) != version:
             raise _OldVersions(f"{kind} v{version}")
+    return Staged(_gapless(first_seq, until, tuple(found), last_hash), frozenset(kind for kind, _ in kinds or []))
+
+
+def _gapless(first_seq: int, until: Checkpoint, found: tuple[Any, ...], last_hash: str | None) -> int:
+    """The number of events, when seqs (min, max, rows, distinct) are exactly first_seq..until.seq and the last has until.hash."""
     n = until.seq - first_seq + 1
-    if tuple(found) != (first_seq, until.seq, n, n):
+    if found != (first_seq, until.seq, n, n):
         raise LedgerUnreadableError(f"ledger lines {first_seq}..{until.seq} read as (min, max, rows, distinct) {found}; run bin/verify")
     if last_hash != until.hash:
         raise LedgerUnreadableError(f"ledger line {until.seq} changed while it was read; try again")
-    return Staged(n, frozenset(kind for kind, _ in kinds or []))
+    return n
 
 
 def write_rows(con: duckdb.DuckDBPyConnection, until: Checkpoint, staged: Staged) -> None:
     """Insert the staged rows into the typed tables and move the checkpoint (call inside one transaction)."""
-    data_type = merged_payload(TABLES)
     for table in TABLES:
-        if table.type_name in staged.types:
-            con.execute(table.insert_from(STAGING, data_type))
+        if table.type_name not in staged.types:
+            continue
+        if staged.values is None:
+            con.execute(table.insert_from(STAGING))
+        else:
+            con.execute(table.insert_from(staging_relation()), staged.values[table.type_name])
     con.execute("DELETE FROM checkpoint")
     con.execute("INSERT INTO checkpoint VALUES (?, ?, ?, ?)", [until.seq, until.hash, until.offset, until.line_offset])
 

@@ -1,9 +1,8 @@
-"""DuckDB column types derived from the event models: the read_ndjson spec, table DDL and per-type inserts."""
+"""DuckDB column types derived from the event models: the staging spec, table DDL and per-type inserts."""
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import re
 import types
 from datetime import datetime
@@ -107,37 +106,6 @@ def model_struct(model: type[BaseModel]) -> StructOf:
     return StructOf(tuple((name, dtype_of(f.annotation)) for name, f in model.model_fields.items()))
 
 
-def merge(a: DType, b: DType) -> DType:
-    """The narrowest type both a and b convert from: union of struct fields, JSON on a real conflict."""
-    if a == b:
-        return a
-    if isinstance(a, StructOf) and isinstance(b, StructOf):
-        mine = dict(a.fields)
-        fields = [(n, merge(t, dict(b.fields)[n]) if n in dict(b.fields) else t) for n, t in a.fields]
-        fields += [(n, t) for n, t in b.fields if n not in mine]
-        return StructOf(tuple(fields))
-    if isinstance(a, ListOf) and isinstance(b, ListOf):
-        return ListOf(merge(a.elem, b.elem))
-    return JSON
-
-
-def convert(expr: str, have: DType, want: DType, depth: int = 0) -> str:
-    """SQL turning expr of type have (a merged type) into type want."""
-    if have == want:
-        return expr
-    if have == JSON and want == Scalar("VARCHAR"):
-        return f"json_extract_string({expr}, '$')"
-    if isinstance(have, StructOf) and isinstance(want, StructOf):
-        parts = ", ".join(f"{quote(n)} := {convert(f'{expr}.{quote(n)}', have.get(n), t, depth)}" for n, t in want.fields)
-        return f"CASE WHEN {expr} IS NULL THEN NULL ELSE struct_pack({parts}) END"
-    if isinstance(have, ListOf) and isinstance(want, ListOf):
-        var = f"x{depth}"
-        return f"list_transform({expr}, lambda {var}: {convert(var, have.elem, want.elem, depth + 1)})"
-    # TRY_CAST: DuckDB may evaluate the cast on rows of other event types before the type filter;
-    # a real failure still surfaces as a NULL in a NOT NULL column (required fields) and aborts.
-    return f"TRY_CAST({expr} AS {want.render()})"
-
-
 @dataclasses.dataclass(frozen=True)
 class EventTable:
     """One typed table per event type: envelope columns, then one column per payload field."""
@@ -155,17 +123,12 @@ class EventTable:
         cols = ", ".join(f"{quote(n)} {t}" for n, t in self.columns())
         return f"CREATE TABLE {SCHEMA}.{quote(self.table)} ({cols})"
 
-    def insert_from(self, staging: str, data_type: StructOf) -> str:
-        """INSERT … SELECT of this type's rows from the staging table (whose data column has data_type)."""
-        env = ", ".join(quote(n) for n, _ in ENVELOPE_COLUMNS)  # NOT NULL travels with the DDL, not the select
-        payload = ", ".join(convert(f"data.{quote(n)}", data_type.get(n), t) for n, t in self.payload.fields)
-        return (
-            f"INSERT INTO {SCHEMA}.{quote(self.table)} SELECT {env}, {payload} "
-            f"FROM {staging} WHERE type = '{self.type_name}'"
-        )
+    def insert_from(self, staging: str) -> str:
+        """INSERT … SELECT of this type's rows from the staging relation (ts as text, data as JSON text).
 
-    def insert_json(self, staging: str) -> str:
-        """INSERT … SELECT of this type's rows from a staging relation whose ts and data are JSON text."""
+        Every path into the tables ends here, so a rebuild and a catch-up type values with the same
+        SQL: json_transform maps absent keys to NULL and NOT NULL refuses a missing required field.
+        """
         shape = orjson.dumps({n: t.render() for n, t in self.payload.fields}).decode().replace("'", "''")
         payload = ", ".join(f"p.{quote(n)}" for n, _ in self.payload.fields)
         return (
@@ -205,30 +168,23 @@ def _admits_none(annotation: Any) -> bool:
     return annotation is type(None) or annotation is Any
 
 
-def staging_columns(tables: list[EventTable]) -> dict[str, str]:
-    """The explicit read_ndjson column spec: envelope, type, version, hash and a data STRUCT merging all payloads."""
-    return {
-        "seq": "BIGINT",
-        "id": "VARCHAR",
-        "ts": "TIMESTAMP",
-        "type": "VARCHAR",
-        "v": "INTEGER",
-        "run_id": "VARCHAR",
-        "stage": "VARCHAR",
-        "hash": "VARCHAR",
-        "data": merged_payload(tables).render(),
-    }
+def staging_columns() -> dict[str, str]:
+    """The explicit read_ndjson column spec of the staging relation: envelope, type, version, hash and data as text.
+
+    Typing happens per event type afterwards (EventTable.insert_from), so the reader only splits lines.
+    """
+    return dict(STAGING_COLUMNS)
 
 
-@functools.cache
-def _merged(tables: tuple[EventTable, ...]) -> StructOf:
-    merged: DType = StructOf(())
-    for table in tables:
-        merged = merge(merged, table.payload)
-    assert isinstance(merged, StructOf)
-    return merged
-
-
-def merged_payload(tables: list[EventTable]) -> StructOf:
-    """One STRUCT every payload converts from."""
-    return _merged(tuple(tables))
+#: the staging relation's columns; projectors.duckdb_lines builds the same one in Python
+STAGING_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("seq", "BIGINT"),
+    ("id", "VARCHAR"),
+    ("ts", "VARCHAR"),
+    ("type", "VARCHAR"),
+    ("v", "INTEGER"),
+    ("run_id", "VARCHAR"),
+    ("stage", "VARCHAR"),
+    ("hash", "VARCHAR"),
+    ("data", "VARCHAR"),
+)

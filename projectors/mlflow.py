@@ -13,8 +13,8 @@ from pathlib import Path
 
 from mlflow.entities import Metric, Param, RunTag
 
-from ledger.store import LEDGER_NAME
-from projectors.errors import MirrorDivergedError
+from ledger import LEDGER_NAME
+from projectors.errors import MirrorDivergedError, MirrorUnavailableError
 from projectors.mlflow_plan import (
     ALIAS_KEY,
     CANDIDATE_KEY,
@@ -25,6 +25,7 @@ from projectors.mlflow_plan import (
     epoch_ms,
     manifest,
     mirrored_artifacts,
+    read_ledger,
     run_params,
     run_tags,
     valid_alias,
@@ -107,6 +108,8 @@ def _replay(home: Path, tracking_uri: str | None, rebuild: bool, say: Progress) 
     witness = None if rebuild else sink.read_witness()
     start = witness[0] if witness else 0
     fold = _read_checked(home, witness)
+    if fold.head_seq > start:
+        say(f"mirroring seq {start + 1}..{fold.head_seq} ({len(fold.touched)} runs) into {sink.uri}")
     job = _Replay(home, sink, fold, rebuild, say)
     for run_id in fold.touched:
         job.run(fold.runs[run_id])
@@ -123,18 +126,34 @@ def follow(
     tracking_uri: str | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    retry_s: float = 10.0,
 ) -> None:
-    """Replay, then replay again each time audit.jsonl changes, until interrupted (or `stop` is set)."""
+    """Replay, then again each time audit.jsonl changes, until interrupted (or `stop` is set).
+
+    An unreachable store does not end the loop: it is reported and retried every retry_s seconds.
+    """
     from watchfiles import watch
 
     say = progress or (lambda line: None)
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
-    if (home / LEDGER_NAME).is_file():
-        say(str(replay(home, tracking_uri=tracking_uri, progress=progress)))
-    for changes in watch(home, stop_event=stop, rust_timeout=500, yield_on_timeout=False):
-        if any(Path(path).name == LEDGER_NAME for _, path in changes):
-            say(str(replay(home, tracking_uri=tracking_uri, progress=progress)))
+    behind = not _replay_reachable(home, tracking_uri, say)
+    timeout_ms = int(retry_s * 1000)
+    for changes in watch(home, stop_event=stop, rust_timeout=timeout_ms, yield_on_timeout=True):
+        if behind or any(Path(path).name == LEDGER_NAME for _, path in changes):
+            behind = not _replay_reachable(home, tracking_uri, say)
+
+
+def _replay_reachable(home: Path, tracking_uri: str | None, say: Progress) -> bool:
+    """One replay for follow(): False (after saying why) when the store could not be reached."""
+    if not (home / LEDGER_NAME).is_file():
+        return True
+    try:
+        say(str(replay(home, tracking_uri=tracking_uri, progress=say)))
+    except MirrorUnavailableError as exc:
+        say(f"{exc} (retrying)")
+        return False
+    return True
 
 
 @contextlib.contextmanager
@@ -164,8 +183,7 @@ def _drop_default_store(home: Path) -> None:
 
 
 def _read_checked(home: Path, witness: tuple[int, str] | None) -> LedgerFold:
-    from projectors.mlflow_plan import read_ledger
-
+    """The ledger folded after the witness, refused when the witness no longer matches it."""
     start = witness[0] if witness else 0
     fold = read_ledger(home / LEDGER_NAME, start)
     if witness and (fold.head_seq < start or fold.witness_hash != witness[1]):

@@ -160,7 +160,7 @@ class LedgerFold:
 
 def read_ledger(path: Path, after: int) -> LedgerFold:
     """Fold the whole ledger; MetricLogged lines at or before seq `after` are skipped undecoded."""
-    fold = LedgerFold(after=after)
+    fold = LedgerFold(after=after, witness_hash=GENESIS_HASH if after == 0 else None)
     for seq, line in _numbered(path):
         parts = split_hash(line)
         digest = parts[1] if parts else ""

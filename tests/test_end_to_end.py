@@ -83,6 +83,8 @@ def test_second_run_appends_to_the_same_ledger(home: Path, first_run: dict[str, 
         (("run-pipeline", "--profile", "nosuch"), "unknown profile"),
         (("verify",), "no ledger"),
         (("run-pipeline", "--run-id", "../../etc"), "invalid run id"),
+        (("run-pipeline", "--run-id", ""), "invalid run id"),
+        (("run-pipeline", "--set", "backtest.cost_bps"), "key=value"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path, argv: tuple[str, ...], needle: str) -> None:

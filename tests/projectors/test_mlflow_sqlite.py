@@ -76,6 +76,17 @@ def test_witness_lives_in_mlflow_and_a_rewritten_ledger_is_refused(home: Path, t
     assert mirror.read_witness(home) == (rebuilt.head_seq, rebuilt.head_hash)
 
 
+def test_an_empty_ledger_is_witnessed_at_seq_0_and_replays_again(tmp_path: Path, template: Path) -> None:
+    from ledger import Ledger
+
+    Ledger.open(tmp_path / "home").close()
+    shutil.copyfile(template, tmp_path / "store.db")
+    uri = f"sqlite:///{tmp_path / 'store.db'}"
+    mirror.replay(tmp_path / "home", tracking_uri=uri, rebuild=True)
+    assert mirror.read_witness(tmp_path / "home", uri) == (0, "0" * 64)
+    assert mirror.replay(tmp_path / "home", tracking_uri=uri).head_seq == 0
+
+
 def test_rebuild_of_the_default_store_equals_the_incremental_mirror(tmp_path: Path, template: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
@@ -133,6 +144,32 @@ def test_follow_mirrors_new_events_until_stopped(home: Path) -> None:
         stop.set()
         worker.join(timeout=30)
     assert not worker.is_alive()
+
+
+def test_follow_outlives_an_unreachable_store_and_catches_up_when_it_is_back(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from projectors.mlflow_sink import Sink
+
+    real, failures = Sink.call, [3]
+
+    def flaky(self: Sink, fn: object, *args: object, **kwargs: object) -> object:
+        if failures[0] > 0:
+            failures[0] -= 1
+            raise MirrorUnavailableError(self.uri, "connection refused")
+        return real(self, fn, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Sink, "call", flaky)
+    stop, lines = threading.Event(), []
+    worker = threading.Thread(target=mirror.follow, args=(home,),
+                              kwargs={"stop": stop, "progress": lines.append, "retry_s": 0.2})
+    worker.start()
+    try:  # no new ledger event arrives: only the retry timer can bring the mirror up to date
+        _wait(lambda: any(line.startswith("mirrored 3 runs") for line in lines))
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+    assert sum("unavailable" in line for line in lines) == 3 and not worker.is_alive()
 
 
 def test_an_unreachable_server_is_one_clear_error(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
