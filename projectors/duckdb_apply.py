@@ -33,13 +33,13 @@ class Staged:
     values: dict[str, dict[str, list[Any]]] | None = None
 
 
-def stage(con: duckdb.DuckDBPyConnection, ledger: Path, start: int, until: Checkpoint, *, direct: bool = False) -> Staged:
-    """Load the ledger lines [start, until.offset) (seqs up to until.seq) into the TEMP staging table.
+def stage(con: duckdb.DuckDBPyConnection, ledger: Path, since: Checkpoint, until: Checkpoint, *, direct: bool = False) -> Staged:
+    """Load the ledger lines after since, up to until, into the TEMP staging table with DuckDB's reader.
 
-    Runs outside any transaction. direct reads the ledger file itself (the fast rebuild path, start
-    must be 0); a torn tail or a line being appended meanwhile falls back to a copy of the complete lines.
+    Runs outside any transaction. direct reads the ledger file itself (the fast rebuild path, since
+    must be the start); a torn tail or a line being appended meanwhile falls back to a copy of the complete lines.
     """
-    first_seq = _first_seq(con, direct)
+    start, first_seq = since.offset, since.seq + 1
     if until.seq < first_seq:
         return Staged()
     if direct:
@@ -60,12 +60,12 @@ def stage(con: duckdb.DuckDBPyConnection, ledger: Path, start: int, until: Check
             raise LedgerUnreadableError(f"cannot read {exc}: unknown event type or version") from exc
 
 
-def stage_lines(con: duckdb.DuckDBPyConnection, raw: bytes, until: Checkpoint) -> Staged | None:
-    """Stage the complete lines raw (seqs up to until.seq) in Python, or None when only the reader reads them exactly.
+def stage_lines(raw: bytes, since: Checkpoint, until: Checkpoint) -> Staged | None:
+    """Stage the complete lines raw (after since, up to until) in Python, or None when only the reader reads them exactly.
 
     Nothing is written: the values go to the typed tables as parameters (write_rows), skipping the staging table.
     """
-    first_seq = _first_seq(con, False)
+    first_seq = since.seq + 1
     if until.seq < first_seq:
         return Staged()
     try:
@@ -76,13 +76,6 @@ def stage_lines(con: duckdb.DuckDBPyConnection, raw: bytes, until: Checkpoint) -
     found = (min(seqs, default=None), max(seqs, default=None), len(seqs), len(set(seqs)))
     last = next((h for cols in values.values() for seq, h in zip(cols["seq"], cols["hash"]) if seq == until.seq), None)
     return Staged(_gapless(first_seq, until, found, last), frozenset(values), values)
-
-
-def _first_seq(con: duckdb.DuckDBPyConnection, direct: bool) -> int:
-    if direct:
-        return 1
-    rows = con.execute("SELECT seq FROM checkpoint").fetchall()
-    return 1 if not rows else int(rows[0][0]) + 1
 
 
 def _read(con: duckdb.DuckDBPyConnection, source: Path, first_seq: int, until: Checkpoint) -> Staged:

@@ -69,7 +69,7 @@ def _row(line: bytes) -> tuple[Any, ...]:
     if CURRENT_VERSIONS.get(kind) != v:
         obj = _upcast({**env, "data": data})
         row, text = _FIELDS(obj), orjson.dumps(obj["data"])  # as the reader's upcast copy encodes it
-    return (*row, text.decode())
+    return (*row, text.replace(b"-0.0", b"0.0").decode())
 
 
 def _loads(text: bytes) -> Any:

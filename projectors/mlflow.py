@@ -170,9 +170,7 @@ def _exclusive(path: Path) -> Iterator[None]:
 def _experiment_tags(pipeline: str) -> dict[str, str]:
     note = (f"View-only mirror of the ledgerline pipeline `{pipeline}`. The ledger (audit.jsonl) is the source "
             "of truth: edits made here are never read back, and `bin/replay --to mlflow --rebuild` recreates this.")
-    # the MLflow 3 UI shows its classic-ML ("model training") views for this kind of experiment
-    return {"ledger.pipeline": pipeline, "mlflow.experimentKind": "custom_model_development",
-            "mlflow.note.content": note}
+    return {"ledger.pipeline": pipeline, "mlflow.note.content": note}
 
 
 def _drop_default_store(home: Path) -> None:

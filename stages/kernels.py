@@ -90,7 +90,7 @@ def hurst_sizes(window: int, min_chunk: int) -> np.ndarray:
 
 @njit(cache=True)
 def hurst_rs(x: np.ndarray, sizes: np.ndarray) -> float:
-    """Hurst exponent of x by rescaled range: slope of log(mean R/S) on log(n) over the sizes n.
+    """Hurst exponent of x by rescaled range: slope of log(mean R/S) on log(n) over the sizes n (from hurst_sizes).
 
     For each size n, x's last k = len(x) // n blocks of n values (aligned to the end, so the most
     recent value is always used) each give R/S: with m the block mean, Z the cumulative sum of
@@ -98,57 +98,9 @@ def hurst_rs(x: np.ndarray, sizes: np.ndarray) -> float:
     S == 0 are skipped; a size with no usable block is skipped. The slope is the ordinary least
     squares slope of log(mean R/S) against log(n); NaN when fewer than two sizes are usable.
     """
-    return _hurst_into(x, 0, x.size, sizes, np.empty(sizes.size), np.empty(sizes.size))
-
-
-@njit(cache=True)
-def _hurst_into(x: np.ndarray, first: int, w: int, sizes: np.ndarray, lx: np.ndarray, ly: np.ndarray) -> float:
-    """hurst_rs of x[first : first + w], using lx and ly (len(sizes) each) as scratch so windows allocate nothing."""
-    m = 0
-    for s in range(sizes.size):
-        n = sizes[s]
-        k = w // n
-        total, used = 0.0, 0
-        for a in range(first + w - k * n, first + w, n):
-            ratio = _block_rs(x, a, n)
-            if ratio >= 0.0:
-                total += ratio
-                used += 1
-        if used > 0:
-            lx[m] = math.log(n)
-            ly[m] = math.log(total / used)
-            m += 1
-    if m < 2:
-        return np.nan
-    return _ols_slope(lx[:m], ly[:m])
-
-
-@njit(cache=True)
-def _block_rs(x: np.ndarray, a: int, n: int) -> float:
-    """R/S of the block x[a : a + n]; -1.0 when the block is constant."""
-    mean = 0.0
-    for i in range(a, a + n):
-        mean += x[i]
-    mean /= n
-    z, zmax, zmin, ss = 0.0, -np.inf, np.inf, 0.0
-    for i in range(a, a + n):
-        d = x[i] - mean
-        z += d
-        zmax = max(zmax, z)
-        zmin = min(zmin, z)
-        ss += d * d
-    sd = math.sqrt(ss / n)
-    return (zmax - zmin) / sd if sd > 0.0 else -1.0
-
-
-@njit(cache=True)
-def _ols_slope(lx: np.ndarray, ly: np.ndarray) -> float:
-    mx, my = lx.mean(), ly.mean()
-    num, den = 0.0, 0.0
-    for i in range(lx.size):
-        num += (lx[i] - mx) * (ly[i] - my)
-        den += (lx[i] - mx) ** 2
-    return num / den
+    _check_doubling(sizes)
+    ratios = _block_ratios(x, sizes)
+    return _hurst_from_ratios(ratios, x.size - 1, x.size, sizes, np.empty(sizes.size), np.empty(sizes.size))
 
 
 @njit(parallel=True, cache=True)
@@ -157,8 +109,9 @@ def rolling_hurst(x: np.ndarray, window: int, sizes: np.ndarray, out: np.ndarray
 
     A block's R/S depends only on the block, and the end-aligned blocks of the window ending at t
     end at t, t - n, t - 2n, ...: so each symbol's R/S is computed once per (size, block end) and
-    every window averages the stored ratios, in the same order and arithmetic as hurst_rs.
+    every window averages the stored ratios, exactly as hurst_rs does for a single window.
     """
+    _check_doubling(sizes)  # before the parallel loop, where an exception stays a plain ValueError
     sessions, symbols = x.shape
     for j in prange(symbols):
         col = np.ascontiguousarray(x[:, j])
@@ -171,20 +124,56 @@ def rolling_hurst(x: np.ndarray, window: int, sizes: np.ndarray, out: np.ndarray
 
 
 @njit(cache=True)
+def _check_doubling(sizes: np.ndarray) -> None:
+    for s in range(1, sizes.size):
+        if sizes[s] != 2 * sizes[s - 1]:
+            raise ValueError("hurst sizes must each double the previous one (use hurst_sizes)")
+
+
+@njit(cache=True)
 def _block_ratios(col: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """ratios[s, e] = R/S of the block of sizes[s] values ending at e (-1.0 if constant, NaN if it holds a NaN)."""
+    """ratios[s, e] = R/S of the block of sizes[s] values ending at e (-1.0 if constant, NaN if it holds a NaN).
+
+    Block sums double with the size (the sum of 2n values ending at e is the sum of the n ending at
+    e - n plus the n ending at e), so only the smallest size is summed value by value; a block's sum
+    depends only on its values, so a window's ratios are the same whether computed alone or in a column.
+    """
     ratios = np.full((sizes.size, col.size), np.nan)
+    sums = np.full(col.size, np.nan)
+    for e in range(sizes[0] - 1, col.size):
+        total = 0.0
+        for i in range(e - sizes[0] + 1, e + 1):
+            total += col[i]
+        sums[e] = total
     for s in range(sizes.size):
         n = sizes[s]
+        if s > 0:
+            for e in range(col.size - 1, n - 2, -1):  # descending: sums[e - n // 2] still holds a half-size sum
+                sums[e] = sums[e - n // 2] + sums[e]
         for e in range(n - 1, col.size):
-            ratios[s, e] = _block_rs(col, e - n + 1, n)
+            ratios[s, e] = _block_rs(col, e - n + 1, n, sums[e] / n)
     return ratios
+
+
+@njit(cache=True)
+def _block_rs(x: np.ndarray, a: int, n: int, mean: float) -> float:
+    """R/S of the block x[a : a + n] with the given mean; -1.0 when the block is constant."""
+    z, zmax, zmin, ss = 0.0, -np.inf, np.inf, 0.0
+    for i in range(a, a + n):
+        d = x[i] - mean
+        z += d
+        zmax = max(zmax, z)
+        zmin = min(zmin, z)
+        ss += d * d
+    sd = math.sqrt(ss / n)
+    return (zmax - zmin) / sd if sd > 0.0 else -1.0
 
 
 @njit(cache=True)
 def _hurst_from_ratios(
     ratios: np.ndarray, t: int, window: int, sizes: np.ndarray, lx: np.ndarray, ly: np.ndarray
 ) -> float:
+    """The R/S slope of the window ending at t from stored block ratios; lx, ly are scratch of len(sizes)."""
     m = 0
     for s in range(sizes.size):
         n = sizes[s]
@@ -202,6 +191,16 @@ def _hurst_from_ratios(
     if m < 2:
         return np.nan
     return _ols_slope(lx[:m], ly[:m])
+
+
+@njit(cache=True)
+def _ols_slope(lx: np.ndarray, ly: np.ndarray) -> float:
+    mx, my = lx.mean(), ly.mean()
+    num, den = 0.0, 0.0
+    for i in range(lx.size):
+        num += (lx[i] - mx) * (ly[i] - my)
+        den += (lx[i] - mx) ** 2
+    return num / den
 
 
 @njit(cache=True)

@@ -165,3 +165,11 @@ def test_no_kernel_reads_a_later_session(cut: int, seed: int) -> None:
         (kernels.rolling_permutation_entropy, (16, 3)),
     ]:
         np.testing.assert_array_equal(_run(kernel, x, *args)[: cut + 1], _run(kernel, later, *args)[: cut + 1])
+
+
+def test_hurst_sizes_that_do_not_double_are_refused() -> None:
+    x = np.random.default_rng(1).standard_normal((100, 2))
+    with pytest.raises(ValueError, match="double"):
+        kernels.rolling_hurst(x, 64, np.array([8, 24]), np.empty_like(x))
+    with pytest.raises(ValueError, match="double"):
+        kernels.hurst_rs(x[:, 0].copy(), np.array([8, 24]))
