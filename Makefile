@@ -25,6 +25,7 @@ test: install
 	$(PY) -m pytest -q
 
 bench: install
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:

@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 
 from schemas.events import CURRENT_VERSIONS
-from projectors.duckdb_lines import NotCanonicalError, staging_relation, staging_values
+from projectors.duckdb_lines import NotCanonicalError, staging_sql, staging_values
 from projectors.duckdb_schema import EventTable, event_tables, staging_columns
 from projectors.duckdb_source import Checkpoint, read_range, write_bytes, write_normalized
 from projectors.errors import LedgerUnreadableError
@@ -26,11 +26,10 @@ class _OldVersions(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class Staged:
-    """What was staged: how many events, of which types, and where (the staging table, or per-type values)."""
+    """What the staging table holds: how many events, of which types."""
 
     count: int = 0
     types: frozenset[str] = frozenset()
-    values: dict[str, dict[str, list[Any]]] | None = None
 
 
 def stage(con: duckdb.DuckDBPyConnection, ledger: Path, since: Checkpoint, until: Checkpoint, *, direct: bool = False) -> Staged:
@@ -60,10 +59,10 @@ def stage(con: duckdb.DuckDBPyConnection, ledger: Path, since: Checkpoint, until
             raise LedgerUnreadableError(f"cannot read {exc}: unknown event type or version") from exc
 
 
-def stage_lines(raw: bytes, since: Checkpoint, until: Checkpoint) -> Staged | None:
-    """Stage the complete lines raw (after since, up to until) in Python, or None when only the reader reads them exactly.
+def stage_lines(con: duckdb.DuckDBPyConnection, raw: bytes, since: Checkpoint, until: Checkpoint) -> Staged | None:
+    """Stage the complete lines raw (after since, up to until) parsed in Python, or None when only the reader reads them exactly.
 
-    Nothing is written: the values go to the typed tables as parameters (write_rows), skipping the staging table.
+    The staging table gets the same columns and values the reader would give it, so what follows is one path.
     """
     first_seq = since.seq + 1
     if until.seq < first_seq:
@@ -72,10 +71,12 @@ def stage_lines(raw: bytes, since: Checkpoint, until: Checkpoint) -> Staged | No
         values = staging_values(raw)
     except NotCanonicalError:
         return None
-    seqs = [seq for cols in values.values() for seq in cols["seq"]]
+    seqs = values["seq"]
     found = (min(seqs, default=None), max(seqs, default=None), len(seqs), len(set(seqs)))
-    last = next((h for cols in values.values() for seq, h in zip(cols["seq"], cols["hash"]) if seq == until.seq), None)
-    return Staged(_gapless(first_seq, until, found, last), frozenset(values), values)
+    last = next((h for seq, h in zip(seqs, values["hash"]) if seq == until.seq), None)
+    n = _gapless(first_seq, until, found, last)
+    con.execute(staging_sql(STAGING), values)
+    return Staged(n, frozenset(values["type"]))
 
 
 def _read(con: duckdb.DuckDBPyConnection, source: Path, first_seq: int, until: Checkpoint) -> Staged:
@@ -118,12 +119,8 @@ def _gapless(first_seq: int, until: Checkpoint, found: tuple[Any, ...], last_has
 def write_rows(con: duckdb.DuckDBPyConnection, until: Checkpoint, staged: Staged) -> None:
     """Insert the staged rows into the typed tables and move the checkpoint (call inside one transaction)."""
     for table in TABLES:
-        if table.type_name not in staged.types:
-            continue
-        if staged.values is None:
+        if table.type_name in staged.types:
             con.execute(table.insert_from(STAGING))
-        else:
-            con.execute(table.insert_from(staging_relation()), staged.values[table.type_name])
     con.execute("DELETE FROM checkpoint")
     con.execute("INSERT INTO checkpoint VALUES (?, ?, ?, ?)", [until.seq, until.hash, until.offset, until.line_offset])
 

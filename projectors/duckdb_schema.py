@@ -126,8 +126,9 @@ class EventTable:
     def insert_from(self, staging: str) -> str:
         """INSERT … SELECT of this type's rows from the staging relation (ts as text, data as JSON text).
 
-        Every path into the tables ends here, so a rebuild and a catch-up type values with the same
-        SQL: json_transform maps absent keys to NULL and NOT NULL refuses a missing required field.
+        Every path into the tables ends here, so a rebuild (DuckDB's reader) and a catch-up (Python)
+        type every value with the same SQL. json_transform maps absent keys, and values that do not
+        convert (an integer beyond BIGINT), to NULL; NOT NULL then refuses a required field left empty.
         """
         shape = orjson.dumps({n: t.render() for n, t in self.payload.fields}).decode().replace("'", "''")
         payload = ", ".join(f"p.{quote(n)}" for n, _ in self.payload.fields)

@@ -17,7 +17,7 @@ SELECTION_SCHEMA = pl.Schema(
 
 def select_assets(*, features: pl.DataFrame, settings: Settings) -> StageResult:
     """Selected assets per rebalance date: date, symbol, sector, score and rank (1 = best)."""
-    cfg = settings.selection
+    cfg = active_selection(settings)
     _require_columns(features, cfg)
     dates = rebalance_dates(session_calendar(features), settings.backtest)
     candidates = features.filter(pl.col("date").is_in(dates.implode()))
@@ -25,6 +25,16 @@ def select_assets(*, features: pl.DataFrame, settings: Settings) -> StageResult:
         candidates = candidates.filter(pl.col("symbol") != settings.source.benchmark)
     ranked = rank_candidates(candidates.with_columns(score=score_expr(cfg)).filter(_eligible(cfg)), cfg)
     return StageResult(outputs={"selection": ranked})
+
+
+def active_selection(settings: Settings) -> SelectionSettings:
+    """The selection settings with the filter of a feature switched off by its flag removed (the flag turns off its use too)."""
+    return settings.selection.model_copy(
+        update={
+            "min_hurst": settings.selection.min_hurst if settings.features.hurst else None,
+            "max_entropy": settings.selection.max_entropy if settings.features.entropy else None,
+        }
+    )
 
 
 def score_expr(cfg: SelectionSettings) -> pl.Expr:
@@ -59,4 +69,4 @@ def _require_columns(features: pl.DataFrame, cfg: SelectionSettings) -> None:
     needed |= {"entropy"} if cfg.max_entropy is not None else set()
     missing = sorted(needed - set(features.columns))
     if missing:
-        raise FeatureMissingError(f"selection needs feature columns {missing}; enable them in [features]")
+        raise FeatureMissingError(f"selection needs feature columns {missing}, absent from the features frame")

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger import Ledger
+from ledger.codec import encode
 from schemas.events import (
     EVENT_TYPES,
     ArtifactRef,
@@ -82,3 +88,40 @@ def test_ledger_round_trip_of_every_type(tmp_path: Path) -> None:
         assert type(read) is type(original)
         assert read.model_copy(update={"seq": None, "prev": None, "hash": None}) == original
         assert (read.seq, read.hash) == (rec.seq, rec.hash)
+
+
+def _reference_line(event: Envelope, seq: int, prev: str) -> bytes:
+    """The line as DESIGN.md defines it, built through pydantic's own JSON dump instead of the writer's dict walk."""
+    body = {**event.model_dump(mode="json", exclude={"hash"}), "seq": seq, "prev": prev}
+    raw = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    return raw[:-1] + b',"hash":"' + hashlib.sha256(raw).hexdigest().encode() + b'"}\n'
+
+
+edge_floats = st.sampled_from([0.0, -0.0, 1e16, 1e-7, 1.25e-7, 2.0**53 + 2, 1e308, 5e-324, 0.1]) | st.floats(allow_nan=False, allow_infinity=False)
+scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | edge_floats | st.text(max_size=8)
+stamps = st.datetimes(timezones=st.just(timezone.utc)) | st.just(datetime(2026, 1, 1, tzinfo=timezone.utc))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    params=st.dictionaries(st.text(max_size=6), scalars, max_size=5),
+    sample=st.lists(st.dictionaries(st.text(max_size=4), scalars, max_size=3), max_size=3),
+    value=edge_floats,
+    text=st.text(max_size=12),
+    ts=stamps,
+    which=st.integers(0, len(PAYLOADS) - 1),
+)
+def test_writer_bytes_equal_pydantic_dump(params: dict[str, Any], sample: list[dict[str, Any]], value: float, text: str, ts: datetime, which: int) -> None:
+    """Byte for byte: every type, empty and non-ASCII strings, -0.0, 1e16, ints past 2**53, whole-second stamps."""
+    payloads: list[Model] = [
+        PAYLOADS[which],
+        PAYLOADS[0].model_copy(update={"params": params, "pipeline": text}),
+        DataContractCheckedData(contract=text, tier=1, check="c", status="warned", failed=0, total=0, sample=sample, action="none", observed=value),
+        MetricLoggedData(key=text, value=value, step=None),
+    ]
+    prev = "cd" * 32
+    for seq, payload in enumerate(payloads, start=1):
+        event = envelope(payload, run_id=None, stage=text or None, ts=ts)
+        line, digest = encode(event, seq, prev)
+        assert line == _reference_line(event, seq, prev)
+        prev = digest

@@ -84,6 +84,14 @@ def test_ties_are_broken_by_symbol_for_a_stable_order() -> None:
     assert first.get_column("symbol").to_list() == ["X", "Y"]
 
 
-def test_a_filter_on_a_disabled_feature_is_a_clear_error() -> None:
+def test_a_feature_flag_turns_its_filter_off_too() -> None:
+    features = _features(UNIVERSE).drop("hurst")
+    on = _select(_features(UNIVERSE), **{"selection.min_hurst": "0.5"}).filter(pl.col("date") == DAYS[5])
+    off = _select(features, **{"selection.min_hurst": "0.5", "features.hurst": "false"}).filter(pl.col("date") == DAYS[5])
+    assert on.get_column("symbol").to_list() == ["A", "C", "D"]  # B fails the Hurst filter
+    assert off.get_column("symbol").to_list() == ["A", "B", "C"]  # no Hurst, no Hurst filter
+
+
+def test_a_filter_on_a_column_missing_from_the_frame_is_a_clear_error() -> None:
     with pytest.raises(FeatureMissingError, match="hurst"):
         _select(_features(UNIVERSE).drop("hurst"), **{"selection.min_hurst": "0.5"})
