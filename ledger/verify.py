@@ -15,7 +15,7 @@ from ledger.lines import complete_end, iter_lines, torn_bytes
 from schemas.events import GENESIS_HASH
 
 #: below this many bytes a helper process costs more than it saves
-PARALLEL_MIN_BYTES = 64 << 20
+PARALLEL_MIN_BYTES = 32 << 20
 
 
 @dataclasses.dataclass(frozen=True)

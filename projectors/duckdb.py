@@ -16,9 +16,9 @@ from pathlib import Path
 import duckdb
 
 from ledger import LEDGER_NAME
-from projectors.duckdb_apply import TABLES, Staged, drop_staging, stage, stage_lines, write_rows
+from projectors.duckdb_apply import TABLES, drop_staging, stage, write_rows
 from projectors.duckdb_schema import SCHEMA, quote
-from projectors.duckdb_source import Checkpoint, check_checkpoint, complete_end, head_at, read_range
+from projectors.duckdb_source import Checkpoint, check_checkpoint, complete_end, head_at
 from projectors.errors import ProjectionBusyError, ProjectionMissingError
 
 __all__ = [
@@ -29,8 +29,6 @@ __all__ = [
 PROJECTION_NAME = "projections.duckdb"
 Progress = Callable[[str], None]
 _LOCK_WAIT_S = 10.0
-#: catch-ups up to this many bytes are parsed in Python (about 10,000 lines); bigger ones by DuckDB's reader
-_PYTHON_MAX_BYTES = 4 << 20
 
 
 def _quiet(line: str) -> None:
@@ -314,7 +312,7 @@ def _catch_up_open(con: duckdb.DuckDBPyConnection, ledger: Path, cp: Checkpoint,
     until = head_at(ledger, complete_end(ledger, cp.offset))
     if until.seq == cp.seq and not stale_views:
         return 0
-    staged = _stage_new(con, ledger, cp, until)
+    staged = stage(con, ledger, cp, until)
     con.execute("BEGIN")
     write_rows(con, until, staged)
     if stale_views:
@@ -324,15 +322,6 @@ def _catch_up_open(con: duckdb.DuckDBPyConnection, ledger: Path, cp: Checkpoint,
     if staged.count:
         progress(f"duckdb: applied {staged.count:,} events, checkpoint seq {until.seq}")
     return staged.count
-
-
-def _stage_new(con: duckdb.DuckDBPyConnection, ledger: Path, cp: Checkpoint, until: Checkpoint) -> Staged:
-    """Stage the lines after cp: parsed in Python when few (no reader set-up), else by DuckDB's reader."""
-    if until.offset - cp.offset <= _PYTHON_MAX_BYTES:
-        staged = stage_lines(con, read_range(ledger, cp.offset, until.offset), cp, until)
-        if staged is not None:
-            return staged
-    return stage(con, ledger, cp, until)
 
 
 def as_of(home: Path, seq: int) -> duckdb.DuckDBPyConnection:

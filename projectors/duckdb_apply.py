@@ -1,4 +1,4 @@
-"""Ledger lines to projection rows: stage them (DuckDB's reader, or Python for small batches), check, insert typed rows."""
+"""The one path from ledger lines to projection rows: stage envelope and payload text, check, insert typed rows per type."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any
 import duckdb
 
 from schemas.events import CURRENT_VERSIONS
-from projectors.duckdb_lines import NotCanonicalError, staging_sql, staging_values
 from projectors.duckdb_schema import EventTable, event_tables, staging_columns
 from projectors.duckdb_source import Checkpoint, read_range, write_bytes, write_normalized
 from projectors.errors import LedgerUnreadableError
@@ -57,26 +56,6 @@ def stage(con: duckdb.DuckDBPyConnection, ledger: Path, since: Checkpoint, until
             return _read(con, copy, first_seq, until)
         except _OldVersions as exc:
             raise LedgerUnreadableError(f"cannot read {exc}: unknown event type or version") from exc
-
-
-def stage_lines(con: duckdb.DuckDBPyConnection, raw: bytes, since: Checkpoint, until: Checkpoint) -> Staged | None:
-    """Stage the complete lines raw (after since, up to until) parsed in Python, or None when only the reader reads them exactly.
-
-    The staging table gets the same columns and values the reader would give it, so what follows is one path.
-    """
-    first_seq = since.seq + 1
-    if until.seq < first_seq:
-        return Staged()
-    try:
-        values = staging_values(raw)
-    except NotCanonicalError:
-        return None
-    seqs = values["seq"]
-    found = (min(seqs, default=None), max(seqs, default=None), len(seqs), len(set(seqs)))
-    last = next((h for seq, h in zip(seqs, values["hash"]) if seq == until.seq), None)
-    n = _gapless(first_seq, until, found, last)
-    con.execute(staging_sql(STAGING), values)
-    return Staged(n, frozenset(values["type"]))
 
 
 def _read(con: duckdb.DuckDBPyConnection, source: Path, first_seq: int, until: Checkpoint) -> Staged:

@@ -126,8 +126,7 @@ class EventTable:
     def insert_from(self, staging: str) -> str:
         """INSERT … SELECT of this type's rows from the staging relation (ts as text, data as JSON text).
 
-        Every path into the tables ends here, so a rebuild (DuckDB's reader) and a catch-up (Python)
-        type every value with the same SQL. json_transform maps absent keys, and values that do not
+        A rebuild and a catch-up both end here, so they type every value with the same SQL. json_transform maps absent keys, and values that do not
         convert (an integer beyond BIGINT), to NULL; NOT NULL then refuses a required field left empty.
         """
         shape = orjson.dumps({n: t.render() for n, t in self.payload.fields}).decode().replace("'", "''")
@@ -177,7 +176,7 @@ def staging_columns() -> dict[str, str]:
     return dict(STAGING_COLUMNS)
 
 
-#: the staging relation's columns; projectors.duckdb_lines builds the same one in Python
+#: the staging table's columns: the reader splits each line into these, typing comes after (insert_from)
 STAGING_COLUMNS: tuple[tuple[str, str], ...] = (
     ("seq", "BIGINT"),
     ("id", "VARCHAR"),

@@ -23,14 +23,24 @@ def frame_hash(df: pl.DataFrame) -> str:
     h = hashlib.sha256()
     for name, dtype in df.schema.items():
         h.update(f"{name}:{dtype}\n".encode())
-        column = df.get_column(name)
-        if dtype.is_float():
-            values = column.cast(pl.Float64).to_numpy()
-            h.update(_round_significant(values).tobytes())
-            h.update(column.is_null().to_numpy().tobytes())
-        else:
-            h.update(column.cast(pl.String).fill_null("\x00null").str.join("\x1f").item().encode())
+        for chunk in _column_bytes(df.get_column(name)):
+            h.update(chunk)
     return h.hexdigest()
+
+
+def _column_bytes(column: pl.Series) -> list[bytes]:
+    """The bytes that stand for a column's values: numbers as raw machine values, strings with their lengths."""
+    nulls = column.is_null().to_numpy().tobytes()
+    dtype = column.dtype
+    if dtype.is_float():
+        values = column.cast(pl.Float64).fill_null(0.0).to_numpy()
+        return [_round_significant(values).tobytes(), np.isnan(values).tobytes(), nulls]
+    if dtype.is_integer() or dtype.is_temporal() or dtype == pl.Boolean:
+        return [column.to_physical().fill_null(0).to_numpy().tobytes(), nulls]
+    if dtype in (pl.String, pl.Categorical, pl.Enum):
+        text = column.cast(pl.String).fill_null("")
+        return [text.str.len_bytes().to_numpy().tobytes(), text.str.join("").item().encode(), nulls]
+    return [orjson.dumps(column.to_list(), default=str, option=orjson.OPT_SORT_KEYS), nulls]
 
 
 def _round_significant(values: np.ndarray) -> np.ndarray:

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from unittest import mock
 
 import orjson
 import pytest
@@ -234,16 +233,14 @@ def test_catch_up_while_a_reader_is_open_in_this_process(home: Path) -> None:
     assert proj.catch_up(home) == 29
 
 
-def test_lines_not_in_canonical_form_are_caught_up_by_the_reader(home: Path) -> None:
-    """Lines the Python path cannot prove it reads as the reader does (spaces, other key order) go to the reader, same rows."""
+def test_lines_in_another_json_layout_project_the_same(home: Path) -> None:
+    """Projection reads JSON, not the canonical bytes: spaces, other key order, escaped unicode give the same rows."""
     ledger = home / LEDGER_NAME
     lines = ledger.read_bytes().splitlines()
     ledger.write_bytes(b"".join(line + b"\n" for line in lines[:40]))
     proj.rebuild(home)
     ledger.write_bytes(b"".join(line + b"\n" for line in lines[:40] + [_loose(line) for line in lines[40:]]))
-    with mock.patch.object(proj, "stage", wraps=proj.stage) as reader:
-        assert proj.catch_up(home) == 19
-    assert reader.call_count == 1
+    assert proj.catch_up(home) == 19
     incremental = snapshot(home)
     proj.rebuild(home)
     assert snapshot(home) == incremental
