@@ -317,8 +317,7 @@ def _catch_up_open(con: duckdb.DuckDBPyConnection, ledger: Path, cp: Checkpoint,
     write_rows(con, until, staged)
     if stale_views:
         create_views(con)
-    con.execute("COMMIT")
-    drop_staging(con)
+    con.execute("COMMIT")  # the staging table goes with the session's cursor
     if staged.count:
         progress(f"duckdb: applied {staged.count:,} events, checkpoint seq {until.seq}")
     return staged.count
