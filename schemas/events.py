@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime, timezone
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
 
@@ -238,20 +238,6 @@ class LedgerRecovered(Envelope):
     data: LedgerRecoveredData
 
 
-EVENT_TYPES: tuple[type[Envelope], ...] = (
-    RunStarted,
-    StageStarted,
-    StageCompleted,
-    StageFailed,
-    DataContractChecked,
-    RowsDropped,
-    MetricLogged,
-    ArtifactWritten,
-    RunTagged,
-    RunCompleted,
-    LedgerRecovered,
-)
-
 Event = Annotated[
     Union[
         RunStarted,
@@ -270,6 +256,9 @@ Event = Annotated[
 ]
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+#: every event class, in catalog order
+EVENT_TYPES: tuple[type[Envelope], ...] = get_args(get_args(Event)[0])
 
 #: type name -> current schema version
 CURRENT_VERSIONS: dict[str, int] = {

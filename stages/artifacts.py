@@ -6,13 +6,15 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import orjson
 import polars as pl
 
 from schemas.events import ArtifactRef, ArtifactWrittenData
+
+Format = Literal["parquet", "json"]
 
 #: floats are hashed after rounding to this many significant digits: noise below it never changes a hash
 HASH_SIGNIFICANT_DIGITS = 10
@@ -59,7 +61,7 @@ class ArtifactStore:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def path_for(self, digest: str, fmt: str) -> Path:
+    def path_for(self, digest: str, fmt: Format) -> Path:
         """Where an artifact with this hash and format lives."""
         return self.root / f"{digest}.{fmt}"
 
@@ -89,9 +91,9 @@ class ArtifactStore:
         """Load the JSON document a ref points to."""
         return orjson.loads(self.path_for(ref.hash, "json").read_bytes())
 
-    def _written(self, name: str, digest: str, fmt: str, rows: int | None, path: Path) -> ArtifactWrittenData:
+    def _written(self, name: str, digest: str, fmt: Format, rows: int | None, path: Path) -> ArtifactWrittenData:
         return ArtifactWrittenData(
-            name=name, hash=digest, format=fmt, rows=rows, bytes=path.stat().st_size,  # type: ignore[arg-type]
+            name=name, hash=digest, format=fmt, rows=rows, bytes=path.stat().st_size,
             path=str(Path(self.root.name) / path.name),
         )
 
