@@ -126,8 +126,10 @@ class EventTable:
     def insert_from(self, staging: str) -> str:
         """INSERT … SELECT of this type's rows from the staging relation (ts as text, data as JSON text).
 
-        A rebuild and a catch-up both end here, so they type every value with the same SQL. json_transform maps absent keys, and values that do not
-        convert (an integer beyond BIGINT), to NULL; NOT NULL then refuses a required field left empty.
+        A rebuild and a catch-up both end here, so they type every value with the same SQL. json_transform
+        maps absent keys (fields added later with a default) and values that do not convert (an integer
+        beyond BIGINT) to NULL; NOT NULL then refuses a required field left empty. The writer has already
+        validated every payload against its model, so the latter cannot come from the ledger writer.
         """
         shape = orjson.dumps({n: t.render() for n, t in self.payload.fields}).decode().replace("'", "''")
         payload = ", ".join(f"p.{quote(n)}" for n, _ in self.payload.fields)
