@@ -26,7 +26,7 @@ from schemas.events import (
 )
 from schemas.settings import Settings, using
 from stages.artifacts import ArtifactStore
-from stages.errors import ContractBreachError, PostflightError, PreflightError
+from stages.errors import ContractBreachError, PostflightError, PreflightError, StageError
 from stages.preflight import preflight
 from stages.postflight import postflight
 from stages.provenance import code_version, package_versions
@@ -130,6 +130,9 @@ def _run_stage(
     cache: dict[str, pl.DataFrame],
     progress: Progress,
 ) -> RunContext:
+    missing = [f for f in spec.reads if getattr(ctx, f) is None]
+    if missing:
+        raise StageError(f"reads {', '.join(missing)}, which no earlier stage produced")
     refs: list[ArtifactRef] = [getattr(ctx, f) for f in spec.reads]
     rec.record([StageStartedData(inputs=refs)], stage=spec.name)
     started = time.perf_counter()
@@ -148,8 +151,8 @@ def _run_stage(
         written.append(artifact)
     new_ctx = ctx.model_copy(update=updates)
     completed = StageCompletedData(
-        rows_in=sum(df.height for df in frames.values()),
-        rows_out=sum(r.rows or 0 for r in outputs),
+        rows_in=_primary_rows(spec.reads, frames),
+        rows_out=_primary_rows(spec.writes, result.outputs),
         duration_s=time.perf_counter() - started,
         outputs=outputs,
         changed=sorted(ctx.diff(new_ctx)),
@@ -159,9 +162,12 @@ def _run_stage(
     return new_ctx
 
 
-def _load(store: ArtifactStore, cache: dict[str, pl.DataFrame], ref: ArtifactRef | None) -> pl.DataFrame:
-    if ref is None:
-        raise ValueError("a stage input was never produced by an earlier stage")
+def _primary_rows(fields: tuple[str, ...], frames: dict[str, pl.DataFrame]) -> int:
+    """Rows of a stage's primary (first-named) frame: kept rows, not kept plus dropped."""
+    return frames[fields[0]].height if fields and fields[0] in frames else 0
+
+
+def _load(store: ArtifactStore, cache: dict[str, pl.DataFrame], ref: ArtifactRef) -> pl.DataFrame:
     if ref.hash not in cache:
         cache[ref.hash] = store.get_frame(ref)
     return cache[ref.hash]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from ledgerkit import RUN_ID, events, write_ledger
 
-from ledger import Ledger, chain
+from ledger import Ledger, chain, verify_file
 from schemas.events import GENESIS_HASH, CodeVersion, RunStarted, RunStartedData
 
 
@@ -28,7 +29,7 @@ def test_bulk_check_refuses_what_the_line_check_refuses(tmp_path: Path) -> None:
     assert chain.bulk_check(b"".join(lines[:-1]) + upper, 0, GENESIS_HASH.encode()) is None
 
 
-def test_nested_chain_keys_fall_back_to_the_line_check(tmp_path: Path) -> None:
+def test_nested_chain_keys_fall_back_to_the_line_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     params: dict[str, str | int | float | bool | None] = {"a": 1, "prev": "0" * 64, "seq": 3, "stage": None}
     nested = RunStarted(
         run_id=RUN_ID,
@@ -45,11 +46,31 @@ def test_nested_chain_keys_fall_back_to_the_line_check(tmp_path: Path) -> None:
     fd = os.open(tmp_path / "audit.jsonl", os.O_RDONLY)
     try:
         for size in (100, 1000, 1 << 16):  # chunks smaller than a line, a few lines, all of it
-            chain.CHUNK, old = size, chain.CHUNK
-            try:
-                found = chain.scan(fd, 0, len(data), 0, GENESIS_HASH.encode())
-            finally:
-                chain.CHUNK = old
+            monkeypatch.setattr(chain, "CHUNK", size)
+            found = chain.scan(fd, 0, len(data), 0, GENESIS_HASH.encode())
             assert (found.lines, found.bad_index, found.last_hash) == (11, -1, data[-67:-3].decode())
     finally:
         os.close(fd)
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_verify_names_the_bad_seq_deep_inside_a_many_chunk_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parallel: bool) -> None:
+    from ledger import verify as verify_mod
+
+    monkeypatch.setattr(verify_mod, "PARALLEL_MIN_BYTES", 1)
+    lines = write_ledger(tmp_path / "src", 3000)  # ~15 chunks of 64 KiB
+    path = tmp_path / "audit.jsonl"
+    edited = lines[1233].replace(b'"value":', b'"value":1', 1)
+    cases = {
+        1234: lines[:1233] + [edited] + lines[1234:],  # edited
+        2501: lines[:2500] + lines[2501:],  # deleted
+        2000: lines[:1999] + [lines[2000], lines[1999]] + lines[2001:],  # swapped
+        3001: lines + [lines[-1]],  # duplicated at the end
+    }
+    for seq, content in cases.items():
+        path.write_bytes(b"".join(content))
+        report = verify_file(path, parallel=parallel)
+        assert not report.ok and report.first_bad_seq == seq and report.head_seq == seq - 1, (seq, report)
+    path.write_bytes(b"".join(lines))
+    assert verify_file(path, parallel=parallel) == verify_file(path, parallel=False)
+    assert verify_file(path, parallel=parallel).head_hash == lines[-1][-67:-3].decode()
