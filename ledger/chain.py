@@ -18,7 +18,6 @@ START = b'{"data":'
 #: small enough to stay in the CPU cache (32-256 KiB measure alike; 1 MiB is slower)
 CHUNK = 1 << 16
 _TAIL = itemgetter(slice(-HASH_SUFFIX_LEN, None))
-_HEAD64 = itemgetter(slice(64))
 _BODY = itemgetter(slice(None, -HASH_SUFFIX_LEN))
 _HEXDIGEST = type(sha256()).hexdigest
 _UPDATE = type(sha256()).update
@@ -76,7 +75,7 @@ def bulk_check(buf: bytes, seq: int, prev: bytes) -> bytes | None:
 
     The same checks as line_problem, done a chunk at a time by C-level maps and joins, because the
     per-line Python loop is the cost. None only means "check line by line": that also happens for
-    good lines whose top-level `,"prev":"` or `,"seq":` is not the last one in the line.
+    good lines holding a nested `,"prev":"` (a payload key named prev).
     """
     lines = buf.split(b"\n")
     lines.pop()
@@ -90,12 +89,27 @@ def bulk_check(buf: bytes, seq: int, prev: bytes) -> bytes | None:
         return None
     after_prev = buf.split(_PREV)
     after_prev[:1] = []
-    if len(after_prev) != n or b"".join(map(_HEAD64, after_prev)) != prev + "".join(hexes[:-1]).encode():
-        return None
-    seqs = map(_SEQ_FMT.__mod__, range(seq + 1, seq + 1 + n))
-    if not all(map(bytes.startswith, lines, seqs, map(bytes.rfind, lines, repeat(_SEQ)))):
+    if len(after_prev) != n or len(prev) != 64 or not _chained(after_prev, lines, hexes, seq, prev):
         return None
     return hexes[-1].encode()
+
+
+def _chained(after_prev: list[bytes], lines: list[bytes], hexes: list[str], seq: int, prev: bytes) -> bool:
+    """True when each line's prev is the hash before it and its seq counts up from seq + 1.
+
+    after_prev holds what follows each line's one `,"prev":"`. Lines of one run share the run_id
+    between prev and seq, so one expected prefix per line checks both; else each is checked alone.
+    """
+    prevs = [prev, *map(str.encode, hexes[:-1])]
+    first = after_prev[0]
+    mid = first[64 : first.find(_SEQ, 64) + len(_SEQ)].replace(b"%", b"%%")
+    heads = map((b"%b" + mid + b'%d,"stage":').__mod__, zip(prevs, range(seq + 1, seq + 1 + len(lines))))
+    if mid.endswith(_SEQ) and all(map(bytes.startswith, after_prev, heads)):
+        return True
+    if not all(map(bytes.startswith, after_prev, prevs)):
+        return False
+    seqs = map(_SEQ_FMT.__mod__, range(seq + 1, seq + 1 + len(lines)))
+    return all(map(bytes.startswith, lines, seqs, map(bytes.rfind, lines, repeat(_SEQ))))
 
 
 def _slow_check(buf: bytes, seq: int, prev: bytes) -> tuple[int, bytes, str]:

@@ -127,13 +127,15 @@ def any_failure(contracts: ContractSettings) -> pl.Expr:
     """True where a row fails at least one row check: the row checks fused into one cheap predicate per column.
 
     Equivalent to OR-ing every RowCheck.failing (the property tests hold the two together); is_between
-    with open bounds rejects NaN (polars orders NaN above +inf), inf, zero and negatives at once.
+    with open bounds rejects NaN (polars orders NaN above +inf), inf, zero and negatives at once. Once
+    every price is finite or null, high_ge_low reduces to a plain `high < low`: a row where either is
+    NaN or inf already fails finite_price.
     """
     price_ok = [pl.col(p).is_between(0.0, float("inf"), closed="none").fill_null(True) for p in PRICES]
     volume_ok = pl.col("volume").is_between(0.0, float("inf"), closed="left").fill_null(True)
-    checks = {c.name: c for c in row_checks(contracts)}
-    others = [checks[name].failing(column) for name in ("key_not_null", "high_ge_low", "return_in_range") for column in checks[name].columns]
-    return ~pl.all_horizontal(*price_ok, volume_ok) | pl.any_horizontal(others)
+    ret_ok = _return_in_range(contracts)(RET).fill_null(True)
+    keyed = pl.col("symbol").is_not_null() & pl.col("date").is_not_null()
+    return ~pl.all_horizontal(*price_ok, volume_ok, ret_ok, keyed) | (pl.col("high") < pl.col("low")).fill_null(False)
 
 
 def structure_schema() -> pa.DataFrameSchema:

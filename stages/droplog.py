@@ -58,9 +58,14 @@ def failures(frame: pl.DataFrame, index: pl.Series, check: str, column: str | No
 
 
 def split(
-    frame: pl.DataFrame, found: pl.DataFrame, reasons: dict[str, str], *, contract: str, tier: int, columns: Sequence[str]
+    frame: pl.DataFrame, found: pl.DataFrame, reasons: dict[str, str], *, contract: str, tier: int, columns: Sequence[str],
+    keep: pl.Series | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(kept rows of `columns`, drops): each failing row dropped once, with all its reasons sorted and ';'-joined."""
+    """(kept rows of `columns`, drops): each failing row dropped once, with all its reasons sorted and ';'-joined.
+
+    `keep`, when the caller already has it, is the mask of rows without a failure (it must agree with
+    `found`); it saves rebuilding that mask from the failure positions.
+    """
     if found.height == 0:
         return frame.select(columns), pl.DataFrame(schema=DROPS_SCHEMA)
     by_row = (
@@ -71,13 +76,14 @@ def split(
         .sort("index")
     )
     index = by_row.get_column("index")
-    gone = pl.Series(pl.repeat(False, frame.height, eager=True)).scatter(index, True)
+    if keep is None:
+        keep = pl.Series(pl.repeat(True, frame.height, eager=True)).scatter(index, False)
     rows = frame.get_column(ROW).gather(index) if ROW in frame.columns else index  # sorted input: position = row
     drops = frame.select("symbol", "date").gather(index).with_columns(
         rows.cast(pl.Int64).alias("row"),
         by_row.get_column("reasons"), contract=pl.lit(contract), tier=pl.lit(tier, dtype=pl.Int64)
     )
-    return frame.select(columns).filter(~gone), drops.select(list(DROPS_SCHEMA)).cast(pl.Schema(DROPS_SCHEMA))
+    return frame.select(columns).filter(keep), drops.select(list(DROPS_SCHEMA)).cast(pl.Schema(DROPS_SCHEMA))
 
 
 def check_events(

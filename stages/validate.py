@@ -21,8 +21,9 @@ def validate(*, raw: pl.DataFrame, settings: Settings) -> StageResult:
     contracts = settings.contracts
     structure = check_structure(raw, contracts)
     frame = prepare(raw)
-    failures = row_failures(frame, contracts)
-    kept, drops = droplog.split(frame, failures, TIER1_REASONS, contract=TIER1, tier=1, columns=BAR_COLUMNS)
+    bad = failing(frame, contracts)
+    failures = row_failures(frame, contracts, bad)
+    kept, drops = droplog.split(frame, failures, TIER1_REASONS, contract=TIER1, tier=1, columns=BAR_COLUMNS, keep=~bad)
     checks = droplog.check_events(failures, TIER1_REASONS, frame.height, contracts, contract=TIER1, tier=1)
     dropped = droplog.drop_events(failures, drops, TIER1_REASONS, contracts, contract=TIER1)
     return StageResult(
@@ -74,9 +75,9 @@ def prepare(raw: pl.DataFrame) -> pl.DataFrame:
         frame = frame.sort(["symbol", "date", ROW], nulls_last=True, maintain_order=True)
         frame = frame.with_columns(first_of_symbol().alias(FIRST))
     keyed = pl.col("symbol").is_not_null() & pl.col("date").is_not_null()
-    frame = frame.with_columns((keyed & ~pl.col(FIRST) & (pl.col("date") == pl.col("date").shift(1)).fill_null(False)).alias(DUP))
-    usable = (~pl.col(DUP) & pl.col("close").is_finite() & (pl.col("close") > 0)).alias(USABLE)
-    frame = frame.with_columns(usable)
+    dup = keyed & ~pl.col(FIRST) & (pl.col("date") == pl.col("date").shift(1)).fill_null(False)
+    usable = ~pl.col(DUP) & pl.col("close").is_between(0.0, float("inf"), closed="none")
+    frame = frame.lazy().with_columns(dup.alias(DUP)).with_columns(usable.alias(USABLE)).collect()
     return frame.with_columns(_returns(frame)).drop(USABLE)
 
 
@@ -123,15 +124,25 @@ def first_of_symbol() -> pl.Expr:
     return pl.col("symbol").ne_missing(pl.col("symbol").shift(1)) | (pl.int_range(pl.len()) == 0)
 
 
-def row_failures(frame: pl.DataFrame, contracts: ContractSettings) -> pl.DataFrame:
+def failing(frame: pl.DataFrame, contracts: ContractSettings) -> pl.Series:
+    """True on each row of a prepared frame that fails a row check or is a later copy of its key.
+
+    The streaming engine runs the fused predicate a morsel at a time on both cores, so the
+    per-column intermediates stay in cache instead of each making a pass over the whole frame.
+    """
+    return frame.lazy().select(pl.col(DUP) | any_failure(contracts)).collect(engine="streaming").to_series()
+
+
+def row_failures(frame: pl.DataFrame, contracts: ContractSettings, bad: pl.Series | None = None) -> pl.DataFrame:
     """One row per (row position, check, column) that fails: index, keys, check, column, value (as a string).
 
-    One pass finds the failing rows; the per-check detail is then worked out on those rows only.
+    `bad` (from `failing`, computed here when not given) picks the failing rows; the per-check
+    detail is then worked out on those rows only.
     """
     flags: list[tuple[str, str, pl.Expr]] = [("unique_key", "date", pl.col(DUP))]
     for check in row_checks(contracts):
         flags.extend((check.name, column, check.failing(column)) for column in check.columns)
-    bad = frame.select(pl.col(DUP) | any_failure(contracts)).to_series().arg_true()
+    bad = (failing(frame, contracts) if bad is None else bad).arg_true()
     if bad.len() == 0:
         return droplog.empty_failures()
     sub = frame.gather(bad)

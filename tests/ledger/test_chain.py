@@ -6,10 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
-from ledgerkit import RUN_ID, events, write_ledger
+from ledgerkit import RUN_ID, events, metric, write_ledger
 
 from ledger import Ledger, chain, verify_file
-from schemas.events import GENESIS_HASH, CodeVersion, RunStarted, RunStartedData
+from schemas.events import GENESIS_HASH, CodeVersion, LedgerRecovered, LedgerRecoveredData, RunStarted, RunStartedData
+
+RECOVERED = LedgerRecoveredData(offset=1, length=2, sha256="ab" * 32, quarantine_path="quarantine/x.bin")
 
 
 def test_bulk_check_passes_good_lines_and_returns_the_last_hash(tmp_path: Path) -> None:
@@ -74,3 +76,13 @@ def test_verify_names_the_bad_seq_deep_inside_a_many_chunk_ledger(tmp_path: Path
     path.write_bytes(b"".join(lines))
     assert verify_file(path, parallel=parallel) == verify_file(path, parallel=False)
     assert verify_file(path, parallel=parallel).head_hash == lines[-1][-67:-3].decode()
+
+
+def test_bulk_check_passes_lines_of_several_runs(tmp_path: Path) -> None:
+    mixed = [metric(i, run_id=rid) for i, rid in enumerate([RUN_ID, "20261122-000001-othr", RUN_ID] * 4)]
+    with Ledger.open(tmp_path) as ledger:
+        ledger.append([*mixed, LedgerRecovered(run_id=None, data=RECOVERED), *events(3)])
+    lines = (tmp_path / "audit.jsonl").read_bytes().splitlines(keepends=True)
+    assert chain.bulk_check(b"".join(lines), 0, GENESIS_HASH.encode()) == lines[-1][-67:-3]
+    swapped = lines[:4] + [lines[5], lines[4]] + lines[6:]
+    assert chain.bulk_check(b"".join(swapped), 0, GENESIS_HASH.encode()) is None
