@@ -69,11 +69,13 @@ def split(
     if found.height == 0:
         return frame.select(columns), pl.DataFrame(schema=DROPS_SCHEMA)
     by_row = (
-        found.select("index", pl.col("check").replace_strict(reasons, return_dtype=pl.String).alias("reason"))
-        .unique()
-        .group_by("index")
-        .agg(pl.col("reason").sort().str.join(REASON_SEPARATOR).alias("reasons"))
-        .sort("index")
+        found.lazy()
+        .select("index", pl.col("check").replace_strict(reasons, return_dtype=pl.String).alias("reason"))
+        .sort("index", "reason")
+        .unique(maintain_order=True)
+        .group_by("index", maintain_order=True)
+        .agg(pl.col("reason").str.join(REASON_SEPARATOR).alias("reasons"))
+        .collect()
     )
     index = by_row.get_column("index")
     if keep is None:

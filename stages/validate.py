@@ -77,30 +77,32 @@ def prepare(raw: pl.DataFrame) -> pl.DataFrame:
     keyed = pl.col("symbol").is_not_null() & pl.col("date").is_not_null()
     dup = keyed & ~pl.col(FIRST) & (pl.col("date") == pl.col("date").shift(1)).fill_null(False)
     usable = ~pl.col(DUP) & pl.col("close").is_between(0.0, float("inf"), closed="none")
-    frame = frame.lazy().with_columns(dup.alias(DUP)).with_columns(usable.alias(USABLE)).collect()
+    frame = frame.with_columns(dup.alias(DUP)).with_columns(usable.alias(USABLE))
     return frame.with_columns(_returns(frame)).drop(USABLE)
 
 
 def _returns(frame: pl.DataFrame) -> pl.Series:
     """_ret: close over the previous usable close of the same symbol, null where there is none.
 
-    Almost every row follows a usable row, so the return is a plain shift; the few rows that
-    follow an unusable one look their reference up by binary search over the usable positions.
+    Almost every row follows a usable row, so the return is a plain shift (streamed, so the
+    intermediates stay in cache a morsel at a time); the few rows that follow an unusable one look
+    their reference up by binary search over the usable positions (sorted by symbol, so equal
+    symbols at both ends mean the same block).
     """
-    usable, first = pl.col(USABLE), pl.col(FIRST)
-    after_gap = usable & ~first & ~usable.shift(1).fill_null(False)
-    plain = pl.when(usable & ~first & usable.shift(1)).then(pl.col("close") / pl.col("close").shift(1) - 1.0)
-    ret, gaps = frame.select(plain.alias(RET), after_gap.alias("gap"))
-    rows = gaps.arg_true()
+    usable, close = pl.col(USABLE), pl.col("close")
+    after, prev = usable & ~pl.col(FIRST), usable.shift(1).fill_null(False)
+    plain = pl.when(after & prev).then(close / close.shift(1) - 1.0).alias(RET)
+    ret, gaps = frame.lazy().select(plain, (after & ~prev).alias("gap")).collect(engine="streaming")
+    ret, rows = ret.rechunk(), gaps.arg_true()
     if rows.len() == 0:
         return ret
     at = rows.to_numpy()
     positions = frame.get_column(USABLE).arg_true().to_numpy()
     before = positions[np.maximum(np.searchsorted(positions, at) - 1, 0)]
-    starts = frame.get_column(FIRST).arg_true().to_numpy()  # where each symbol's block starts
-    same = (before < at) & (np.searchsorted(starts, before, side="right") == np.searchsorted(starts, at, side="right"))
-    close = frame.get_column("close")
-    values = np.where(same, close.gather(at).to_numpy() / close.gather(before).to_numpy() - 1.0, np.nan)
+    symbols, closes = frame.get_column("symbol"), frame.get_column("close")
+    same = (before < at) & symbols.gather(before).eq_missing(symbols.gather(at)).to_numpy()
+    with np.errstate(over="ignore"):  # overflow to inf is a genuine extreme return, caught by the check
+        values = np.where(same, closes.gather(at).to_numpy() / closes.gather(before).to_numpy() - 1.0, np.nan)
     return ret.scatter(rows, pl.Series(values, nan_to_null=True))
 
 
@@ -121,7 +123,8 @@ def is_sorted(frame: pl.DataFrame) -> bool:
 
 def first_of_symbol() -> pl.Expr:
     """True on the first row of each symbol's block."""
-    return pl.col("symbol").ne_missing(pl.col("symbol").shift(1)) | (pl.int_range(pl.len()) == 0)
+    # a shifted constant marks row 0 without the 10M-row index an int_range would build
+    return pl.col("symbol").ne_missing(pl.col("symbol").shift(1)) | pl.repeat(False, pl.len()).shift(1, fill_value=True)
 
 
 def failing(frame: pl.DataFrame, contracts: ContractSettings) -> pl.Series:
@@ -130,7 +133,7 @@ def failing(frame: pl.DataFrame, contracts: ContractSettings) -> pl.Series:
     The streaming engine runs the fused predicate a morsel at a time on both cores, so the
     per-column intermediates stay in cache instead of each making a pass over the whole frame.
     """
-    return frame.lazy().select(pl.col(DUP) | any_failure(contracts)).collect(engine="streaming").to_series()
+    return frame.lazy().select(pl.col(DUP) | any_failure(contracts)).collect(engine="streaming").to_series().rechunk()
 
 
 def row_failures(frame: pl.DataFrame, contracts: ContractSettings, bad: pl.Series | None = None) -> pl.DataFrame:
