@@ -36,7 +36,7 @@ def summarize(home: Path, outcome: RunOutcome) -> dict[str, object]:
     """Headline metrics and drops by reason of one run, read back from the ledger."""
     headline: dict[str, float] = {}
     drops: Counter[str] = Counter()
-    with Ledger.open(home) as ledger:
+    with Ledger.open(home, readonly=True) as ledger:
         for event in ledger.read(after=outcome.first_seq - 1, until=outcome.last_seq):
             match event:
                 case MetricLogged(data=d) if d.step is None and d.asset is None:

@@ -116,11 +116,6 @@ def split_hash(line: bytes) -> tuple[bytes, str] | None:
     return line[:-HASH_SUFFIX_LEN] + b"}", line[-66:-2].decode("ascii", "replace")
 
 
-def body_hash(body: bytes) -> str:
-    """sha256 hex of a canonical body."""
-    return sha256(body).hexdigest()
-
-
 def chain_fields(line: bytes) -> tuple[int, bytes, bytes] | None:
     """(seq, prev, stated hash) sliced from a line without decoding it, or None if it is not shaped like one.
 
@@ -170,7 +165,6 @@ __all__ = [
     "HASH_SUFFIX",
     "HASH_SUFFIX_LEN",
     "MAX_LINE_BYTES",
-    "body_hash",
     "canonical",
     "chain_fields",
     "check_batch",

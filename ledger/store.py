@@ -45,7 +45,6 @@ class Ledger:
     def __init__(self, path: Path, *, readonly: bool) -> None:
         self.path = path
         self.lock_path = path.with_name(LOCK_NAME)
-        self.quarantine_dir = path.with_name(QUARANTINE_DIR)
         self.readonly = readonly
         self._lock_fd: int | None = None
         self._fd: int | None = None

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from schemas.errors import LedgerlineError
 from schemas.events import JsonScalar, Model
@@ -168,8 +168,8 @@ def load_settings(profile: str = "canary", overrides: dict[str, str] | None = No
         _set_dotted(tree, key, _parse_value(raw))
     try:
         return Settings.model_validate(tree)
-    except ValueError as exc:
-        first = getattr(exc, "errors", lambda: [{"loc": (), "msg": str(exc)}])()[0]
+    except ValidationError as exc:
+        first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
         raise SettingsError(f"setting {loc}: {first['msg']}") from exc
 

@@ -7,11 +7,10 @@ import polars as pl
 
 from schemas.settings import FeatureSettings, Settings
 from stages import kernels
-from stages.panel import Panel, panel_of
+from stages.panel import panel_of
 from stages.spec import StageResult
 
 #: feature columns in output order; hurst and entropy only when their flags are on
-FEATURE_COLUMNS = ("log_return", "volatility", "momentum", "hurst", "entropy")
 
 
 def compute_features(*, clean: pl.DataFrame, settings: Settings) -> StageResult:
@@ -46,8 +45,3 @@ def _run(kernel: object, x: np.ndarray, *args: object) -> np.ndarray:
     kernel(x, *args, out)  # type: ignore[operator]
     return out
 
-
-def wide_features(features: pl.DataFrame, names: tuple[str, ...]) -> tuple[Panel, dict[str, np.ndarray]]:
-    """The features frame's panel and the named feature columns as sessions x symbols matrices."""
-    panel = panel_of(features)
-    return panel, {name: panel.wide(features.get_column(name)) for name in names}

@@ -55,13 +55,10 @@ class _Recorder:
     def __init__(self, ledger: Ledger, run_id: str) -> None:
         self.ledger, self.run_id = ledger, run_id
         self.first_seq = self.last_seq = 0
-        self.append_seconds = 0.0
 
     def record(self, payloads: Sequence[Model], stage: str | None = None) -> None:
         events: list[Envelope] = [envelope(p, run_id=self.run_id, stage=stage) for p in payloads]
-        started = time.perf_counter()
         recorded = self.ledger.append(events)
-        self.append_seconds += time.perf_counter() - started
         if recorded:
             self.first_seq = self.first_seq or recorded[0].seq
             self.last_seq = recorded[-1].seq

@@ -28,4 +28,3 @@ class StageSpec:
     fn: Callable[..., StageResult]
     reads: tuple[str, ...]
     writes: tuple[str, ...]
-    doc: str = ""
