@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from hashlib import sha256
 from typing import Any
 
@@ -17,6 +18,7 @@ from schemas.events import EVENT_TYPES, Envelope, Event, parse_event
 #: longest line the ledger accepts; bulky data belongs in an artifact, not in an event
 MAX_LINE_BYTES = 1 << 20
 _OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z
+_ZERO = timedelta(0)
 
 #: `"type":"X","v":N` -> class, for every current (type, version): such lines need no upcasting
 _CURRENT_TAILS: dict[bytes, type[BaseModel]] = {
@@ -62,7 +64,7 @@ def encode_batch(events: list[Any], specs: list[Spec], seq: int, prev: str) -> t
             "run_id": event.run_id,
             "seq": seq,
             "stage": event.stage,
-            "ts": event.ts,
+            "ts": event.ts if event.ts.utcoffset() == _ZERO else _in_utc(event),
             "type": spec.type,
             "v": spec.version,
         }
@@ -86,6 +88,14 @@ def encode_batch(events: list[Any], specs: list[Spec], seq: int, prev: str) -> t
         out += b'"}\n'
 
     return out, hashes
+
+
+def _in_utc(event: Any) -> datetime:
+    """The event's ts in UTC (the ledger writes every ts with Z); a ts without a zone names no instant, so it is refused."""
+    ts: datetime = event.ts
+    if ts.utcoffset() is None:
+        raise rejected(event, "ts", f"{ts.isoformat()} has no time zone; give an aware datetime (UTC)")
+    return ts.astimezone(timezone.utc)
 
 
 def _validate_data(event: Any, spec: Spec, data: bytes) -> None:

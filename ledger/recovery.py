@@ -6,9 +6,12 @@ import hashlib
 import os
 from pathlib import Path
 
+import orjson
+
 from schemas.events import LedgerRecoveredData
 
 QUARANTINE_DIR = "quarantine"
+PENDING_SUFFIX = ".pending"
 
 
 def fsync_dir(path: Path) -> None:
@@ -20,29 +23,57 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def quarantine_tail(ledger_path: Path, fd: int, offset: int, size: int) -> LedgerRecoveredData:
+def quarantine_tail(ledger_path: Path, fd: int, offset: int, size: int, seq: int) -> LedgerRecoveredData:
     """Copy bytes [offset, size) to quarantine/torn-<offset>-<sha256>.bin, fsync it, then truncate the ledger.
 
     The copy is durable before the cut, so a crash in between loses nothing: the next open finds the
-    same tail again and writes the same file (its name is its offset and content hash).
+    same tail again and writes the same file (its name is its offset and content hash). Beside it, a
+    `.pending` marker holds the LedgerRecovered payload and the seq it is to be recorded at, until
+    the caller has appended that event: a crash after the cut but before the event leaves the marker,
+    and the next writer to open the ledger records the event from it (finish_pending).
     """
     torn = os.pread(fd, size - offset, offset)
     digest = hashlib.sha256(torn).hexdigest()
     folder = ledger_path.with_name(QUARANTINE_DIR)
     folder.mkdir(exist_ok=True)
     target = folder / f"torn-{offset}-{digest}.bin"
-    tmp = target.with_suffix(".tmp")
-    with open(tmp, "wb") as q:
-        q.write(torn)
-        q.flush()
-        os.fsync(q.fileno())
-    os.replace(tmp, target)
-    fsync_dir(folder)
-    os.ftruncate(fd, offset)
-    os.fsync(fd)
-    return LedgerRecoveredData(
+    _write_durably(target, torn)
+    data = LedgerRecoveredData(
         offset=offset,
         length=len(torn),
         sha256=digest,
         quarantine_path=str(target.relative_to(ledger_path.parent)),
     )
+    _write_durably(target.with_suffix(PENDING_SUFFIX), orjson.dumps({"seq": seq, "data": data.model_dump()}))
+    fsync_dir(folder)
+    os.ftruncate(fd, offset)
+    os.fsync(fd)
+    return data
+
+
+def _write_durably(path: Path, payload: bytes) -> None:
+    """Write payload to a temporary name, fsync it, rename it to path (the caller fsyncs the folder)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(payload)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def pending(ledger_path: Path) -> list[tuple[Path, int, LedgerRecoveredData]]:
+    """(marker, seq, payload) of every recovery whose LedgerRecovered event may not be recorded yet, oldest first."""
+    folder = ledger_path.with_name(QUARANTINE_DIR)
+    if not folder.is_dir():
+        return []
+    found = []
+    for marker in folder.glob(f"torn-*{PENDING_SUFFIX}"):
+        obj = orjson.loads(marker.read_bytes())
+        found.append((marker, int(obj["seq"]), LedgerRecoveredData.model_validate(obj["data"])))
+    return sorted(found, key=lambda item: item[1])
+
+
+def clear_pending(marker: Path) -> None:
+    """The LedgerRecovered event of this marker is recorded: drop the marker."""
+    marker.unlink(missing_ok=True)
+    fsync_dir(marker.parent)

@@ -15,7 +15,7 @@ from ledger.codec import HASH_SUFFIX_LEN, chain_fields, check_batch, encode_batc
 from ledger.errors import LedgerCorruptError, LedgerError, LedgerWriteError, WrongExpectedSeq
 from ledger.lines import LEDGER_NAME, LOCK_NAME, count_lines, iter_lines, last_line
 from ledger.reader import read_events
-from ledger.recovery import QUARANTINE_DIR, fsync_dir, quarantine_tail
+from ledger.recovery import QUARANTINE_DIR, clear_pending, fsync_dir, pending, quarantine_tail
 from ledger.verify import VerifyReport, verify_file
 from schemas.events import GENESIS_HASH, Envelope, Event, LedgerRecovered
 
@@ -74,6 +74,7 @@ class Ledger:
         try:
             with ledger._locked():
                 ledger._refresh()
+                ledger._finish_pending()
         except BaseException:
             ledger.close()
             raise
@@ -138,12 +139,27 @@ class Ledger:
         """Quarantine the torn bytes after the last complete line and record LedgerRecovered. Caller holds the lock."""
         fd = self._require_fd()
         try:
-            data = quarantine_tail(self.path, fd, self._size, size)
+            data = quarantine_tail(self.path, fd, self._size, size, self._head[0] + 1)
         except OSError as exc:
             self._stale = True
             raise LedgerWriteError(exc.errno, f"torn tail at byte {self._size} could not be quarantined: {exc}") from exc
-        event = LedgerRecovered(run_id=None, data=data)
-        self._write([event], check_batch([event]), expected_seq=None)
+        self._finish_pending()
+
+    def _finish_pending(self) -> None:
+        """Record the LedgerRecovered event of every quarantine whose event a crash kept from the ledger. Caller holds the lock.
+
+        A marker's event belongs at the seq stored in it: if the ledger already holds a LedgerRecovered
+        with the same content hash there, the crash came after the append and only the marker is left.
+        """
+        for marker, seq, data in pending(self.path):
+            if seq <= self._head[0]:
+                recorded = next(read_events(self.path, seq - 1, seq), None)
+                if not (isinstance(recorded, LedgerRecovered) and recorded.data.sha256 == data.sha256):
+                    raise LedgerCorruptError(seq, f"{marker.name} expects its LedgerRecovered at seq {seq}; run bin/verify")
+            else:
+                event = LedgerRecovered(run_id=None, data=data)
+                self._write([event], check_batch([event]), expected_seq=seq - 1)
+            clear_pending(marker)
 
     def head(self) -> tuple[int, str]:
         """(seq, hash) of the last complete event; (0, 64 zeros) for an empty ledger."""

@@ -134,9 +134,14 @@ class EventTable:
         shape = orjson.dumps({n: t.render() for n, t in self.payload.fields}).decode().replace("'", "''")
         payload = ", ".join(f"p.{quote(n)}" for n, _ in self.payload.fields)
         return (
-            f"INSERT INTO {SCHEMA}.{quote(self.table)} SELECT seq, id, CAST(ts AS TIMESTAMP), run_id, stage, {payload} "
+            f"INSERT INTO {SCHEMA}.{quote(self.table)} SELECT seq, id, {TS_AS_UTC}, run_id, stage, {payload} "
             f"FROM (SELECT *, json_transform(data, '{shape}') AS p FROM {staging} WHERE type = '{self.type_name}')"
         )
+
+
+#: the staged ts text as a UTC TIMESTAMP: the writer always writes Z, but a line with an explicit
+#: offset (+02:00) is an instant too and must not be stored as its local wall time
+TS_AS_UTC = "CASE WHEN ts[-6] IN ('+', '-') THEN timezone('UTC', CAST(ts AS TIMESTAMPTZ)) ELSE CAST(ts AS TIMESTAMP) END"
 
 
 def column_name(field: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,7 @@ BAD = {
     "bytes value": (_tagged(value=b"raw"), "data.value"),
     "too large": (_tagged(reason="x" * MAX_LINE_BYTES), "data.reason"),
     "bad run id": (MetricLogged.model_construct(run_id="yesterday", data=MetricLoggedData(key="k", value=1.0)), "run_id"),
+    "ts without a zone": (MetricLogged(run_id=RUN_ID, ts=datetime(2026, 1, 1, 12), data=MetricLoggedData(key="k", value=1.0)), "ts"),
     "ts not a datetime": (MetricLogged.model_construct(run_id=RUN_ID, ts="2026-01-01", data=MetricLoggedData(key="k", value=1.0)), "ts"),
     "seq preassigned": (metric(1).model_copy(update={"seq": 7}), "seq"),
     "hash preassigned": (metric(1).model_copy(update={"hash": "0" * 64}), "hash"),
@@ -83,3 +85,14 @@ def test_line_just_under_the_limit_is_accepted(tmp_path: Path) -> None:
         (back,) = ledger.read()
     assert back.data == event.data
 
+
+
+def test_ts_in_another_zone_is_written_as_the_same_instant_in_utc(tmp_path: Path) -> None:
+    """DESIGN: ts is UTC with Z. An aware ts in +02:00 names an instant; the line carries that instant with Z."""
+    local = datetime(2026, 1, 1, 12, 0, 0, 250000, tzinfo=timezone(timedelta(hours=2)))
+    with Ledger.open(tmp_path) as ledger:
+        ledger.append([MetricLogged(run_id=RUN_ID, ts=local, data=MetricLoggedData(key="k", value=1.0))])
+        (back,) = ledger.read()
+        assert ledger.verify().ok
+    assert b'"ts":"2026-01-01T10:00:00.250000Z"' in ledger.path.read_bytes()
+    assert back.ts == local and back.ts.utcoffset() == timedelta(0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import orjson
 import pytest
 from ledgerkit import metric, write_ledger
 
@@ -82,3 +83,47 @@ def test_corrupt_last_complete_line_is_a_hard_error_not_a_repair(tmp_path: Path)
         Ledger.open(tmp_path)
     assert err.value.seq == 3
     assert (tmp_path / "audit.jsonl").read_bytes() == b"".join(lines[:2]) + bad
+
+
+def _torn(tmp_path: Path) -> list[bytes]:
+    lines = write_ledger(tmp_path, 3)
+    (tmp_path / "audit.jsonl").write_bytes(b"".join(lines[:2]) + lines[2][:50])
+    return lines
+
+
+def test_crash_after_the_cut_before_the_event_is_finished_by_the_next_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The torn bytes are quarantined and cut, then the process dies before LedgerRecovered is appended."""
+    _torn(tmp_path)
+
+    def die(self: Ledger) -> None:
+        raise KeyboardInterrupt  # stands in for SIGKILL right after quarantine_tail returned
+
+    with monkeypatch.context() as m:
+        m.setattr(Ledger, "_finish_pending", die)
+        with pytest.raises(KeyboardInterrupt):
+            Ledger.open(tmp_path)
+    assert verify_file(tmp_path / "audit.jsonl").events == 2  # cut, and no event yet
+    assert len(list((tmp_path / "quarantine").glob("*.pending"))) == 1
+    with Ledger.open(tmp_path) as ledger:
+        events = list(ledger.read())
+    assert [e.type for e in events] == ["MetricLogged", "MetricLogged", "LedgerRecovered"]
+    assert (tmp_path / events[2].data.quarantine_path).read_bytes() == _torn(tmp_path / "again")[2][:50]
+    assert not list((tmp_path / "quarantine").glob("*.pending"))
+
+
+def test_crash_after_the_event_before_the_marker_is_dropped_records_it_once(tmp_path: Path) -> None:
+    _torn(tmp_path)
+    with Ledger.open(tmp_path) as ledger:
+        assert ledger.head()[0] == 3
+    (qfile,) = (tmp_path / "quarantine").glob("torn-*.bin")
+    marker = qfile.with_suffix(".pending")
+    assert not marker.exists()
+    digest = qfile.name.split("-")[2][:-4]
+    data = {"offset": int(qfile.name.split("-")[1]), "length": 50, "sha256": digest, "quarantine_path": f"quarantine/{qfile.name}"}
+    marker.write_bytes(orjson.dumps({"seq": 3, "data": data}))  # as a crash before clear_pending leaves it
+    with Ledger.open(tmp_path) as ledger:
+        assert [e.type for e in ledger.read()].count("LedgerRecovered") == 1 and ledger.head()[0] == 3
+    assert not marker.exists()
+    marker.write_bytes(orjson.dumps({"seq": 2, "data": data}))  # a marker that does not match the ledger is not ignored
+    with pytest.raises(LedgerCorruptError, match="expects its LedgerRecovered at seq 2"):
+        Ledger.open(tmp_path)

@@ -246,6 +246,27 @@ def test_lines_in_another_json_layout_project_the_same(home: Path) -> None:
     assert snapshot(home) == incremental
 
 
+def test_a_ts_with_an_offset_is_projected_as_its_utc_instant(tmp_path: Path) -> None:
+    """Our writer always writes Z, but a line stating +02:00 (another writer, an older file) must not land as wall time."""
+    line = proj_line('"ts":"2026-01-01T12:00:00+02:00"')
+    (tmp_path / LEDGER_NAME).write_bytes(line)
+    proj.rebuild(tmp_path)
+    con = proj.connect(tmp_path)
+    try:
+        assert con.execute("SELECT CAST(ts AS VARCHAR) FROM ledger.run_tagged").fetchall() == [("2026-01-01 10:00:00",)]
+    finally:
+        con.close()
+
+
+def proj_line(ts_field: str) -> bytes:
+    """One chained RunTagged line whose ts field is ts_field verbatim."""
+    import hashlib
+
+    body = ('{"data":{"by":"me","key":"k","reason":"r","value":"v"},"id":"x","prev":"' + "0" * 64
+            + f'","run_id":"{RUN_A}","seq":1,"stage":null,{ts_field},"type":"RunTagged","v":1}}').encode()
+    return body[:-1] + b',"hash":"' + hashlib.sha256(body).hexdigest().encode() + b'"}\n'
+
+
 def _loose(line: bytes) -> bytes:
     """The same event, keys reordered and spaced, its stated hash still last (as split_hash expects)."""
     obj = orjson.loads(line)
