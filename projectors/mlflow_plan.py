@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from ledger.codec import decode, split_hash
 from ledger.errors import LedgerCorruptError
@@ -44,6 +47,7 @@ def epoch_ms(ts: datetime) -> int:
     return (ts - _EPOCH) // timedelta(milliseconds=1)
 
 
+@functools.lru_cache(maxsize=4096)
 def safe_key(key: str) -> str:
     """A param/metric/tag key MLflow accepts: disallowed characters become '_', at most 250 chars."""
     return _BAD_KEY_CHARS.sub("_", key).strip("/")[:250] or "_"
@@ -108,8 +112,7 @@ class RunFold:
         self.last_seq, self.last_hash = seq, digest
         match event:
             case MetricLogged(data=d):
-                key = safe_key(d.key if d.asset is None else f"{d.key}/{d.asset}")
-                self.metrics.append(MetricPoint(seq, key, d.value, epoch_ms(event.ts), d.step or 0))
+                self.add_metric(seq, digest, d.key, d.asset, d.value, event.ts, d.step)
             case RunStarted():
                 self.started = event
             case RunCompleted():
@@ -128,6 +131,14 @@ class RunFold:
                 self.stages.append({"stage": event.stage, "status": "failed", **d.model_dump(mode="json")})
             case _:
                 pass
+
+
+    def add_metric(self, seq: int, digest: str, key: str, asset: str | None, value: float, ts: datetime, step: int | None) -> None:
+        """Fold one MetricLogged in (from its model or straight from its line)."""
+        self.first_seq = self.first_seq or seq
+        self.last_seq, self.last_hash = seq, digest
+        name = safe_key(key if asset is None else f"{key}/{asset}")
+        self.metrics.append(MetricPoint(seq, name, float(value), epoch_ms(ts), step or 0))
 
 
 def _stage_summary(d: Any) -> dict[str, Any]:
@@ -167,13 +178,35 @@ def read_ledger(path: Path, after: int) -> LedgerFold:
         fold.head_seq, fold.head_hash = seq, digest
         if seq == after:
             fold.witness_hash = digest
-        if seq <= after and _METRIC_LINE in line:
-            continue
+        if _METRIC_LINE in line:
+            if seq <= after:
+                continue
+            if _fold_metric_line(fold, seq, digest, line):
+                continue
         event = decode(line)
         if event.seq != seq:
             raise LedgerCorruptError(seq, f"line {seq} carries seq {event.seq} (run bin/verify)")
         _fold_event(fold, seq, digest, event)
     return fold
+
+
+def _fold_metric_line(fold: LedgerFold, seq: int, digest: str, line: bytes) -> bool:
+    """Fold a current-version MetricLogged line from its JSON, without building the event model; False: decode it.
+
+    MetricLogged is most of a ledger and the writer validated each line against its model before
+    hashing it, so the mirror reads the fields it sends straight from the parsed line.
+    """
+    obj = orjson.loads(line)
+    if obj.get("type") != "MetricLogged" or obj.get("v") != 1 or obj.get("seq") != seq or not obj.get("run_id"):
+        return False
+    data, run_id = obj["data"], obj["run_id"]
+    run = fold.runs.get(run_id)
+    if run is None:
+        run = fold.runs[run_id] = RunFold(run_id)
+    run.add_metric(seq, digest, data["key"], data.get("asset"), data["value"], datetime.fromisoformat(obj["ts"]), data.get("step"))
+    if seq > fold.after:
+        fold.touched[run_id] = None
+    return True
 
 
 def _numbered(path: Path) -> Iterator[tuple[int, bytes]]:
