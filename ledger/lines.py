@@ -68,6 +68,58 @@ def offset_after(path: Path, lines: int, start: int = 0) -> int:
     raise EOFError(f"{path} has fewer than {lines} complete lines after byte {start}")
 
 
+def offset_of_line(path: Path, lines: int, end: int) -> int:
+    """Byte offset just after the first `lines` complete lines before byte end, found by bisection (O(log n) reads).
+
+    Line k of a ledger states seq k, so probing a line's seq says which side of the target it is on.
+    A probe that does not parse falls back to counting newlines (offset_after), so the answer is the
+    same as counting on any file; a reader then checks every seq it yields anyway.
+    """
+    from ledger.codec import chain_fields
+
+    if lines <= 0:
+        return 0
+    lo, lo_lines, hi = 0, 0, end
+    with open(path, "rb") as f:
+        fd = f.fileno()
+        while hi - lo > READ_CHUNK:
+            mid = (lo + hi) // 2
+            found = _line_from(fd, mid, hi)
+            if found is None:
+                hi = mid
+                continue
+            start, line = found
+            fields = chain_fields(line)
+            if fields is None or start <= lo:
+                break
+            if fields[0] - 1 == lines:
+                return start
+            if fields[0] - 1 < lines:
+                lo, lo_lines = start, fields[0] - 1
+            else:
+                hi = mid
+    return offset_after(path, lines - lo_lines, lo)
+
+
+def _line_from(fd: int, pos: int, hi: int) -> tuple[int, bytes] | None:
+    """(offset, line) of the first complete line starting after the first newline at or after pos, below hi."""
+    data = os.pread(fd, min(_BACK_CHUNK, hi - pos), pos)
+    cut = data.find(b"\n")
+    if cut < 0:
+        return None
+    start = pos + cut + 1
+    line = b""
+    while start + len(line) < hi:
+        chunk = os.pread(fd, min(_BACK_CHUNK, hi - start - len(line)), start + len(line))
+        nl = chunk.find(b"\n")
+        if nl >= 0:
+            return start, line + chunk[:nl]
+        if not chunk:
+            return None
+        line += chunk
+    return None
+
+
 def last_line(fd: int, start: int, size: int) -> tuple[int, bytes] | None:
     """(offset, line without newline) of the last complete line within [start, size), or None if there is none."""
     end = _last_newline(fd, start, size)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ledger.codec import decode
 from ledger.errors import LedgerCorruptError, UnknownEventError
-from ledger.lines import complete_end, iter_chunks, offset_after
+from ledger.lines import complete_end, iter_chunks, offset_of_line
 from schemas.events import Event
 
 
@@ -31,7 +31,7 @@ def read_events(path: Path, after: int = 0, until: int | None = None) -> Iterato
         return
     end = snapshot_end(path)
     try:
-        start = offset_after(path, after)
+        start = offset_of_line(path, after, end)
     except EOFError:
         return
     seq = after

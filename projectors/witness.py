@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from ledger.codec import chain_fields
-from ledger.lines import iter_lines, offset_after
+from ledger.lines import iter_lines, offset_of_line
 
 PROJECTION_NAME = "projections.duckdb"
 MLFLOW_DB = "mlflow.db"
@@ -73,7 +73,7 @@ def witnesses(home: Path, notes: list[str] | None = None) -> list[Witness]:
 def line_hash(ledger_path: Path, seq: int) -> str | None:
     """The hash stated on the ledger's line seq, or None when the ledger has fewer complete lines."""
     try:
-        start = offset_after(ledger_path, seq - 1)
+        start = offset_of_line(ledger_path, seq - 1, ledger_path.stat().st_size)
     except EOFError:
         return None
     for _, line in iter_lines(ledger_path, start):

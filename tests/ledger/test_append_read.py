@@ -139,3 +139,38 @@ def test_closed_ledger_refuses_append(tmp_path: Path) -> None:
     ledger.close()
     with pytest.raises(LedgerError, match="closed"):
         ledger.append([metric(1)])
+
+
+def test_read_after_finds_its_start_by_bisection_on_a_big_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over 256 KiB the start is found by probing seqs, not by counting lines; the suffix is the same."""
+    from ledger import lines as ledger_lines
+
+    lines = write_ledger(tmp_path, 6_000)  # about 2 MB
+    path = tmp_path / "audit.jsonl"
+    end = path.stat().st_size
+    counted: list[int] = []
+    real = ledger_lines.offset_after
+    monkeypatch.setattr(ledger_lines, "offset_after", lambda *a: counted.append(a[1]) or real(*a))
+    with Ledger.open(tmp_path, readonly=True) as ledger:
+        for after in (0, 1, 2_999, 3_000, 5_998, 5_999, 6_000, 7_000):
+            expected = sum(len(x) for x in lines[:after]) if after <= 6_000 else None
+            if expected is not None:
+                assert ledger_lines.offset_of_line(path, after, end) == expected
+            before = len(counted)
+            got = [e.seq for e in ledger.read(after=after, until=after + 3)]
+            assert got == list(range(after + 1, min(after + 3, 6_000) + 1))
+            if after > 6_000:
+                del counted[before:]  # past the end, the last window is counted to find there is nothing
+    window = ledger_lines.READ_CHUNK // min(map(len, lines)) + 1
+    assert max(counted) <= window < 2_000, "bisection left more than one read window of lines to count"
+
+
+def test_bisection_falls_back_to_counting_where_a_line_does_not_parse(tmp_path: Path) -> None:
+    from ledger.lines import offset_of_line
+
+    lines = write_ledger(tmp_path, 4_000)
+    garbled = [b"not a ledger line\n" if 1_000 <= i < 3_000 else x for i, x in enumerate(lines)]
+    path = tmp_path / "garbled.jsonl"
+    path.write_bytes(b"".join(garbled))
+    for after in (10, 1_500, 3_500):
+        assert offset_of_line(path, after, path.stat().st_size) == sum(len(x) for x in garbled[:after])
