@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import numba
 import numpy as np
 from numba import njit, prange
+
+from stages.numba_home import default_cache_dir
 
 # Conventions shared by every kernel (and mirrored exactly by stages/reference.py):
 # - x[t, j] is session t of symbol j; NaN means "no observation".
@@ -17,17 +17,11 @@ from numba import njit, prange
 # - Outputs are preallocated by the caller (out, same shape as the input) and fully overwritten.
 
 
-def _cache_dir() -> str:
-    """NUMBA_CACHE_DIR when set, else numba-cache under the ledgerline home (LEDGERLINE_HOME or ./runs)."""
-    explicit = os.environ.get("NUMBA_CACHE_DIR")
-    if explicit:
-        return explicit
-    return str(Path(os.environ.get("LEDGERLINE_HOME", "runs")).resolve() / "numba-cache")
-
-
 # The cache locator is chosen when a kernel is decorated, so the folder must be set before the
 # decorators below run; setting numba's config (not os.environ) leaves the process env untouched.
-numba.config.CACHE_DIR = _cache_dir()  # type: ignore[attr-defined]
+# A pipeline run has already pointed it at its home (stages.numba_home.point_at); else the default.
+if not numba.config.CACHE_DIR:  # type: ignore[attr-defined]
+    numba.config.CACHE_DIR = default_cache_dir()  # type: ignore[attr-defined]
 
 
 @njit(parallel=True, cache=True)
