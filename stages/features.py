@@ -23,7 +23,7 @@ def compute_features(*, clean: pl.DataFrame, settings: Settings) -> StageResult:
 
 def feature_matrices(close: np.ndarray, cfg: FeatureSettings) -> dict[str, np.ndarray]:
     """Every enabled feature as a sessions x symbols matrix, from a sessions x symbols close matrix."""
-    from stages import kernels  # here, not at import: a run points numba's cache at its home first
+    from stages import kernels  # here, not at import: commands that only import the runner do not load numba
     close = np.ascontiguousarray(close, dtype=np.float64)
     returns = _run(kernels.log_returns, close)
     out = {

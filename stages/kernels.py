@@ -8,7 +8,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from stages.numba_home import default_cache_dir
+from stages.numba_home import cache_dir
 
 # Conventions shared by every kernel (and mirrored exactly by stages/reference.py):
 # - x[t, j] is session t of symbol j; NaN means "no observation".
@@ -19,9 +19,8 @@ from stages.numba_home import default_cache_dir
 
 # The cache locator is chosen when a kernel is decorated, so the folder must be set before the
 # decorators below run; setting numba's config (not os.environ) leaves the process env untouched.
-# A pipeline run has already pointed it at its home (stages.numba_home.point_at); else the default.
-if not numba.config.CACHE_DIR:  # type: ignore[attr-defined]
-    numba.config.CACHE_DIR = default_cache_dir()  # type: ignore[attr-defined]
+if not numba.config.CACHE_DIR:  # type: ignore[attr-defined]  # NUMBA_CACHE_DIR, read by numba itself
+    numba.config.CACHE_DIR = cache_dir()  # type: ignore[attr-defined]
 
 
 @njit(parallel=True, cache=True)

@@ -1,32 +1,30 @@
-"""Where compiled numba kernels are cached: the run's home folder, unless NUMBA_CACHE_DIR says otherwise."""
+"""Where compiled numba kernels are cached: one folder per user, shared by every home and checkout."""
 
 from __future__ import annotations
 
 import os
-import sys
+import tempfile
 from pathlib import Path
 
-CACHE_FOLDER = "numba-cache"
 
+def cache_dir() -> str:
+    """NUMBA_CACHE_DIR when set, else $XDG_CACHE_HOME/ledgerline/numba (~/.cache/ledgerline/numba).
 
-def default_cache_dir() -> str:
-    """NUMBA_CACHE_DIR when set, else numba-cache under LEDGERLINE_HOME (or ./runs)."""
+    Compiled kernels depend on the code and the CPU, not on any ledger, so they live in the user's
+    cache rather than in a home folder (each new home would compile them again) or the current
+    folder. When that folder cannot be created or written, a per-user folder under the system
+    temp directory is used, so numba never fails to cache.
+    """
     explicit = os.environ.get("NUMBA_CACHE_DIR")
     if explicit:
         return explicit
-    return str(Path(os.environ.get("LEDGERLINE_HOME", "runs")).resolve() / CACHE_FOLDER)
-
-
-def point_at(home: Path) -> bool:
-    """Cache kernels under home/numba-cache, if the kernels are not compiled-in yet and NUMBA_CACHE_DIR is unset.
-
-    numba fixes a kernel's cache folder when the kernel is decorated, that is when stages.kernels is
-    first imported; stages.features imports it only when features are computed, so a pipeline run
-    (which calls this with its --home first) caches beside its own ledger. Returns True when it did.
-    """
-    if "stages.kernels" in sys.modules or os.environ.get("NUMBA_CACHE_DIR"):
-        return False
-    import numba
-
-    numba.config.CACHE_DIR = str(Path(home).resolve() / CACHE_FOLDER)  # type: ignore[attr-defined]
-    return True
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ledgerline" / "numba"
+    fallback = Path(tempfile.gettempdir()) / f"ledgerline-numba-{os.getuid()}"
+    for candidate in (base, fallback):
+        try:
+            candidate.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(candidate, os.W_OK):
+            return str(candidate)
+    return str(base)

@@ -25,7 +25,6 @@ from schemas.events import (
     envelope,
 )
 from schemas.settings import Settings, using
-from stages import numba_home
 from stages.artifacts import ArtifactStore
 from stages.errors import ContractBreachError, PostflightError, PreflightError, StageError
 from stages.preflight import preflight
@@ -76,7 +75,6 @@ def run_pipeline(
     """Run every stage of the pipeline into the ledger under home and return how it ended."""
     run_id = check_run_id(new_run_id() if run_id is None else run_id)
     started = time.perf_counter()
-    numba_home.point_at(home)
     with Ledger.open(home) as ledger, using(settings):
         rec = _Recorder(ledger, run_id)
         problems = preflight(settings, home)
