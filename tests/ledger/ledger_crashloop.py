@@ -99,7 +99,14 @@ def kill_loop(root: Path, kills: int, seed: int = 0, per_ledger: int = 25) -> Cr
         if home.joinpath("audit.jsonl").exists():
             _check(home, acked)
     for home in root.glob("ledger*"):
+        Ledger.open(home).close()  # a writer's open finishes any recovery a kill interrupted
+        recorded = set()
         for event in Ledger.open(home, readonly=True).read():
             stats.events += 1
-            stats.recoveries += isinstance(event, LedgerRecovered)
+            if isinstance(event, LedgerRecovered):
+                stats.recoveries += 1
+                recorded.add(event.data.quarantine_path)
+        quarantined = {f"quarantine/{p.name}" for p in home.glob("quarantine/torn-*.bin")}
+        assert quarantined == recorded, f"quarantine files without LedgerRecovered: {sorted(quarantined - recorded)[:3]}"
+        assert not list(home.glob("quarantine/*.pending")), "a recovery marker was left behind"
     return stats
