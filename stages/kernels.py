@@ -8,7 +8,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from stages.numba_home import cache_dir
+from stages.numba_cache import cache_dir
 
 # Conventions shared by every kernel (and mirrored exactly by stages/reference.py):
 # - x[t, j] is session t of symbol j; NaN means "no observation".
