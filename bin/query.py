@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime
 import decimal
+import io
 import json
 import sys
 from collections.abc import Sequence
@@ -64,17 +65,12 @@ def as_json(result: QueryResult) -> str:
 
 def as_csv(result: QueryResult) -> str:
     """CSV with a header row; nested values as JSON."""
-
-    class _Buf(list[str]):
-        def write(self, s: str) -> None:
-            self.append(s)
-
-    buf = _Buf()
+    buf = io.StringIO(newline="")
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(result.columns)
     for row in result.rows:
         writer.writerow([_cell(v, limit=None) for v in row])
-    return "".join(buf)
+    return buf.getvalue()
 
 
 def _cell(value: Any, limit: int | None = _MAX_CELL) -> str:

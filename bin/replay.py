@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bin._cli import EXIT_OK, UsageError, parser, run
 
@@ -13,6 +13,15 @@ PROG = "replay"
 
 def _progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+def _until_interrupted(name: str, follow: Callable[[], object]) -> int:
+    """Run a --follow loop until Ctrl-C, which is how it is meant to end."""
+    try:
+        follow()
+    except KeyboardInterrupt:
+        _progress(f"{name}: stopped")
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,11 +55,7 @@ def _duckdb(args: argparse.Namespace) -> int:
 
     home = args.home
     if args.follow:
-        try:
-            follow(home, progress=_progress)
-        except KeyboardInterrupt:
-            _progress("duckdb: stopped")
-        return EXIT_OK
+        return _until_interrupted("duckdb", lambda: follow(home, progress=_progress))
     applied = rebuild(home, progress=_progress) if args.rebuild else catch_up(home, progress=_progress)
     cp = checkpoint(home)
     print(f"duckdb: {applied:,} events applied, checkpoint seq {cp.seq if cp else 0} ({home}/projections.duckdb)")
@@ -62,11 +67,7 @@ def _mlflow(args: argparse.Namespace) -> int:
 
     home, uri = args.home, args.tracking_uri
     if args.follow:
-        try:
-            mirror.follow(home, tracking_uri=uri, progress=_progress)
-        except KeyboardInterrupt:
-            _progress("mlflow: stopped")
-        return EXIT_OK
+        return _until_interrupted("mlflow", lambda: mirror.follow(home, tracking_uri=uri, progress=_progress))
     summary = mirror.replay(home, tracking_uri=uri, rebuild=args.rebuild, progress=_progress)
     print(summary)
     return EXIT_OK

@@ -61,7 +61,8 @@ def project(home: Path, settings: Settings, run_id: str, mirror: bool, progress:
     lines = [f"projections: {projection.catch_up(home)} events applied"]
     tags = tag_run(home, run_id, settings.tagging)
     lines += [f"tagged {r.event.data.key}={r.event.data.value}: {r.event.data.reason}" for r in tags]  # type: ignore[attr-defined]
-    projection.catch_up(home)
+    if tags:
+        projection.catch_up(home)
     if mirror:
         from projectors.mlflow import replay
 
@@ -70,6 +71,8 @@ def project(home: Path, settings: Settings, run_id: str, mirror: bool, progress:
 
 
 def _print_summary(summary: dict[str, object], notes: list[str], home: Path) -> None:
+    from projectors.witness import default_tracking_uri  # names the mirror's store without importing mlflow
+
     print(f"\nrun {summary['run_id']}: {summary['status']}" + (f" ({summary['error']})" if summary["error"] else ""))
     metrics = summary["metrics"]
     assert isinstance(metrics, dict)
@@ -88,7 +91,7 @@ def _print_summary(summary: dict[str, object], notes: list[str], home: Path) -> 
         f"  bin/verify{h}\n"
         f"  bin/query{h} \"select * from runs\"\n"
         f"  bin/diff{h} RUN_A RUN_B\n"
-        f"  .venv/bin/mlflow ui --backend-store-uri sqlite:///{home.resolve()}/mlflow.db"
+        f"  .venv/bin/mlflow ui --backend-store-uri {default_tracking_uri(home)}"
     )
 
 

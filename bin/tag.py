@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from bin._cli import EXIT_OK, UsageError, parser, run
 from ledger import Recorded
 from projectors import tagging
-from projectors.duckdb import catch_up, connect
 
 PROG = "tag"
 
@@ -60,13 +59,7 @@ def _apply(args: argparse.Namespace, by: str) -> list[Recorded]:
         if not sep or not key:
             raise UsageError(f"--set expects KEY=VALUE, got {args.set!r}")
         return tagging.set_tag(args.home, args.run_id, key, value, by=by, reason=args.reason or "set by hand")
-    catch_up(args.home)
-    con = connect(args.home)
-    try:
-        policy = tagging.policy_of_run(con, args.run_id)
-    finally:
-        con.close()
-    return tagging.tag_run(args.home, args.run_id, policy)
+    return tagging.tag_run(args.home, args.run_id)  # the run's own policy, read on the caught-up projection
 
 
 def _report(recorded: list[Recorded], as_json: bool) -> None:

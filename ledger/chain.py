@@ -1,4 +1,4 @@
-"""The hash-chain check over a byte range of raw ledger lines; stdlib only, so a helper process starts fast."""
+"""The hash-chain check over a byte range of raw ledger lines, and slicing a line's chain fields; stdlib only, so a helper process starts fast."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ _UPDATE = type(sha256()).update
 _NEXT_START = b"\n" + START
 _PREV = b',"prev":"'
 _SEQ = b',"seq":'
+_STAGE = b',"stage":'
+#: what follows a record's 64-hex prev: keys are sorted and run_id comes next
+_AFTER_PREV = b'","run_id":'
 _SEQ_FMT = b',"seq":%d,"stage":'
 
 
@@ -45,9 +48,9 @@ def line_problem(line: bytes, seq: int, prev: bytes) -> str | None:
         return "not a ledger record (bad shape or no trailing hash)"
     if sha256(line[:end] + b"}").hexdigest().encode() != line[end + 9 : end + 73]:
         return "hash does not match content (line edited)"
-    p = line.rfind(b',"prev":"', 0, end)
-    s = line.rfind(b',"seq":', p, end)
-    t = line.find(b',"stage":', s, end)
+    p = line.rfind(_PREV, 0, end)
+    s = line.rfind(_SEQ, p, end)
+    t = line.find(_STAGE, s, end)
     if p < 0 or s < 0 or t < 0:
         return "not a ledger record (no prev/seq)"
     stated = line[s + 7 : t]
@@ -58,16 +61,39 @@ def line_problem(line: bytes, seq: int, prev: bytes) -> str | None:
     return None
 
 
-def _head_of(line: bytes) -> tuple[int, bytes]:
-    """(seq, prev) a line claims, or (0, b"") when it is not shaped like a record."""
+def chain_fields(line: bytes) -> tuple[int, bytes, bytes] | None:
+    """(seq, prev, stated hash) sliced from a line without decoding it, or None if it is not shaped like one.
+
+    Keys are sorted and every top-level key after `prev` holds a scalar, so the last `,"prev":"`
+    and `,"seq":` in the body are the top-level ones (a JSON string cannot hold an unescaped quote).
+    """
     end = len(line) - HASH_SUFFIX_LEN
-    p = line.rfind(b',"prev":"', 0, end)
-    s = line.rfind(b',"seq":', p, end)
-    t = line.find(b',"stage":', s, end)
+    if end < 8 or line[end : end + 9] != HASH_SUFFIX or not line.endswith(b'"}'):
+        return None
+    claimed = _claimed(line)
+    if claimed is None or line[claimed[2] + 73 : claimed[2] + 84] != _AFTER_PREV:
+        return None
+    return claimed[0], claimed[1], line[end + 9 : end + 73]
+
+
+def _claimed(line: bytes) -> tuple[int, bytes, int] | None:
+    """(seq, prev, offset of `,"prev":"`) a line states before its hash suffix, or None when they are missing."""
+    end = len(line) - HASH_SUFFIX_LEN
+    p = line.rfind(_PREV, 0, end)
+    s = line.rfind(_SEQ, p, end)
+    t = line.find(_STAGE, s, end)
+    if p < 0 or s < 0 or t < 0:
+        return None
     try:
-        return (int(line[s + 7 : t]), line[p + 9 : p + 73]) if min(p, s, t) >= 0 else (0, b"")
+        return int(line[s + 7 : t]), line[p + 9 : p + 73], p
     except ValueError:
-        return 0, b""
+        return None
+
+
+def _head_of(line: bytes) -> tuple[int, bytes]:
+    """(seq, prev) a line claims, or (0, b"") when it has none: laxer than chain_fields, as line_problem is."""
+    claimed = _claimed(line)
+    return (claimed[0], claimed[1]) if claimed is not None else (0, b"")
 
 
 def bulk_check(buf: bytes, seq: int, prev: bytes) -> bytes | None:
@@ -123,11 +149,14 @@ def _slow_check(buf: bytes, seq: int, prev: bytes) -> tuple[int, bytes, str]:
     return n, prev, ""
 
 
-def _whole_lines(fd: int, start: int, end: int) -> Iterator[bytes]:
-    """The bytes of [start, end) in chunks cut after their last newline (a line longer than a chunk is joined up)."""
+def whole_lines(fd: int, start: int, end: int, chunk: int) -> Iterator[bytes]:
+    """The bytes of [start, end) read chunk bytes at a time, cut after their last newline (a line longer than a chunk is joined up).
+
+    A partial last line (no newline yet: a writer mid-append or a torn tail) is never yielded.
+    """
     pos, rest = start, b""
     while pos < end:
-        data = os.pread(fd, min(CHUNK, end - pos), pos)
+        data = os.pread(fd, min(chunk, end - pos), pos)
         if not data:
             return
         pos += len(data)
@@ -151,7 +180,7 @@ def scan(fd: int, start: int, end: int, seq: int | None = None, prev: bytes = b"
     whose predecessor another process checks.
     """
     n, first_seq, first_prev = 0, -1, b""
-    for buf in _whole_lines(fd, start, end):
+    for buf in whole_lines(fd, start, end, CHUNK):
         if seq is None:
             first_seq, first_prev = _head_of(buf[: buf.find(b"\n")])
             seq, prev = first_seq - 1, first_prev

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from pydantic_core import SchemaValidator
 
 from ledger.errors import EventRejectedError
-from schemas.events import EVENT_TYPES, RUN_ID_PATTERN
+from schemas.events import EVENT_TYPES, RUN_ID_PATTERN, Envelope
 
 _RUN_ID = re.compile(RUN_ID_PATTERN)
 _SCALARS = (str, int, float, bool, type(None), datetime)
@@ -90,7 +90,7 @@ def _spec(cls: type[BaseModel]) -> Spec:
 
 
 #: event class -> what the writer checks it against (built once from the catalog)
-SPECS: dict[type, Spec] = {cls: _spec(cls) for cls in EVENT_TYPES}
+SPECS: dict[type[Envelope], Spec] = {cls: _spec(cls) for cls in EVENT_TYPES}
 
 
 def rejected(event: Any, field: str, why: str) -> EventRejectedError:
@@ -98,12 +98,12 @@ def rejected(event: Any, field: str, why: str) -> EventRejectedError:
     return EventRejectedError(f"{getattr(event, 'type', type(event).__name__)}: {field}: {why}; nothing was written", field=field)
 
 
-def check_unrecorded(event: Any, specs: dict[type, Spec], run_ids: set[str]) -> Spec:
+def check_unrecorded(event: Any, run_ids: set[str]) -> Spec:
     """Check the envelope of an event the ledger has not recorded yet; return its class's spec.
 
     run_ids holds run ids already found well-formed in this batch (most events of a batch share one).
     """
-    spec = specs.get(type(event))
+    spec = SPECS.get(type(event))
     if spec is None:
         raise EventRejectedError(f"not an event: {type(event).__name__}; nothing was written", field="")
     if event.seq is not None or event.prev is not None or event.hash is not None:

@@ -9,11 +9,11 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from ledger.chain import HASH_SUFFIX, HASH_SUFFIX_LEN
+from ledger.chain import HASH_SUFFIX, HASH_SUFFIX_LEN, chain_fields
 from ledger.checks import SPECS, Spec, check_unrecorded, locate_bad_value, rejected
 from ledger.errors import UnknownEventError
 from ledger.upcasters import upcast
-from schemas.events import EVENT_TYPES, Envelope, Event, parse_event
+from schemas.events import Envelope, Event, parse_event
 
 #: longest line the ledger accepts; bulky data belongs in an artifact, not in an event
 MAX_LINE_BYTES = 1 << 20
@@ -21,10 +21,7 @@ _OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z
 _ZERO = timedelta(0)
 
 #: `"type":"X","v":N` -> class, for every current (type, version): such lines need no upcasting
-_CURRENT_TAILS: dict[bytes, type[BaseModel]] = {
-    f'"type":"{cls.model_fields["type"].default}","v":{cls.model_fields["v"].default}'.encode(): cls
-    for cls in EVENT_TYPES
-}
+_CURRENT_TAILS: dict[bytes, type[BaseModel]] = {f'"type":"{s.type}","v":{s.version}'.encode(): cls for cls, s in SPECS.items()}
 
 
 def _as_dict(obj: Any) -> Any:
@@ -41,7 +38,7 @@ def canonical(obj: Any) -> bytes:
 def check_batch(events: list[Any]) -> list[Spec]:
     """Check the envelopes of unrecorded events (cheap, before the writer's lock); return their specs."""
     run_ids: set[str] = set()
-    return [check_unrecorded(event, SPECS, run_ids) for event in events]
+    return [check_unrecorded(event, run_ids) for event in events]
 
 
 def encode_batch(events: list[Any], specs: list[Spec], seq: int, prev: str) -> tuple[bytearray, list[str]]:
@@ -69,7 +66,7 @@ def encode_batch(events: list[Any], specs: list[Spec], seq: int, prev: str) -> t
             "v": spec.version,
         }
         try:
-            raw = orjson.dumps(env, default=_as_dict, option=_OPTS)
+            raw = canonical(env)
         except TypeError as exc:  # orjson: surrogates, unknown types, nesting too deep
             path, why = locate_bad_value(event)
             raise rejected(event, path or "event", why or str(exc)) from exc
@@ -119,32 +116,17 @@ def encode(event: Envelope, seq: int, prev: str) -> tuple[bytes, str]:
     return bytes(out), hashes[0]
 
 
-def split_hash(line: bytes) -> tuple[bytes, str] | None:
-    """Split a line (no newline) into its hashed body and stated hash, or None if malformed."""
+def stated_hash(line: bytes) -> str | None:
+    """The hash a line (no newline) states, or None if malformed; split_hash without copying the body."""
     if len(line) < HASH_SUFFIX_LEN or not line.endswith(b'"}') or line[-HASH_SUFFIX_LEN:-66] != HASH_SUFFIX:
         return None
-    return line[:-HASH_SUFFIX_LEN] + b"}", line[-66:-2].decode("ascii", "replace")
+    return line[-66:-2].decode("ascii", "replace")
 
 
-def chain_fields(line: bytes) -> tuple[int, bytes, bytes] | None:
-    """(seq, prev, stated hash) sliced from a line without decoding it, or None if it is not shaped like one.
-
-    Keys are sorted and every top-level key after `prev` holds a scalar, so the last `,"prev":"`
-    and `,"seq":` in the body are the top-level ones (a JSON string cannot hold an unescaped quote).
-    """
-    end = len(line) - HASH_SUFFIX_LEN
-    if end < 8 or line[end : end + 9] != HASH_SUFFIX or not line.endswith(b'"}'):
-        return None
-    p = line.rfind(b',"prev":"', 0, end)
-    s = line.rfind(b',"seq":', p, end)
-    t = line.find(b',"stage":', s, end)
-    if p < 0 or s < 0 or t < 0 or line[p + 73 : p + 84] != b'","run_id":':
-        return None
-    try:
-        seq = int(line[s + 7 : t])
-    except ValueError:
-        return None
-    return seq, line[p + 9 : p + 73], line[end + 9 : end + 73]
+def split_hash(line: bytes) -> tuple[bytes, str] | None:
+    """Split a line (no newline) into its hashed body and stated hash, or None if malformed."""
+    stated = stated_hash(line)
+    return None if stated is None else (line[:-HASH_SUFFIX_LEN] + b"}", stated)
 
 
 def decode(line: bytes) -> Event:
@@ -182,4 +164,5 @@ __all__ = [
     "encode",
     "encode_batch",
     "split_hash",
+    "stated_hash",
 ]

@@ -8,36 +8,30 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ledger.chain import chain_fields, whole_lines
+
 LEDGER_NAME = "audit.jsonl"
 LOCK_NAME = "audit.lock"
 READ_CHUNK = 1 << 18
 _BACK_CHUNK = 1 << 16
 
 
-def iter_chunks(path: Path, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int, list[bytes]]]:
+def iter_chunks(path: Path, start: int = 0, end: int | None = None, fd: int | None = None) -> Iterator[tuple[int, int, list[bytes]]]:
     """Yield (offset of the first line, offset after the last, complete lines without newlines) in big chunks.
 
     A partial last line (no newline yet: a writer mid-append or a torn tail) is never yielded.
+    Reads fd when given (an open descriptor of path), else opens path.
     """
-    with open(path, "rb") as f:
-        stop = os.fstat(f.fileno()).st_size if end is None else end
-        f.seek(start)
-        offset, rest = start, b""
-        pos = start
-        while pos < stop:
-            chunk = f.read(min(READ_CHUNK, stop - pos))
-            if not chunk:
-                break
-            pos += len(chunk)
-            buf = rest + chunk if rest else chunk
-            cut = buf.rfind(b"\n")
-            if cut < 0:
-                rest = buf
-                continue
-            rest = buf[cut + 1 :]
-            lines = buf[:cut].split(b"\n")
-            yield offset, offset + cut + 1, lines
-            offset += cut + 1
+    if fd is None:
+        with open(path, "rb") as f:
+            yield from iter_chunks(path, start, end, f.fileno())
+        return
+    offset = start
+    for buf in whole_lines(fd, start, os.fstat(fd).st_size if end is None else end, READ_CHUNK):
+        lines = buf.split(b"\n")
+        lines.pop()  # the empty piece after the last newline
+        yield offset, offset + len(buf), lines
+        offset += len(buf)
 
 
 def iter_lines(path: Path, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes]]:
@@ -48,57 +42,65 @@ def iter_lines(path: Path, start: int = 0, end: int | None = None) -> Iterator[t
             offset += len(line) + 1
 
 
-def offset_after(path: Path, lines: int, start: int = 0) -> int:
-    """Byte offset just after the first `lines` complete lines counted from start (or the end of complete lines)."""
+def offset_after(path: Path, lines: int, start: int = 0, fd: int | None = None) -> int:
+    """Byte offset just after the first `lines` complete lines counted from start (or the end of complete lines).
+
+    Reads fd when given (an open descriptor of path), else opens path.
+    """
     if lines <= 0:
         return start
-    with open(path, "rb") as f:
-        f.seek(start)
-        pos, left = start, lines
-        while chunk := f.read(READ_CHUNK):
-            n = chunk.count(b"\n")
-            if n < left:
-                left -= n
-                pos += len(chunk)
-                continue
-            cut = -1
-            for _ in range(left):
-                cut = chunk.index(b"\n", cut + 1)
-            return pos + cut + 1
+    if fd is None:
+        with open(path, "rb") as f:
+            return _offset_after(f.fileno(), path, lines, start)
+    return _offset_after(fd, path, lines, start)
+
+
+def _offset_after(fd: int, path: Path, lines: int, start: int) -> int:
+    pos, left = start, lines
+    while chunk := os.pread(fd, READ_CHUNK, pos):
+        n = chunk.count(b"\n")
+        if n < left:
+            left -= n
+            pos += len(chunk)
+            continue
+        cut = -1
+        for _ in range(left):
+            cut = chunk.index(b"\n", cut + 1)
+        return pos + cut + 1
     raise EOFError(f"{path} has fewer than {lines} complete lines after byte {start}")
 
 
-def offset_of_line(path: Path, lines: int, end: int) -> int:
+def offset_of_line(path: Path, lines: int, end: int, fd: int | None = None) -> int:
     """Byte offset just after the first `lines` complete lines before byte end, found by bisection (O(log n) reads).
 
     Line k of a ledger states seq k, so probing a line's seq says which side of the target it is on.
     A probe that does not parse falls back to counting newlines (offset_after), so the answer is the
     same as counting on any file; a reader then checks every seq it yields anyway.
+    Reads fd when given (an open descriptor of path), else opens path.
     """
-    from ledger.codec import chain_fields
-
     if lines <= 0:
         return 0
+    if fd is None:
+        with open(path, "rb") as f:
+            return offset_of_line(path, lines, end, f.fileno())
     lo, lo_lines, hi = 0, 0, end
-    with open(path, "rb") as f:
-        fd = f.fileno()
-        while hi - lo > READ_CHUNK:
-            mid = (lo + hi) // 2
-            found = _line_from(fd, mid, hi)
-            if found is None:
-                hi = mid
-                continue
-            start, line = found
-            fields = chain_fields(line)
-            if fields is None or start <= lo:
-                break
-            if fields[0] - 1 == lines:
-                return start
-            if fields[0] - 1 < lines:
-                lo, lo_lines = start, fields[0] - 1
-            else:
-                hi = mid
-    return offset_after(path, lines - lo_lines, lo)
+    while hi - lo > READ_CHUNK:
+        mid = (lo + hi) // 2
+        found = _line_from(fd, mid, hi)
+        if found is None:
+            hi = mid
+            continue
+        start, line = found
+        fields = chain_fields(line)
+        if fields is None or start <= lo:
+            break
+        if fields[0] - 1 == lines:
+            return start
+        if fields[0] - 1 < lines:
+            lo, lo_lines = start, fields[0] - 1
+        else:
+            hi = mid
+    return offset_after(path, lines - lo_lines, lo, fd)
 
 
 def _line_from(fd: int, pos: int, hi: int) -> tuple[int, bytes] | None:

@@ -29,21 +29,24 @@ def read_events(path: Path, after: int = 0, until: int | None = None) -> Iterato
     """
     if until is not None and until <= after:
         return
-    end = snapshot_end(path)
-    try:
-        start = offset_of_line(path, after, end)
-    except EOFError:
-        return
-    seq = after
-    for _, _, lines in iter_chunks(path, start, end):
-        for line in lines:
-            seq += 1
-            if until is not None and seq > until:
-                return
-            yield _decode_at(line, seq)
+    with open(path, "rb") as f:
+        fd = f.fileno()  # one descriptor for the snapshot, the bisection and the read
+        end = complete_end(fd, 0, os.fstat(fd).st_size)
+        try:
+            start = offset_of_line(path, after, end, fd)
+        except EOFError:
+            return
+        seq = after
+        for _, _, lines in iter_chunks(path, start, end, fd):
+            for line in lines:
+                seq += 1
+                if until is not None and seq > until:
+                    return
+                yield decode_at(line, seq)
 
 
-def _decode_at(line: bytes, seq: int) -> Event:
+def decode_at(line: bytes, seq: int) -> Event:
+    """Decode the ledger line at seq; a line that states another seq is a LedgerCorruptError."""
     try:
         event = decode(line)
     except UnknownEventError as exc:

@@ -23,7 +23,7 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def quarantine_tail(ledger_path: Path, fd: int, offset: int, size: int, seq: int) -> LedgerRecoveredData:
+def quarantine_tail(ledger_path: Path, fd: int, offset: int, size: int, seq: int) -> None:
     """Copy bytes [offset, size) to quarantine/torn-<offset>-<sha256>.bin, fsync it, then truncate the ledger.
 
     The copy is durable before the cut, so a crash in between loses nothing: the next open finds the
@@ -48,7 +48,6 @@ def quarantine_tail(ledger_path: Path, fd: int, offset: int, size: int, seq: int
     fsync_dir(folder)
     os.ftruncate(fd, offset)
     os.fsync(fd)
-    return data
 
 
 def _write_durably(path: Path, payload: bytes) -> None:

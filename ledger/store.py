@@ -13,13 +13,13 @@ from typing import NamedTuple
 from ledger.checks import Spec
 from ledger.codec import HASH_SUFFIX_LEN, chain_fields, check_batch, encode_batch
 from ledger.errors import LedgerCorruptError, LedgerError, LedgerWriteError, WrongExpectedSeq
-from ledger.lines import LEDGER_NAME, LOCK_NAME, count_lines, iter_lines, last_line
+from ledger.lines import LEDGER_NAME, LOCK_NAME, count_lines, last_line
 from ledger.reader import read_events
-from ledger.recovery import QUARANTINE_DIR, clear_pending, fsync_dir, pending, quarantine_tail
+from ledger.recovery import clear_pending, fsync_dir, pending, quarantine_tail
 from ledger.verify import VerifyReport, verify_file
 from schemas.events import GENESIS_HASH, Envelope, Event, LedgerRecovered
 
-__all__ = ["LEDGER_NAME", "LOCK_NAME", "QUARANTINE_DIR", "Ledger", "Recorded", "iter_lines", "resolve_path"]
+__all__ = ["LEDGER_NAME", "LOCK_NAME", "Ledger", "Recorded", "resolve_path"]
 
 
 class Recorded(NamedTuple):
@@ -139,7 +139,7 @@ class Ledger:
         """Quarantine the torn bytes after the last complete line and record LedgerRecovered. Caller holds the lock."""
         fd = self._require_fd()
         try:
-            data = quarantine_tail(self.path, fd, self._size, size, self._head[0] + 1)
+            quarantine_tail(self.path, fd, self._size, size, self._head[0] + 1)
         except OSError as exc:
             self._stale = True
             raise LedgerWriteError(exc.errno, f"torn tail at byte {self._size} could not be quarantined: {exc}") from exc

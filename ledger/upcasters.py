@@ -25,8 +25,7 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {
 def upcast(obj: dict[str, Any]) -> dict[str, Any]:
     """Return the event dict upgraded to its type's current version (the input is not modified)."""
     kind, version = obj.get("type"), obj.get("v")
-    current = CURRENT_VERSIONS.get(kind) if isinstance(kind, str) else None
-    if current is None or not isinstance(kind, str):
+    if not isinstance(kind, str) or (current := CURRENT_VERSIONS.get(kind)) is None:
         raise UnknownEventError(f"seq {obj.get('seq')}: unknown event type {kind!r}")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1 or version > current:
         raise UnknownEventError(f"seq {obj.get('seq')}: {kind} has unknown version {version!r} (current is {current})")

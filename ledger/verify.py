@@ -47,7 +47,7 @@ def verify_file(path: Path, *, deep: bool = False, parallel: bool = True) -> Ver
         os.close(fd)
     if not found.ok:
         return found
-    if deep and (bad := _deep_check(path)) is not None:
+    if deep and (bad := _deep_check(path, end)) is not None:
         seq, problem, prev = bad
         return VerifyReport(False, seq - 1, seq - 1, prev, first_bad_seq=seq, problem=problem)
     torn = torn_bytes(path, end)
@@ -96,10 +96,10 @@ def _scan_two(path: Path, fd: int, split: int, end: int) -> VerifyReport:
     return _as_report(second, first.head_seq, first.head_hash)
 
 
-def _deep_check(path: Path) -> tuple[int, str, str] | None:
-    """(seq, problem, hash before it) of the first line that hashes right but does not decode to a valid event."""
+def _deep_check(path: Path, end: int) -> tuple[int, str, str] | None:
+    """(seq, problem, hash before it) of the first line before byte end that hashes right but does not decode to a valid event."""
     prev = GENESIS_HASH
-    for seq, (_, line) in enumerate(iter_lines(path), start=1):
+    for seq, (_, line) in enumerate(iter_lines(path, 0, end), start=1):
         try:
             event = decode(line)
         except Exception as exc:  # any decode failure is a finding of the audit, not a crash

@@ -8,7 +8,7 @@ import itertools
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from ledger import LEDGER_NAME
+from ledger.recovery import fsync_dir
 from projectors.duckdb_apply import TABLES, drop_staging, stage, write_rows
 from projectors.duckdb_schema import SCHEMA, quote
 from projectors.duckdb_source import Checkpoint, check_checkpoint, complete_end, head_at
@@ -38,10 +39,11 @@ def _quiet(line: str) -> None:
 # ------------------------------------------------------------------ schema and views
 
 
-def view_sql() -> list[tuple[str, str]]:
-    """(view name, SQL) of every views/*.sql file, sorted by name."""
+@functools.cache
+def view_sql() -> tuple[tuple[str, str], ...]:
+    """(view name, SQL) of every views/*.sql file, sorted by name (read once per process)."""
     files = [f for f in resources.files("views").iterdir() if f.name.endswith(".sql")]
-    return sorted((f.name[:-4], f.read_text()) for f in files)
+    return tuple(sorted((f.name[:-4], f.read_text()) for f in files))
 
 
 def view_names() -> list[str]:
@@ -70,11 +72,10 @@ def create_views(con: duckdb.DuckDBPyConnection) -> None:
     """(Re)create every view, each after the views it selects from."""
     for _, sql in _dependency_order(view_sql()):
         con.execute(sql)
-    if _meta(con, "views_digest") is not None:
-        con.execute("UPDATE meta SET value = ? WHERE key = 'views_digest'", [_views_digest()])
+    con.execute("UPDATE meta SET value = ? WHERE key = 'views_digest'", [_views_digest()])
 
 
-def _dependency_order(views: list[tuple[str, str]]) -> list[tuple[str, str]]:
+def _dependency_order(views: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     """Views sorted so that one naming another after FROM/JOIN comes after it."""
     names = {name for name, _ in views}
     deps = {name: set(_FROM_RE.findall(sql)) & names - {name} for name, sql in views}
@@ -90,13 +91,9 @@ def _dependency_order(views: list[tuple[str, str]]) -> list[tuple[str, str]]:
 _FROM_RE = re.compile(r"\b(?:FROM|JOIN)\s+([A-Za-z_]\w*)\b(?!\.)", re.IGNORECASE)
 
 
+@functools.cache
 def _views_digest() -> str:
     return _digest([sql for _, sql in view_sql()])
-
-
-def _meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
-    row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
-    return None if row is None else str(row[0])
 
 
 # ------------------------------------------------------------------ connections and checkpoint
@@ -149,10 +146,16 @@ def _attach(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool, alias: 
             return
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                raise ProjectionBusyError(f"cannot open {path}: {str(exc).splitlines()[0]}") from exc
+                raise ProjectionBusyError(f"cannot open {path}: {first_line(exc)}") from exc
             time.sleep(0.05)
         except duckdb.Error as exc:
-            raise ProjectionBusyError(f"cannot open {path}: {str(exc).splitlines()[0]}") from exc
+            raise ProjectionBusyError(f"cannot open {path}: {first_line(exc)}") from exc
+
+
+def first_line(exc: BaseException) -> str:
+    """A DuckDB error message reduced to its first line."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def _sql_str(path: Path) -> str:
@@ -262,18 +265,10 @@ def rebuild(home: Path, *, progress: Progress = _quiet) -> int:
 
 def _swap(scratch: Path, target: Path) -> None:
     """Rename scratch over target (readers of the old file keep their inode) and make it durable."""
-    fd = os.open(scratch, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(scratch)  # a file too: it only opens read-only and fsyncs
     _remove(target.with_name(target.name + ".wal"))
     os.replace(scratch, target)
-    dfd = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    fsync_dir(target.parent)
 
 
 def _remove(path: Path) -> None:
@@ -309,7 +304,8 @@ def _state(con: duckdb.DuckDBPyConnection) -> tuple[Checkpoint, str | None, str 
 
 
 def _catch_up_open(con: duckdb.DuckDBPyConnection, ledger: Path, cp: Checkpoint, stale_views: bool, progress: Progress) -> int:
-    until = head_at(ledger, complete_end(ledger, cp.offset))
+    end = complete_end(ledger, cp.offset)
+    until = cp if end == cp.offset else head_at(ledger, end)  # cp's line was just checked: nothing new to parse
     if until.seq == cp.seq and not stale_views:
         return 0
     staged = stage(con, ledger, cp, until)
@@ -329,17 +325,17 @@ def as_of(home: Path, seq: int) -> duckdb.DuckDBPyConnection:
     cp = checkpoint(home)
     if cp is None or cp.seq < seq:
         catch_up(home)
-        cp = checkpoint(home)
-    assert cp is not None
     mem = duckdb.connect()
     create_tables(mem)
     mem.execute(f"ATTACH '{_sql_str(projection_path(home))}' AS src (READ_ONLY)")
     try:
+        row = mem.execute("SELECT seq FROM src.checkpoint").fetchone()
+        head = int(row[0]) if row is not None and row[0] is not None else 0
         for table in TABLES:
             name = f"{SCHEMA}.{quote(table.table)}"
             mem.execute(f"INSERT INTO {name} SELECT * FROM src.{name} WHERE seq <= ? ORDER BY seq", [seq])
     finally:
         mem.execute("DETACH src")
-    mem.execute("INSERT INTO checkpoint VALUES (?, NULL, NULL, NULL)", [min(seq, cp.seq)])
+    mem.execute("INSERT INTO checkpoint VALUES (?, NULL, NULL, NULL)", [min(seq, head)])
     create_views(mem)
     return mem

@@ -40,18 +40,23 @@ def stage(con: duckdb.DuckDBPyConnection, ledger: Path, since: Checkpoint, until
     start, first_seq = since.offset, since.seq + 1
     if until.seq < first_seq:
         return Staged()
+    old_versions = False
     if direct:
         try:
             return _read(con, ledger, first_seq, until)
-        except (*_READ_ERRORS, _OldVersions, LedgerUnreadableError):
+        except _OldVersions:
+            old_versions = True  # a copy of the same lines would hold the same versions: upcast straight away
+        except (*_READ_ERRORS, LedgerUnreadableError):
             pass
     with tempfile.TemporaryDirectory(prefix="ledgerline-") as tmp:
         copy = Path(tmp) / "lines.jsonl"
-        write_bytes(read_range(ledger, start, until.offset), copy)
-        try:
-            return _read(con, copy, first_seq, until)
-        except _OldVersions:
-            write_normalized(ledger, start, until.offset, copy)
+        if not old_versions:
+            write_bytes(read_range(ledger, start, until.offset), copy)
+            try:
+                return _read(con, copy, first_seq, until)
+            except _OldVersions:
+                pass
+        write_normalized(ledger, start, until.offset, copy)
         try:
             return _read(con, copy, first_seq, until)
         except _OldVersions as exc:

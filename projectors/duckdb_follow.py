@@ -10,7 +10,6 @@ import watchfiles
 
 from ledger import LEDGER_NAME
 from projectors.duckdb import catch_up
-from projectors.errors import ProjectionMissingError
 
 Progress = Callable[[str], None]
 
@@ -19,9 +18,7 @@ def follow(home: Path, *, progress: Progress, stop: threading.Event | None = Non
     """Catch up now and again after every change to the ledger (polling each second too) until stopped."""
     home = Path(home)
     ledger = home / LEDGER_NAME
-    if not ledger.is_file():
-        raise ProjectionMissingError(f"no ledger at {ledger}")
-    total = catch_up(home, progress=progress)
+    total = catch_up(home, progress=progress)  # raises ProjectionMissingError when there is no ledger
     size = ledger.stat().st_size
     progress(f"duckdb: following {ledger} (Ctrl-C to stop)")
     for _ in watchfiles.watch(

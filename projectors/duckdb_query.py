@@ -9,7 +9,8 @@ from typing import Any
 import duckdb
 
 from ledger import LEDGER_NAME
-from projectors.duckdb import catch_up, checkpoint, connect
+from projectors.duckdb import _host, catch_up, checkpoint, connect
+from projectors.duckdb import first_line as first_line  # its former home: still importable from here
 from projectors.duckdb_source import check_checkpoint, complete_end
 from projectors.errors import ProjectionMissingError, QueryError
 
@@ -25,41 +26,30 @@ class QueryResult:
 
 def parse_one(sql: str) -> None:
     """Refuse SQL that does not parse as exactly one statement (before anything is opened or written)."""
+    parser = _host(1).cursor()  # a cursor of the shared in-memory instance: a new one costs ~20 ms
     try:
-        statements = duckdb.connect().extract_statements(sql)
+        statements = parser.extract_statements(sql)
     except duckdb.Error as exc:
         raise QueryError(first_line(exc)) from exc
+    finally:
+        parser.close()
     if len(statements) != 1:
         raise QueryError(f"expected one SQL statement, got {len(statements)}")
-
-
-def first_line(exc: BaseException) -> str:
-    """A DuckDB error message reduced to its first line."""
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
-
-
-def is_stale(home: Path) -> bool:
-    """True when the ledger has complete lines the projection has not applied (or there is no projection).
-
-    Raises CheckpointMismatchError when the ledger no longer holds the checkpoint's line.
-    """
-    cp = checkpoint(home)
-    if cp is None:
-        return True
-    check_checkpoint(home / LEDGER_NAME, cp)
-    return complete_end(home / LEDGER_NAME, cp.offset) > cp.offset
 
 
 def query(home: Path, sql: str) -> QueryResult:
     """Parse, bind-check, catch the projection up if stale, then run sql on a read-only connection."""
     home = Path(home)
     parse_one(sql)
-    if not (home / LEDGER_NAME).is_file():
-        raise ProjectionMissingError(f"no ledger at {home / LEDGER_NAME}")
-    if is_stale(home):
-        if checkpoint(home) is not None:
-            _run(home, f"EXPLAIN {sql}")
+    ledger = home / LEDGER_NAME
+    if not ledger.is_file():
+        raise ProjectionMissingError(f"no ledger at {ledger}")
+    cp = checkpoint(home)
+    if cp is not None:
+        check_checkpoint(ledger, cp)  # a rewritten ledger is refused before anything runs
+    if cp is None or complete_end(ledger, cp.offset) > cp.offset:  # stale: complete lines not yet applied
+        if cp is not None:
+            _run(home, f"EXPLAIN {sql}")  # a statement that cannot bind fails before the catch-up writes
         catch_up(home)
     return _run(home, sql)
 

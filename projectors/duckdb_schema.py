@@ -64,9 +64,6 @@ class StructOf:
     def render(self) -> str:
         return "STRUCT(" + ", ".join(f"{quote(n)} {t.render()}" for n, t in self.fields) + ")"
 
-    def get(self, name: str) -> DType:
-        return dict(self.fields)[name]
-
 
 DType = Union[Scalar, ListOf, MapOf, StructOf]
 JSON = Scalar("JSON")

@@ -84,10 +84,12 @@ def check_checkpoint(path: Path, cp: Checkpoint) -> None:
     size = path.stat().st_size if path.exists() else 0
     found: tuple[int, str] | None = None
     if size >= cp.offset and cp.offset > cp.line_offset:
-        raw = read_range(path, cp.line_offset, cp.offset)
-        if raw.endswith(b"\n") and (cp.line_offset == 0 or read_range(path, cp.line_offset - 1, cp.line_offset) == b"\n"):
+        start = max(cp.line_offset - 1, 0)
+        raw = read_range(path, start, cp.offset)  # the line and, unless it is the first, the newline before it
+        line = raw[cp.line_offset - start :]
+        if line.endswith(b"\n") and (cp.line_offset == 0 or raw[:1] == b"\n"):
             try:
-                found = seq_and_hash(raw[:-1])
+                found = seq_and_hash(line[:-1])
             except LedgerUnreadableError:
                 found = None
     if found != (cp.seq, cp.hash):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mlflow.entities import Metric, Param, RunTag
 
-from ledger import LEDGER_NAME
+from ledger import LEDGER_NAME, Ledger, LedgerCorruptError
 from projectors.errors import MirrorDivergedError, MirrorUnavailableError
 from projectors.mlflow_plan import (
     ALIAS_KEY,
@@ -31,9 +31,11 @@ from projectors.mlflow_plan import (
     valid_alias,
 )
 from projectors.mlflow_sink import MIRRORED_HASH_TAG, MIRRORED_SEQ_TAG, Sink, experiment_name, forget_engines
+from projectors.witness import MLFLOW_ARTIFACTS, MLFLOW_DB
+from projectors.witness import default_tracking_uri as default_tracking_uri  # re-exported
 
 Progress = Callable[[str], None]
-DB_NAME, ARTIFACTS_DIR, LOCK_NAME = "mlflow.db", "mlartifacts", "mlflow.lock"
+LOCK_NAME = "mlflow.lock"
 MANIFEST_PATH, REPORT_PATH = "manifest/manifest.json", "contract/contract_report.json"
 
 
@@ -73,15 +75,10 @@ class _Tally:
     aliases: int = 0
 
 
-def default_tracking_uri(home: Path) -> str:
-    """The mirror's default store: sqlite:///<absolute home>/mlflow.db."""
-    return f"sqlite:///{(Path(home).resolve() / DB_NAME)}"
-
-
 def read_witness(home: Path, tracking_uri: str | None = None) -> tuple[int, str] | None:
     """The (seq, hash) head the mirror last completed, stored as tags of the `ledgerline` experiment; None without a store."""
     uri = tracking_uri or default_tracking_uri(home)
-    if tracking_uri is None and not (Path(home) / DB_NAME).exists():
+    if tracking_uri is None and not (Path(home) / MLFLOW_DB).exists():
         return None
     return Sink.open(uri).read_witness()
 
@@ -106,8 +103,11 @@ def _replay(home: Path, tracking_uri: str | None, rebuild: bool, say: Progress) 
         _drop_default_store(home)
     sink = Sink.open(tracking_uri or default_tracking_uri(home))
     witness = None if rebuild else sink.read_witness()
-    start = witness[0] if witness else 0
+    if witness is not None and _ledger_head(home) == witness:  # up to date: nothing to fold, nothing to send
+        return ReplayReport(sink.uri, requests=sink.requests, from_seq=witness[0], head_seq=witness[0],
+                            head_hash=witness[1], **dataclasses.asdict(_Tally()))
     fold = _read_checked(home, witness)
+    start = fold.after
     if fold.head_seq > start:
         say(f"mirroring seq {start + 1}..{fold.head_seq} ({len(fold.touched)} runs) into {sink.uri}")
     job = _Replay(home, sink, fold, rebuild, say)
@@ -118,6 +118,15 @@ def _replay(home: Path, tracking_uri: str | None, rebuild: bool, say: Progress) 
         sink.write_witness(fold.head_seq, fold.head_hash)
     return ReplayReport(sink.uri, requests=sink.requests, from_seq=start, head_seq=fold.head_seq,
                         head_hash=fold.head_hash, **dataclasses.asdict(job.tally))
+
+
+def _ledger_head(home: Path) -> tuple[int, str] | None:
+    """The ledger's (seq, hash) head from its last line alone; None when that line is not intact (a full read decides)."""
+    try:
+        with Ledger.open(home, readonly=True) as ledger:
+            return ledger.head()
+    except LedgerCorruptError:
+        return None
 
 
 def follow(
@@ -139,8 +148,14 @@ def follow(
     home.mkdir(parents=True, exist_ok=True)
     behind = not _replay_reachable(home, tracking_uri, say)
     timeout_ms = int(retry_s * 1000)
-    for changes in watch(home, stop_event=stop, rust_timeout=timeout_ms, yield_on_timeout=True):
-        if behind or any(Path(path).name == LEDGER_NAME for _, path in changes):
+    for changes in watch(
+        home,
+        watch_filter=lambda _change, path: Path(path).name == LEDGER_NAME,  # not the mirror's own writes
+        stop_event=stop,
+        rust_timeout=timeout_ms,
+        yield_on_timeout=True,
+    ):
+        if behind or changes:  # changes is empty on a timeout, which only retries an unreachable store
             behind = not _replay_reachable(home, tracking_uri, say)
 
 
@@ -176,8 +191,8 @@ def _experiment_tags(pipeline: str) -> dict[str, str]:
 def _drop_default_store(home: Path) -> None:
     """--rebuild of the default store starts from nothing: the file and its artifacts are derived data."""
     forget_engines(default_tracking_uri(home))
-    (home / DB_NAME).unlink(missing_ok=True)
-    shutil.rmtree(home / ARTIFACTS_DIR, ignore_errors=True)
+    (home / MLFLOW_DB).unlink(missing_ok=True)
+    shutil.rmtree(home / MLFLOW_ARTIFACTS, ignore_errors=True)
 
 
 def _read_checked(home: Path, witness: tuple[int, str] | None) -> LedgerFold:
@@ -240,7 +255,7 @@ class _Replay:
         metrics = [Metric(m.key, m.value, m.timestamp, m.step) for m in run.metrics if m.seq > cutoff]
         batches = self.sink.log(run_id, params, tags, metrics)
         self._artifacts(run, run_id, cutoff)
-        if run.completed is not None:
+        if run.completed is not None and (run.completed.seq is None or run.completed.seq > cutoff):
             status = "FINISHED" if run.completed.data.status == "succeeded" else "FAILED"
             self.sink.terminate(run_id, status, epoch_ms(run.completed.ts))
         self.sink.mark(run_id, {MIRRORED_HASH_TAG: run.last_hash, MIRRORED_SEQ_TAG: str(run.last_seq)})

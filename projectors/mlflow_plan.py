@@ -13,10 +13,9 @@ from typing import Any
 
 import orjson
 
-from ledger.codec import decode, split_hash
-from ledger.errors import LedgerCorruptError
-from ledger.reader import snapshot_end
-from ledger.store import iter_lines
+from ledger.codec import stated_hash
+from ledger.lines import iter_lines
+from ledger.reader import decode_at, snapshot_end
 from schemas.events import (
     GENESIS_HASH,
     ArtifactWritten,
@@ -108,11 +107,12 @@ class RunFold:
 
     def add(self, seq: int, digest: str, event: Event) -> None:
         """Fold one event of this run in."""
-        self.first_seq = self.first_seq or seq
-        self.last_seq, self.last_hash = seq, digest
+        if isinstance(event, MetricLogged):
+            m = event.data
+            self.add_metric(seq, digest, m.key, m.asset, m.value, event.ts, m.step)
+            return
+        self._advance(seq, digest)
         match event:
-            case MetricLogged(data=d):
-                self.add_metric(seq, digest, d.key, d.asset, d.value, event.ts, d.step)
             case RunStarted():
                 self.started = event
             case RunCompleted():
@@ -132,13 +132,15 @@ class RunFold:
             case _:
                 pass
 
-
     def add_metric(self, seq: int, digest: str, key: str, asset: str | None, value: float, ts: datetime, step: int | None) -> None:
         """Fold one MetricLogged in (from its model or straight from its line)."""
-        self.first_seq = self.first_seq or seq
-        self.last_seq, self.last_hash = seq, digest
+        self._advance(seq, digest)
         name = safe_key(key if asset is None else f"{key}/{asset}")
         self.metrics.append(MetricPoint(seq, name, float(value), epoch_ms(ts), step or 0))
+
+    def _advance(self, seq: int, digest: str) -> None:
+        self.first_seq = self.first_seq or seq
+        self.last_seq, self.last_hash = seq, digest
 
 
 def _stage_summary(d: Any) -> dict[str, Any]:
@@ -173,8 +175,7 @@ def read_ledger(path: Path, after: int) -> LedgerFold:
     """Fold the whole ledger; MetricLogged lines at or before seq `after` are skipped undecoded."""
     fold = LedgerFold(after=after, witness_hash=GENESIS_HASH if after == 0 else None)
     for seq, line in _numbered(path):
-        parts = split_hash(line)
-        digest = parts[1] if parts else ""
+        digest = stated_hash(line) or ""
         fold.head_seq, fold.head_hash = seq, digest
         if seq == after:
             fold.witness_hash = digest
@@ -183,10 +184,7 @@ def read_ledger(path: Path, after: int) -> LedgerFold:
                 continue
             if _fold_metric_line(fold, seq, digest, line):
                 continue
-        event = decode(line)
-        if event.seq != seq:
-            raise LedgerCorruptError(seq, f"line {seq} carries seq {event.seq} (run bin/verify)")
-        _fold_event(fold, seq, digest, event)
+        _fold_event(fold, seq, digest, decode_at(line, seq))
     return fold
 
 
@@ -199,13 +197,9 @@ def _fold_metric_line(fold: LedgerFold, seq: int, digest: str, line: bytes) -> b
     obj = orjson.loads(line)
     if obj.get("type") != "MetricLogged" or obj.get("v") != 1 or obj.get("seq") != seq or not obj.get("run_id"):
         return False
-    data, run_id = obj["data"], obj["run_id"]
-    run = fold.runs.get(run_id)
-    if run is None:
-        run = fold.runs[run_id] = RunFold(run_id)
+    data = obj["data"]
+    run = _run_of(fold, obj["run_id"], seq)
     run.add_metric(seq, digest, data["key"], data.get("asset"), data["value"], datetime.fromisoformat(obj["ts"]), data.get("step"))
-    if seq > fold.after:
-        fold.touched[run_id] = None
     return True
 
 
@@ -220,18 +214,23 @@ def _fold_event(fold: LedgerFold, seq: int, digest: str, event: Event) -> None:
     run_id = event.run_id
     if run_id is None:
         return
-    run = fold.runs.get(run_id)
-    if run is None:
-        run = fold.runs[run_id] = RunFold(run_id)
-    run.add(seq, digest, event)
-    if seq > fold.after:
-        fold.touched[run_id] = None
+    _run_of(fold, run_id, seq).add(seq, digest, event)
     if isinstance(event, RunTagged) and event.data.key in (CANDIDATE_KEY, ALIAS_KEY):
         op = RegistryOp(seq, run_id, event.data.key, event.data.value)
         if event.data.key == ALIAS_KEY:
             fold.alias_history.append(op)
         if seq > fold.after:
             fold.registry_ops.append(op)
+
+
+def _run_of(fold: LedgerFold, run_id: str, seq: int) -> RunFold:
+    """The fold of run_id (created on its first event), marked touched when seq is after the mirror's witness."""
+    run = fold.runs.get(run_id)
+    if run is None:
+        run = fold.runs[run_id] = RunFold(run_id)
+    if seq > fold.after:
+        fold.touched[run_id] = None
+    return run
 
 
 def alias_holders(fold: LedgerFold, until: int) -> dict[tuple[str, str], str]:

@@ -21,6 +21,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from projectors.errors import MirrorError, MirrorUnavailableError
+from projectors.witness import MLFLOW_ARTIFACTS
 
 T = TypeVar("T")
 WITNESS_EXPERIMENT = "ledgerline"
@@ -69,7 +70,7 @@ def artifact_root(tracking_uri: str) -> str | None:
     if parsed.scheme != "sqlite":
         return None
     db = Path(tracking_uri.removeprefix("sqlite:///"))
-    return (db.parent.resolve() / "mlartifacts").as_uri()
+    return (db.parent.resolve() / MLFLOW_ARTIFACTS).as_uri()
 
 
 def forget_engines(uri: str) -> None:
@@ -155,6 +156,8 @@ class Sink:
     def read_witness(self) -> tuple[int, str] | None:
         """The (seq, hash) head the last complete replay reached, from the witness experiment's tags."""
         found = self.call(self.client.get_experiment_by_name, WITNESS_EXPERIMENT)
+        if found is not None and found.lifecycle_stage != "deleted":
+            self._experiments[WITNESS_EXPERIMENT] = found.experiment_id  # write_witness need not look it up again
         if found is None or HEAD_SEQ_TAG not in found.tags:
             return None
         return int(found.tags[HEAD_SEQ_TAG]), found.tags[HEAD_HASH_TAG]

@@ -101,20 +101,21 @@ def _show(value: Any) -> str:
 
 def diff_states(a: RunState, b: RunState, *, include_same: bool = False) -> RunDiff:
     """Compare every section of a with b; keep only differences unless include_same."""
+    mine, theirs = _stage_outputs(a), _stage_outputs(b)
     changes = [
         *_pairs("status", {"status": a.status}, {"status": b.status}),
         *_pairs("code_version", _code(a), _code(b)),
         *_pairs("config", _config(a), _config(b)),
         *_pairs("params", a.params, b.params),
         *_pairs("inputs", a.inputs, b.inputs),
-        *_stage_changes(a, b),
+        *_stage_changes(mine, theirs),
         *_pairs("contracts", _dumped(a.contracts), _dumped(b.contracts)),
         *_drop_changes(a, b),
         *_metric_changes(a, b),
         *_pairs("tags", a.tags, b.tags),
     ]
     kept = [c for c in changes if include_same or not c.same]
-    return RunDiff(run_a=a.run_id, run_b=b.run_id, first_divergent_stage=first_divergent_stage(a, b), changes=kept)
+    return RunDiff(run_a=a.run_id, run_b=b.run_id, first_divergent_stage=_first_divergent(mine, theirs), changes=kept)
 
 
 def _pairs(section: str, a: dict[str, Any], b: dict[str, Any]) -> Iterator[Change]:
@@ -124,8 +125,7 @@ def _pairs(section: str, a: dict[str, Any], b: dict[str, Any]) -> Iterator[Chang
 
 def _keys(a: Iterable[str], b: Iterable[str]) -> list[str]:
     """a's keys in order, then b's new ones."""
-    seen = list(dict.fromkeys(a))
-    return seen + [k for k in dict.fromkeys(b) if k not in set(seen)]
+    return list(dict.fromkeys([*a, *b]))
 
 
 def _code(s: RunState) -> dict[str, Any]:
@@ -146,12 +146,15 @@ def _stage_outputs(s: RunState) -> dict[str, dict[str, Any]]:
 
 def first_divergent_stage(a: RunState, b: RunState) -> str | None:
     """The first stage (in a's order, then b's) whose status or output hashes differ between the runs."""
-    mine, theirs = _stage_outputs(a), _stage_outputs(b)
+    return _first_divergent(_stage_outputs(a), _stage_outputs(b))
+
+
+def _first_divergent(mine: dict[str, dict[str, Any]], theirs: dict[str, dict[str, Any]]) -> str | None:
     return next((name for name in _keys(mine, theirs) if mine.get(name) != theirs.get(name)), None)
 
 
-def _stage_changes(a: RunState, b: RunState) -> Iterator[Change]:
-    mine, theirs = _stage_outputs(a), _stage_outputs(b)
+def _stage_changes(mine: dict[str, dict[str, Any]], theirs: dict[str, dict[str, Any]]) -> Iterator[Change]:
+    """Per stage (of _stage_outputs), its status and each output hash."""
     for stage in _keys(mine, theirs):
         x, y = mine.get(stage, {}), theirs.get(stage, {})
         for field in _keys(x, y):

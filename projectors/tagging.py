@@ -104,11 +104,14 @@ def policy_of_run(con: duckdb.DuckDBPyConnection, run_id: str) -> TaggingPolicy:
     return TaggingPolicy.model_validate({k: orjson.loads(v) for k, v in rows if v is not None})
 
 
-def tag_run(home: Path, run_id: str, policy: TaggingPolicy) -> list[Recorded]:
-    """Evaluate the policy for run_id and append RunTagged(candidate=true|false); nothing if the verdict is unchanged."""
+def tag_run(home: Path, run_id: str, policy: TaggingPolicy | None = None) -> list[Recorded]:
+    """Evaluate the policy for run_id and append RunTagged(candidate=true|false); nothing if the verdict is unchanged.
+
+    Without a policy, the one the run was configured with (policy_of_run).
+    """
 
     def decide(con: duckdb.DuckDBPyConnection) -> list[Envelope]:
-        ok, reason = evaluate(con, run_id, policy)
+        ok, reason = evaluate(con, run_id, policy if policy is not None else policy_of_run(con, run_id))
         value = "true" if ok else "false"
         if _current(con, run_id, "candidate") == (value, "policy"):
             return []

@@ -5,11 +5,19 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import duckdb
+
 from ledger.codec import chain_fields
 from ledger.lines import iter_lines, offset_of_line
+from projectors.duckdb import PROJECTION_NAME as PROJECTION_NAME  # re-exported
 
-PROJECTION_NAME = "projections.duckdb"
-MLFLOW_DB = "mlflow.db"
+#: the MLflow mirror's default store (a SQLite file) and its artifact folder, both in the home
+MLFLOW_DB, MLFLOW_ARTIFACTS = "mlflow.db", "mlartifacts"
+
+
+def default_tracking_uri(home: Path) -> str:
+    """The mirror's default store: sqlite:///<absolute home>/mlflow.db (no mlflow import needed to name it)."""
+    return f"sqlite:///{(Path(home).resolve() / MLFLOW_DB)}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,8 +35,6 @@ def duckdb_witness(home: Path) -> Witness | None:
     path = home / PROJECTION_NAME
     if not path.is_file():
         return None
-    import duckdb
-
     with duckdb.connect(str(path), read_only=True) as con:
         found = con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'checkpoint'"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 import orjson
@@ -18,6 +19,24 @@ Format = Literal["parquet", "json"]
 
 #: floats are hashed after rounding to this many significant digits: noise below it never changes a hash
 HASH_SIGNIFICANT_DIGITS = 10
+
+
+def write_atomic(path: Path, write: Callable[[BinaryIO], object], prefix: str = ".tmp-") -> None:
+    """Write path atomically: write(f) into a temp file beside it (named prefix...), flush, fsync, rename over path.
+
+    The temp file is removed when anything fails; the folder itself is not fsynced (callers that need
+    the rename to be durable do that).
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def frame_hash(df: pl.DataFrame) -> str:
@@ -97,15 +116,6 @@ class ArtifactStore:
             path=str(Path(self.root.name) / path.name),
         )
 
-    def _write_atomic(self, path: Path, write: Any) -> None:
+    def _write_atomic(self, path: Path, write: Callable[[BinaryIO], object]) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                write(f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, write)

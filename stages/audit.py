@@ -6,7 +6,7 @@ from datetime import date
 
 import polars as pl
 
-from schemas.contracts import BAR_COLUMNS, ROW, TIER2, TIER2_REASONS
+from schemas.contracts import BAR_COLUMNS, TIER2, TIER2_REASONS
 from schemas.events import DataContractCheckedData, JsonScalar
 from schemas.settings import ContractSettings, Settings
 from stages import droplog
@@ -14,7 +14,7 @@ from stages.sources.sessions import sessions_between
 from stages.spec import StageResult
 from stages.validate import first_of_symbol, is_sorted
 
-_I, _FIRST, _LAST, _OBS, _RATIO, _SPLIT = "_i", "_first", "_last", "_observed", "_ratio", "_split"
+_FIRST, _LAST, _OBS, _RATIO, _SPLIT = "_first", "_last", "_observed", "_ratio", "_split"
 _OHLCV = ("open", "high", "low", "close", "volume")
 #: rows these checks drop are expected (an asset before it exists), so the check warns rather than fails
 ALLOWED = frozenset({"leading_nulls"})
@@ -26,12 +26,9 @@ def audit(*, clean: pl.DataFrame, drops: pl.DataFrame, settings: Settings) -> St
     """clean: tier-1 rows that also pass every tier-2 check; drops: tier-1 drops plus tier-2 drops."""
     contracts, source = settings.contracts, settings.source
     frame = clean if is_sorted(clean) else clean.sort(["symbol", "date"])
-    frame = frame.with_row_index(_I).with_columns(
-        pl.col(_I).cast(pl.Int64), pl.lit(None, dtype=pl.Int64).alias(ROW)
-    )
     sessions = _sessions(frame, source.calendar)
     found = tier2_failures(frame, sessions, source.benchmark, contracts)
-    kept, new_drops = droplog.split(frame, found, TIER2_REASONS, contract=TIER2, tier=2, columns=BAR_COLUMNS)
+    kept, new_drops = droplog.split(frame, found, TIER2_REASONS, contract=TIER2, tier=2, columns=BAR_COLUMNS, input_rows=False)
     all_drops = pl.concat([drops, new_drops], how="vertical_relaxed")
     events = [
         *droplog.check_events(found, TIER2_REASONS, frame.height, contracts, contract=TIER2, tier=2, allowed=ALLOWED),
@@ -60,7 +57,6 @@ def tier2_failures(frame: pl.DataFrame, sessions: pl.Series, benchmark: str, con
     frame = frame.with_columns(_observed().alias(_OBS), _split_ratio().alias(_RATIO))
     frame = frame.with_columns(_is_split(contracts).alias(_SPLIT))
     flags = frame.select(
-        _I,
         _leading_nulls().alias("leading_nulls"),
         _nulls_after_genesis().alias("nulls_after_genesis"),
         pl.col("date").is_in(sessions.implode()).not_().alias("trading_session"),

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 
 from schemas.settings import BacktestSettings, Settings
-from stages.panel import Panel, forward_fill, panel_of, session_calendar
+from stages.panel import Panel, forward_fill, panel_of
 from stages.schedule import rebalance_sessions
 from stages.spec import StageResult
 
@@ -41,8 +41,8 @@ class Simulation:
 
 def backtest(*, weights: pl.DataFrame, clean: pl.DataFrame, settings: Settings) -> StageResult:
     """Daily portfolio from the first rebalance session: date, session, gross/net return, equity, turnover, cost, exposure."""
-    calendar = session_calendar(clean)
-    panel = panel_of(clean, calendar)
+    panel = panel_of(clean)
+    calendar = panel.dates
     returns = simple_returns(panel.wide(clean.get_column("close")))
     targets = target_matrix(weights, panel)
     path = simulate(returns, targets, rebalance_sessions(calendar.len(), settings.backtest), settings.backtest)

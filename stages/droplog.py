@@ -59,12 +59,13 @@ def failures(frame: pl.DataFrame, index: pl.Series, check: str, column: str | No
 
 def split(
     frame: pl.DataFrame, found: pl.DataFrame, reasons: dict[str, str], *, contract: str, tier: int, columns: Sequence[str],
-    keep: pl.Series | None = None,
+    keep: pl.Series | None = None, input_rows: bool = True,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(kept rows of `columns`, drops): each failing row dropped once, with all its reasons sorted and ';'-joined.
 
     `keep`, when the caller already has it, is the mask of rows without a failure (it must agree with
-    `found`); it saves rebuilding that mask from the failure positions.
+    `found`); it saves rebuilding that mask from the failure positions. `input_rows=False` says frame's
+    rows are not input rows (tier 2 checks the clean frame), so each drop's `row` is null.
     """
     if found.height == 0:
         return frame.select(columns), pl.DataFrame(schema=DROPS_SCHEMA)
@@ -80,7 +81,10 @@ def split(
     index = by_row.get_column("index")
     if keep is None:
         keep = pl.Series(pl.repeat(True, frame.height, eager=True)).scatter(index, False)
-    rows = frame.get_column(ROW).gather(index) if ROW in frame.columns else index  # sorted input: position = row
+    if not input_rows:
+        rows: pl.Expr | pl.Series = pl.lit(None, dtype=pl.Int64)
+    else:
+        rows = frame.get_column(ROW).gather(index) if ROW in frame.columns else index  # sorted input: position = row
     drops = frame.select("symbol", "date").gather(index).with_columns(
         rows.cast(pl.Int64).alias("row"),
         by_row.get_column("reasons"), contract=pl.lit(contract), tier=pl.lit(tier, dtype=pl.Int64)

@@ -9,8 +9,6 @@ from schemas.settings import FeatureSettings, Settings
 from stages.panel import panel_of
 from stages.spec import StageResult
 
-#: feature columns in output order; hurst and entropy only when their flags are on
-
 
 def compute_features(*, clean: pl.DataFrame, settings: Settings) -> StageResult:
     """Features of every clean row, in clean's row order: date, symbol, sector and the enabled features (null until warm)."""

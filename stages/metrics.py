@@ -10,7 +10,7 @@ import polars as pl
 from schemas.events import MetricLoggedData, Model
 from schemas.settings import Settings
 from stages.backtest import target_matrix
-from stages.panel import forward_fill, panel_of, session_calendar
+from stages.panel import forward_fill, panel_of
 from stages.schedule import rebalance_sessions
 from stages.spec import StageResult
 
@@ -76,8 +76,8 @@ def _benchmark(clean: pl.DataFrame, portfolio: pl.DataFrame, benchmark: str, ppy
 
 def asset_metrics(weights: pl.DataFrame, clean: pl.DataFrame, settings: Settings) -> pl.DataFrame:
     """Per selected asset: times selected, mean weight, holding-period returns and hit rate, contribution (gross)."""
-    calendar = session_calendar(clean)
-    panel = panel_of(clean, calendar)
+    panel = panel_of(clean)
+    calendar = panel.dates
     schedule = rebalance_sessions(calendar.len(), settings.backtest)
     if schedule.size == 0:
         return _empty_assets()

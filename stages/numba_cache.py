@@ -8,16 +8,16 @@ from pathlib import Path
 
 
 def cache_dir() -> str:
-    """NUMBA_CACHE_DIR when set, else $XDG_CACHE_HOME/ledgerline/numba (~/.cache/ledgerline/numba).
+    """$XDG_CACHE_HOME/ledgerline/numba (~/.cache/ledgerline/numba), numba's cache folder unless NUMBA_CACHE_DIR is set.
+
+    (NUMBA_CACHE_DIR needs no branch here: numba reads it into its config at import, and
+    stages/kernels.py only asks for this folder when that config is empty.)
 
     Compiled kernels depend on the code and the CPU, not on any ledger, so they live in the user's
     cache rather than in a home folder (each new home would compile them again) or the current
     folder. When that folder cannot be created or written, a per-user folder under the system
     temp directory is used, so numba never fails to cache.
     """
-    explicit = os.environ.get("NUMBA_CACHE_DIR")
-    if explicit:
-        return explicit
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ledgerline" / "numba"
     fallback = Path(tempfile.gettempdir()) / f"ledgerline-numba-{os.getuid()}"
     for candidate in (base, fallback):

@@ -33,9 +33,9 @@ class Panel:
         return values
 
 
-def panel_of(frame: pl.DataFrame, calendar: pl.Series | None = None) -> Panel:
-    """Index a long frame by sorted unique dates (or a given sorted calendar) and sorted unique symbols."""
-    dates = frame.get_column("date").unique().sort() if calendar is None else calendar
+def panel_of(frame: pl.DataFrame) -> Panel:
+    """Index a long frame by its session calendar (sorted unique dates) and sorted unique symbols."""
+    dates = session_calendar(frame)
     symbols = frame.get_column("symbol").unique().sort()
     session = _date_positions(frame.get_column("date"), dates)
     symbol = frame.get_column("symbol").cast(pl.Enum(symbols)).to_physical().to_numpy().astype(np.int64)

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 from datetime import date
 from pathlib import Path
 
 import orjson
 import polars as pl
 
+from ledger.recovery import fsync_dir
 from schemas.context import RunContext
 from schemas.contracts import POSTFLIGHT
 from schemas.events import ArtifactRef, DataContractCheckedData, JsonScalar
 from schemas.settings import Settings
-from stages.artifacts import ArtifactStore
+from stages.artifacts import ArtifactStore, write_atomic
 from stages.errors import PostflightError
 from stages.sources.sessions import previous_session, sessions_between
 
@@ -30,10 +29,11 @@ def postflight(ctx: RunContext, store: ArtifactStore, settings: Settings, home: 
     assert ctx.clean is not None  # outputs_parse fails without it
     clean = pl.read_parquet(store.path_for(ctx.clean.hash, "parquet"), columns=["symbol", "date"])
     as_of = _as_of(ctx, store, settings, clean)
-    bench_last = _last_dates(clean).get(settings.source.benchmark)
+    last = _last_dates(clean)
+    bench_last = last.get(settings.source.benchmark)
     _require(events, benchmark_fresh(settings, bench_last, as_of))
     assert bench_last is not None  # benchmark_fresh fails without it
-    _require(events, symbols_fresh(settings, clean, bench_last))
+    _require(events, symbols_fresh(settings, last, bench_last))
     _require(events, counts(settings, clean))
     move_latest(home, ctx, as_of)
     return events
@@ -98,10 +98,12 @@ def benchmark_fresh(settings: Settings, bench_last: date | None, as_of: date) ->
     return _check("benchmark_fresh", int(not fresh), 1, sample)
 
 
-def symbols_fresh(settings: Settings, clean: pl.DataFrame, bench_last: date) -> DataContractCheckedData:
-    """A seeded sample of symbols each within max_lag_sessions sessions of the benchmark (catches partial writes)."""
+def symbols_fresh(settings: Settings, last: dict[str, date], bench_last: date) -> DataContractCheckedData:
+    """A seeded sample of symbols each within max_lag_sessions sessions of the benchmark (catches partial writes).
+
+    last: each symbol's last date in the clean output.
+    """
     contracts, source = settings.contracts, settings.source
-    last = _last_dates(clean)
     names = sorted(s for s in last if s != source.benchmark)
     picked = random.Random(settings.seed).sample(names, min(contracts.postflight_sample, len(names)))
     sessions = sessions_between(source.calendar, min([last[s] for s in picked], default=bench_last), bench_last)
@@ -138,19 +140,7 @@ def move_latest(home: Path, ctx: RunContext, as_of: date) -> bool:
     if current is not None and str(current.get("run_id", "")) > ctx.run_id:
         return False
     document = {"run_id": ctx.run_id, "as_of": as_of.isoformat(), "outputs": {k: r.hash for k, r in _refs(ctx).items()}}
-    fd, tmp = tempfile.mkstemp(dir=home, prefix=".latest-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, home / LATEST)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(home, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    raw = orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
+    write_atomic(home / LATEST, lambda f: f.write(raw), prefix=".latest-")
+    fsync_dir(home)
     return True

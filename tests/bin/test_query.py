@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,7 @@ from bin.query import main
 from ledger import LEDGER_NAME
 from projectors import duckdb as proj
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "projectors"))  # the shared run factory
-from ledger_factory import RUN_A, RUN_B, Clock, run_events, write  # noqa: E402
+from ledger_factory import RUN_A, RUN_B, Clock, run_events, write
 
 SQL = "SELECT run_id, status, sharpe FROM runs ORDER BY run_id"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,8 +16,7 @@ from ledger import LEDGER_NAME
 from ledger.codec import canonical
 from projectors import duckdb as proj
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "projectors"))  # the shared run factory
-from ledger_factory import RUN_A, RUN_B, Clock, run_events, write  # noqa: E402
+from ledger_factory import RUN_A, RUN_B, Clock, run_events, write
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from mlflow_fixtures import append, free_port, standard_history
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "projectors"))
-
-from mlflow_fixtures import append, free_port, standard_history  # noqa: E402
 
 
 def replay(*args: str | Path, **env: str) -> subprocess.CompletedProcess[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,8 +11,7 @@ from bin.query import main as query
 from bin.tag import main
 from ledger import LEDGER_NAME
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "projectors"))  # the shared run factory
-from ledger_factory import RUN_A, RUN_B, Clock, run_events, write  # noqa: E402
+from ledger_factory import RUN_A, RUN_B, Clock, run_events, write
 
 
 @pytest.fixture
