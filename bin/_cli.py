@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from projectors.errors import CheckpointMismatchError, MirrorDivergedError
 from schemas.errors import LedgerlineError
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
@@ -16,6 +17,15 @@ DEFAULT_HOME = "runs"
 
 class UsageError(LedgerlineError):
     """Raised for bad command-line input; reported as one line, exit 2."""
+
+
+#: library errors that mean "a check found a problem" (exit 1); every other LedgerlineError is exit 2
+FOUND_ERRORS: tuple[type[LedgerlineError], ...] = (CheckpointMismatchError, MirrorDivergedError)
+
+
+def exit_code(exc: LedgerlineError) -> int:
+    """The exit status a library error becomes: 1 when a check found a problem, else 2."""
+    return EXIT_FOUND if isinstance(exc, FOUND_ERRORS) else EXIT_USAGE
 
 
 def parser(prog: str, description: str, example: str) -> argparse.ArgumentParser:
@@ -36,7 +46,7 @@ def parser(prog: str, description: str, example: str) -> argparse.ArgumentParser
 
 
 def run(prog: str, body: Callable[[], int]) -> int:
-    """Call body; turn ledgerline errors into one line on stderr and exit 2 (or the error's own code)."""
+    """Call body; turn ledgerline errors into one line on stderr and their exit code (exit_code)."""
     try:
         return body()
     except KeyboardInterrupt:
@@ -44,7 +54,7 @@ def run(prog: str, body: Callable[[], int]) -> int:
         return 130
     except LedgerlineError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
-        return int(getattr(exc, "exit_code", EXIT_USAGE))
+        return exit_code(exc)
     except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
         print(f"{prog}: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
         return EXIT_USAGE

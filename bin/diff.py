@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 
 from bin._cli import EXIT_FOUND, EXIT_OK, parser, run
-from projectors.state import diff_runs
+from projectors.runs.diff import diff_runs
 
 PROG = "diff"
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bin._cli import EXIT_OK, parser, run
-from projectors.duckdb_query import QueryResult, query
+from projectors.projection.query import QueryResult, query
 
 PROG = "query"
 _MAX_CELL = 60

@@ -55,8 +55,8 @@ def summarize(home: Path, outcome: RunOutcome) -> dict[str, object]:
 
 def project(home: Path, settings: Settings, run_id: str, mirror: bool, progress: Callable[[str], None]) -> list[str]:
     """Catch the DuckDB projections up, let the tagging policy decide, mirror to MLflow if asked."""
-    from projectors import duckdb as projection
-    from projectors.tagging import tag_run
+    from projectors import projection
+    from projectors.runs.tagging import tag_run
 
     lines = [f"projections: {projection.catch_up(home)} events applied"]
     tags = tag_run(home, run_id, settings.tagging)
@@ -64,14 +64,14 @@ def project(home: Path, settings: Settings, run_id: str, mirror: bool, progress:
     if tags:
         projection.catch_up(home)
     if mirror:
-        from projectors.mlflow import replay
+        from projectors.mirror.replay import replay
 
         lines.append(f"mlflow: {replay(home, progress=progress)}")
     return lines
 
 
 def _print_summary(summary: dict[str, object], notes: list[str], home: Path) -> None:
-    from projectors.witness import default_tracking_uri  # names the mirror's store without importing mlflow
+    from projectors.mirror.layout import default_tracking_uri  # names the store without importing mlflow
 
     print(f"\nrun {summary['run_id']}: {summary['status']}" + (f" ({summary['error']})" if summary["error"] else ""))
     metrics = summary["metrics"]

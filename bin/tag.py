@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from bin._cli import EXIT_OK, UsageError, parser, run
 from ledger import Recorded
-from projectors import tagging
+from projectors.runs import tagging
 
 PROG = "tag"
 

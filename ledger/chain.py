@@ -76,6 +76,23 @@ def chain_fields(line: bytes) -> tuple[int, bytes, bytes] | None:
     return claimed[0], claimed[1], line[end + 9 : end + 73]
 
 
+def seq_and_hash(line: bytes) -> tuple[int, str] | None:
+    """(seq, stated hash) of one ledger line (no newline), or None when it is not shaped like one: the one parser of both."""
+    fields = chain_fields(line)
+    if fields is not None:
+        return fields[0], fields[2].decode("ascii", "replace")
+    end = len(line) - HASH_SUFFIX_LEN  # another JSON layout (spaces, key order): the hash suffix is still last
+    if end < 1 or line[end : end + 9] != HASH_SUFFIX or not line.endswith(b'"}'):
+        return None
+    try:
+        seq = json.loads(line[:end] + b"}").get("seq")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(seq, int) or isinstance(seq, bool):
+        return None
+    return seq, line[end + 9 : end + 73].decode("ascii", "replace")
+
+
 def _claimed(line: bytes) -> tuple[int, bytes, int] | None:
     """(seq, prev, offset of `,"prev":"`) a line states before its hash suffix, or None when they are missing."""
     end = len(line) - HASH_SUFFIX_LEN

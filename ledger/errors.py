@@ -18,13 +18,17 @@ class LedgerCorruptError(LedgerError, ValueError):
         self.problem = problem
 
 
-class WrongExpectedSeq(LedgerError):
+class WrongExpectedSeqError(LedgerError):
     """Raised when append(expected_seq=...) does not match the head seq; nothing was written."""
 
     def __init__(self, expected: int, actual: int) -> None:
         super().__init__(f"expected head seq {expected}, ledger is at {actual}")
         self.expected = expected
         self.actual = actual
+
+
+#: Deprecated: the old name of WrongExpectedSeqError, kept importable for one release and removed in the next.
+WrongExpectedSeq = WrongExpectedSeqError
 
 
 class LedgerWriteError(LedgerError, OSError):

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from ledger.chain import chain_fields, whole_lines
+from ledger.fsio import flocked
+from ledger.home import LOCK_NAME
 
-LEDGER_NAME = "audit.jsonl"
-LOCK_NAME = "audit.lock"
 READ_CHUNK = 1 << 18
 _BACK_CHUNK = 1 << 16
 
@@ -168,8 +167,8 @@ def shared_lock(ledger_path: Path) -> Iterator[None]:
         yield
         return
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH)
-        yield
+        with flocked(fd, shared=True):
+            yield
     finally:
         os.close(fd)
 

@@ -8,19 +8,11 @@ from pathlib import Path
 
 import orjson
 
+from ledger.fsio import fsync_dir, write_bytes_atomic
+from ledger.home import QUARANTINE_DIR
 from schemas.events import LedgerRecoveredData
 
-QUARANTINE_DIR = "quarantine"
 PENDING_SUFFIX = ".pending"
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a directory entry (a created, renamed or removed file) durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def quarantine_tail(ledger_path: Path, fd: int, offset: int, size: int, seq: int) -> None:
@@ -37,27 +29,17 @@ def quarantine_tail(ledger_path: Path, fd: int, offset: int, size: int, seq: int
     folder = ledger_path.with_name(QUARANTINE_DIR)
     folder.mkdir(exist_ok=True)
     target = folder / f"torn-{offset}-{digest}.bin"
-    _write_durably(target, torn)
+    write_bytes_atomic(target, torn)
     data = LedgerRecoveredData(
         offset=offset,
         length=len(torn),
         sha256=digest,
         quarantine_path=str(target.relative_to(ledger_path.parent)),
     )
-    _write_durably(target.with_suffix(PENDING_SUFFIX), orjson.dumps({"seq": seq, "data": data.model_dump()}))
+    write_bytes_atomic(target.with_suffix(PENDING_SUFFIX), orjson.dumps({"seq": seq, "data": data.model_dump()}))
     fsync_dir(folder)
     os.ftruncate(fd, offset)
     os.fsync(fd)
-
-
-def _write_durably(path: Path, payload: bytes) -> None:
-    """Write payload to a temporary name, fsync it, rename it to path (the caller fsyncs the folder)."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(payload)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def pending(ledger_path: Path) -> list[tuple[Path, int, LedgerRecoveredData]]:

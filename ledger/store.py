@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 from collections.abc import Iterable, Iterator
@@ -12,10 +11,12 @@ from typing import NamedTuple
 
 from ledger.checks import Spec
 from ledger.codec import HASH_SUFFIX_LEN, chain_fields, check_batch, encode_batch
-from ledger.errors import LedgerCorruptError, LedgerError, LedgerWriteError, WrongExpectedSeq
-from ledger.lines import LEDGER_NAME, LOCK_NAME, count_lines, last_line
+from ledger.errors import LedgerCorruptError, LedgerError, LedgerWriteError, WrongExpectedSeqError
+from ledger.fsio import flocked, fsync_dir, write_all
+from ledger.home import LEDGER_NAME, LOCK_NAME
+from ledger.lines import count_lines, last_line
 from ledger.reader import read_events
-from ledger.recovery import clear_pending, fsync_dir, pending, quarantine_tail
+from ledger.recovery import clear_pending, pending, quarantine_tail
 from ledger.verify import VerifyReport, verify_file
 from schemas.events import GENESIS_HASH, Envelope, Event, LedgerRecovered
 
@@ -97,11 +98,8 @@ class Ledger:
     def _locked(self) -> Iterator[None]:
         if self._lock_fd is None:
             raise LedgerError("ledger is closed" if self._fd is None else "ledger was opened read-only")
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-        try:
+        with flocked(self._lock_fd):
             yield
-        finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def _require_fd(self) -> int:
         if self._fd is None:
@@ -177,7 +175,7 @@ class Ledger:
 
         Envelopes are checked before the lock is taken and payloads while the batch is encoded;
         a bad event rejects the whole batch with nothing written. expected_seq is the head seq the
-        caller believes is current: on a mismatch WrongExpectedSeq is raised and nothing is written.
+        caller believes is current: on a mismatch WrongExpectedSeqError is raised and nothing is written.
         """
         batch = list(events)
         specs = check_batch(batch)
@@ -188,7 +186,7 @@ class Ledger:
     def _write(self, batch: list[Envelope], specs: list[Spec], *, expected_seq: int | None) -> list[Recorded]:
         seq, prev = self._head
         if expected_seq is not None and expected_seq != seq:
-            raise WrongExpectedSeq(expected_seq, seq)
+            raise WrongExpectedSeqError(expected_seq, seq)
         if not batch:
             return []
         payload, hashes = encode_batch(batch, specs, seq, prev)
@@ -199,9 +197,7 @@ class Ledger:
     def _write_durably(self, payload: bytearray) -> None:
         fd = self._require_fd()
         try:
-            view = memoryview(payload)
-            while view:
-                view = view[os.write(fd, view) :]
+            write_all(fd, payload)
             os.fdatasync(fd)
         except OSError as exc:
             self._rollback(fd)

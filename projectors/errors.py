@@ -1,4 +1,4 @@
-"""Errors raised by the projectors (DuckDB projection, run state, tagging, mirrors)."""
+"""Errors raised by the projectors (DuckDB projection, run state, tagging, mirrors); exit codes are chosen in bin/."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ class ProjectorError(LedgerlineError):
 
 class CheckpointMismatchError(ProjectorError, ValueError):
     """Raised when a projection's checkpoint (seq, hash) no longer matches the ledger; nothing was written."""
-
-    exit_code = 1
 
 
 class ProjectionMissingError(ProjectorError, FileNotFoundError):
@@ -39,6 +37,10 @@ class TaggingError(ProjectorError, ValueError):
     """Raised when a tag, promotion or rollback cannot be applied."""
 
 
+class UnknownReadModelError(ProjectorError, LookupError):
+    """Raised when no read model is registered under the name asked for."""
+
+
 class MirrorError(ProjectorError, RuntimeError):
     """Raised when an MLflow mirror request is refused for a reason other than the store being unreachable."""
 
@@ -55,5 +57,3 @@ class MirrorUnavailableError(MirrorError, ConnectionError):
 
 class MirrorDivergedError(MirrorError, ValueError):
     """Raised when the mirror's witness (seq, hash) or its runs no longer match the ledger; nothing was written."""
-
-    exit_code = 1

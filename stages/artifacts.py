@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -13,30 +11,13 @@ import numpy as np
 import orjson
 import polars as pl
 
+from ledger import write_atomic
 from schemas.events import ArtifactRef, ArtifactWrittenData
 
 Format = Literal["parquet", "json"]
 
 #: floats are hashed after rounding to this many significant digits: noise below it never changes a hash
 HASH_SIGNIFICANT_DIGITS = 10
-
-
-def write_atomic(path: Path, write: Callable[[BinaryIO], object], prefix: str = ".tmp-") -> None:
-    """Write path atomically: write(f) into a temp file beside it (named prefix...), flush, fsync, rename over path.
-
-    The temp file is removed when anything fails; the folder itself is not fsynced (callers that need
-    the rename to be durable do that).
-    """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def frame_hash(df: pl.DataFrame) -> str:

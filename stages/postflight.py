@@ -9,16 +9,16 @@ from pathlib import Path
 import orjson
 import polars as pl
 
-from ledger.recovery import fsync_dir
+from ledger import LATEST_NAME, fsync_dir, write_atomic
 from schemas.context import RunContext
 from schemas.contracts import POSTFLIGHT
 from schemas.events import ArtifactRef, DataContractCheckedData, JsonScalar
 from schemas.settings import Settings
-from stages.artifacts import ArtifactStore, write_atomic
+from stages.artifacts import ArtifactStore
 from stages.errors import PostflightError
 from stages.sources.sessions import previous_session, sessions_between
 
-LATEST = "latest"
+LATEST = LATEST_NAME
 Sample = list[dict[str, JsonScalar]]
 
 

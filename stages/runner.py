@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ledger import Ledger
+from ledger import ARTIFACTS_DIR, Ledger
 from schemas.context import RunContext, check_run_id, new_run_id
 from schemas.events import (
     ArtifactRef,
@@ -99,7 +99,7 @@ def _drive(
 ) -> tuple[RunContext, tuple[RunStatus, str | None]]:
     if problems:
         return ctx, ("preflight_failed", str(PreflightError(problems)))
-    store = ArtifactStore(home / "artifacts")
+    store = ArtifactStore(home / ARTIFACTS_DIR)
     cache: dict[str, pl.DataFrame] = {}
     for spec in stages:
         try:

@@ -34,7 +34,7 @@ def test_importing_every_pipeline_module_never_loads_mlflow() -> None:
 
 def test_the_probe_would_notice_mlflow() -> None:
     """The same probe, pointed at the mirror, does see mlflow: the check above can fail."""
-    probe = PROBE.replace("importlib.import_module(top)\n", "importlib.import_module(top)\n    import projectors.mlflow\n", 1)
+    probe = PROBE.replace("importlib.import_module(top)\n", "importlib.import_module(top)\n    import projectors.mirror.replay\n", 1)
     done = subprocess.run([sys.executable, "-c", probe % (("schemas",),)], capture_output=True, text=True, cwd=ROOT,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -12,7 +12,7 @@ import pytest
 
 from bin.query import main
 from ledger import LEDGER_NAME
-from projectors import duckdb as proj
+from projectors import projection as proj
 
 from ledger_factory import RUN_A, RUN_B, Clock, run_events, write
 

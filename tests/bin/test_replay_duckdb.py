@@ -14,7 +14,7 @@ import pytest
 from bin.replay import main
 from ledger import LEDGER_NAME
 from ledger.codec import canonical
-from projectors import duckdb as proj
+from projectors import projection as proj
 
 from ledger_factory import RUN_A, RUN_B, Clock, run_events, write
 

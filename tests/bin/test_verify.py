@@ -103,9 +103,9 @@ def test_truncated_ledger_is_caught_by_a_witness_past_its_head(tmp_path: Path, c
 
 def test_mlflow_witness_is_read_only_when_a_store_exists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = _home(tmp_path)
-    fake = types.ModuleType("projectors.mlflow")
-    fake.read_witness = lambda h: (3, "f" * 64)  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "projectors.mlflow", fake)
+    fake = types.ModuleType("projectors.mirror.replay")
+    fake.read_witness = lambda h, uri=None: (3, "f" * 64)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "projectors.mirror.replay", fake)
     assert witnesses(home) == []  # no mlflow.db: the mirror is not consulted
     (home / "mlflow.db").touch()
     found = witnesses(home)

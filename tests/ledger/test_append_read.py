@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from ledgerkit import events, metric, write_ledger
 
-from ledger import Ledger, LedgerError, WrongExpectedSeq
+from ledger import Ledger, LedgerError, WrongExpectedSeqError
 from schemas.events import GENESIS_HASH, MetricLogged
 
 
@@ -47,7 +47,7 @@ def test_expected_seq_mismatch_raises_and_writes_nothing(tmp_path: Path) -> None
         seen = b.head()[0]
         a.append([metric(2)])
         size = (tmp_path / "audit.jsonl").stat().st_size
-        with pytest.raises(WrongExpectedSeq) as err:
+        with pytest.raises(WrongExpectedSeqError) as err:
             b.append([metric(3), metric(4)], expected_seq=seen)
         assert (err.value.expected, err.value.actual) == (1, 2)
         assert (tmp_path / "audit.jsonl").stat().st_size == size

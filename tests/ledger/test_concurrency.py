@@ -7,7 +7,7 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
-from ledger import Ledger, WrongExpectedSeq
+from ledger import Ledger, WrongExpectedSeqError
 from schemas.events import MetricLogged, MetricLoggedData
 
 WRITERS, APPENDS, MAX_BATCH = 16, 2000, 6
@@ -103,7 +103,7 @@ def _racer(home: Path, racer: int, attempts: int) -> Callable[[int], bytes]:
                 seen = ledger.head()[0]
                 try:
                     recorded = ledger.append([_event(racer, n, 0)], expected_seq=seen)
-                except WrongExpectedSeq as exc:
+                except WrongExpectedSeqError as exc:
                     assert exc.expected == seen and exc.actual > seen
                     losses += 1
                     continue

@@ -289,13 +289,13 @@ def _fresh(folder: Path, template: Path) -> str:
 
 
 def _replay(home: Path, uri: str) -> None:
-    from projectors import mlflow as mirror
+    from projectors.mirror import replay as mirror
 
     mirror.replay(home, tracking_uri=uri)
 
 
 def _replay_counting(home: Path, uri: str, out: Path) -> None:
-    from projectors import mlflow as mirror
+    from projectors.mirror import replay as mirror
 
     out.write_text(str(mirror.replay(home, tracking_uri=uri).requests))
 
@@ -303,7 +303,7 @@ def _replay_counting(home: Path, uri: str, out: Path) -> None:
 def _replay_dying_at(home: Path, uri: str, request: int, when: str) -> None:
     import signal
 
-    from projectors.mlflow_sink import Sink
+    from projectors.mirror.sink import Sink
 
     real = Sink.call
 

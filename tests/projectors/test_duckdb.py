@@ -13,7 +13,7 @@ import pytest
 
 from ledger.codec import canonical
 from ledger import LEDGER_NAME
-from projectors import duckdb as proj
+from projectors import projection as proj
 from projectors.errors import CheckpointMismatchError, ProjectionMissingError
 from ledger_factory import RUN_A, RUN_B, RUN_C, Clock, run_events, tag_event, write
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from bin.diff import main as diff
-from projectors import duckdb as proj
-from projectors.tagging import tag_run
+from projectors import projection as proj
+from projectors.runs.tagging import tag_run
 from schemas.settings import load_settings
 from stages.runner import run_pipeline
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from ledger import LEDGER_NAME
 from ledger.codec import canonical
-from projectors import duckdb as proj
+from projectors import projection as proj
 from schemas import events as ev
 from ledger_factory import Clock, run_events, write
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from projectors import duckdb as proj
+from projectors import projection as proj
 from ledger_factory import RUN_A, Clock, run_events, write
 
 EXPECTED: dict[str, list[tuple[str, str]]] = {

@@ -16,7 +16,7 @@ from mlflow.store.tracking.rest_store import RestStore  # noqa: E402
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
-from projectors import mlflow as mirror  # noqa: E402
+from projectors.mirror import replay as mirror  # noqa: E402
 from projectors.errors import MirrorUnavailableError  # noqa: E402
 
 from mlflow_fixtures import (  # noqa: E402

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from ledger_factory import RUN_A, RUN_B, Clock, run_events, write
 
-from projectors import mlflow_plan
+from projectors.mirror import plan as mlflow_plan
 from schemas.events import MetricLoggedData, envelope
 
 

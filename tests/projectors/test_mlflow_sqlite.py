@@ -16,9 +16,11 @@ pytest.importorskip("mlflow")
 from mlflow.entities import Metric, Param, RunTag  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
-from projectors import mlflow as mirror  # noqa: E402
+from projectors.mirror import replay as mirror  # noqa
+from projectors.mirror.model import MLflowMirror  # noqa
+from projectors.readmodel import follow  # noqa: E402
 from projectors.errors import MirrorDivergedError, MirrorUnavailableError  # noqa: E402
-from projectors.mlflow_sink import MAX_REQUEST_BYTES, pack_batches  # noqa: E402
+from projectors.mirror.sink import MAX_REQUEST_BYTES, pack_batches  # noqa: E402
 
 from mlflow_fixtures import append, dump_store, empty_store, free_port, run_events, run_id, standard_history  # noqa: E402
 
@@ -102,7 +104,7 @@ def test_rebuild_of_the_default_store_equals_the_incremental_mirror(tmp_path: Pa
 def test_a_crash_between_metrics_and_position_mark_resends_without_duplicates(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from projectors.mlflow_sink import Sink
+    from projectors.mirror.sink import Sink
 
     def crash(self: Sink, run_id: str, tags: dict[str, str]) -> None:
         raise KeyboardInterrupt("simulated crash after the run's batches landed")
@@ -134,7 +136,7 @@ def test_batches_stay_within_mlflow_limits_and_lose_nothing() -> None:
 def test_follow_mirrors_new_events_until_stopped(home: Path) -> None:
     stop = threading.Event()
     lines: list[str] = []
-    worker = threading.Thread(target=mirror.follow, args=(home,), kwargs={"stop": stop, "progress": lines.append})
+    worker = threading.Thread(target=follow, args=(MLflowMirror(home),), kwargs={"stop": stop, "progress": lines.append})
     worker.start()
     try:
         _wait(lambda: any("witness seq 0 ->" in line for line in lines))
@@ -149,7 +151,7 @@ def test_follow_mirrors_new_events_until_stopped(home: Path) -> None:
 def test_follow_outlives_an_unreachable_store_and_catches_up_when_it_is_back(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from projectors.mlflow_sink import Sink
+    from projectors.mirror.sink import Sink
 
     real, failures = Sink.call, [3]
 
@@ -161,8 +163,8 @@ def test_follow_outlives_an_unreachable_store_and_catches_up_when_it_is_back(
 
     monkeypatch.setattr(Sink, "call", flaky)
     stop, lines = threading.Event(), []
-    worker = threading.Thread(target=mirror.follow, args=(home,),
-                              kwargs={"stop": stop, "progress": lines.append, "retry_s": 0.2})
+    worker = threading.Thread(target=follow, args=(MLflowMirror(home),),
+                              kwargs={"stop": stop, "progress": lines.append, "poll_s": 0.2})
     worker.start()
     try:  # no new ledger event arrives: only the retry timer can bring the mirror up to date
         _wait(lambda: any(line.startswith("mirrored 3 runs") for line in lines))

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from projectors.errors import UnknownRunError
-from projectors.state import diff_runs, run_state
-from projectors.state_diff import verdict
+from projectors.runs.diff import diff_runs
+from projectors.runs.state import run_state
+from projectors.runs.diff import verdict
 from schemas.context import InvalidRunIdError
 from ledger_factory import RUN_A, RUN_B, RUN_C, Clock, run_events, write
 

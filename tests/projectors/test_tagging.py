@@ -8,8 +8,8 @@ import orjson
 import pytest
 
 from ledger import LEDGER_NAME, Ledger
-from projectors import duckdb as proj
-from projectors import tagging
+from projectors import projection as proj
+from projectors.runs import tagging
 from projectors.errors import TaggingError, UnknownRunError
 from schemas.events import RunTaggedData, envelope
 from schemas.settings import TaggingPolicy

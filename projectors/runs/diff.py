@@ -1,14 +1,14 @@
-"""The structured diff of two RunStates: what changed, section by section, and where the runs first diverge."""
+"""The structured diff of two runs' states: what changed, section by section, and where the runs first diverge."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from pathlib import Path
+from typing import Any, Literal
 
+from projectors.runs.state import RunState, load_state, open_view
+from schemas.context import check_run_id
 from schemas.events import Model
-
-if TYPE_CHECKING:
-    from projectors.state import RunState
 
 SECTIONS = ("status", "code_version", "config", "params", "inputs", "stages", "contracts", "drops", "metrics", "tags")
 HIGHER_IS_BETTER = frozenset(
@@ -144,11 +144,6 @@ def _stage_outputs(s: RunState) -> dict[str, dict[str, Any]]:
     return {st.name: {"status": st.status, **st.outputs} for st in s.stages}
 
 
-def first_divergent_stage(a: RunState, b: RunState) -> str | None:
-    """The first stage (in a's order, then b's) whose status or output hashes differ between the runs."""
-    return _first_divergent(_stage_outputs(a), _stage_outputs(b))
-
-
 def _first_divergent(mine: dict[str, dict[str, Any]], theirs: dict[str, dict[str, Any]]) -> str | None:
     return next((name for name in _keys(mine, theirs) if mine.get(name) != theirs.get(name)), None)
 
@@ -207,3 +202,14 @@ def verdict(key: str, a: float, b: float) -> Verdict:
     if base in LOWER_IS_BETTER:
         return "better" if b < a else "worse"
     return "changed"
+
+
+def diff_runs(home: Path, run_a: str, run_b: str, *, include_same: bool = False, seq: int | None = None) -> RunDiff:
+    """Diff run_a against run_b from one consistent view of the projection (now, or right after seq)."""
+    check_run_id(run_a)
+    check_run_id(run_b)
+    con = open_view(home, seq)
+    try:
+        return diff_states(load_state(con, run_a), load_state(con, run_b), include_same=include_same)
+    finally:
+        con.close()

@@ -8,32 +8,26 @@ import itertools
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
 import duckdb
 
-from ledger import LEDGER_NAME
-from ledger.recovery import fsync_dir
-from projectors.duckdb_apply import TABLES, drop_staging, stage, write_rows
-from projectors.duckdb_schema import SCHEMA, quote
-from projectors.duckdb_source import Checkpoint, check_checkpoint, complete_end, head_at
+from ledger import LEDGER_NAME, PROJECTION_NAME, fsync_dir
+from projectors.projection.apply import TABLES, drop_staging, stage, write_rows
+from projectors.projection.schema import SCHEMA, quote
+from projectors.projection.source import Checkpoint, check_checkpoint, complete_end, head_at
 from projectors.errors import ProjectionBusyError, ProjectionMissingError
+from projectors.readmodel import Progress, Step, quiet
 
 __all__ = [
     "PROJECTION_NAME", "Checkpoint", "as_of", "catch_up", "checkpoint", "connect", "projection_path", "read_checkpoint",
     "rebuild", "view_names",
 ]
 
-PROJECTION_NAME = "projections.duckdb"
-Progress = Callable[[str], None]
 _LOCK_WAIT_S = 10.0
-
-
-def _quiet(line: str) -> None:
-    return None
 
 
 # ------------------------------------------------------------------ schema and views
@@ -237,7 +231,7 @@ def checkpoint(home: Path) -> Checkpoint | None:
 # ------------------------------------------------------------------ public operations
 
 
-def rebuild(home: Path, *, progress: Progress = _quiet) -> int:
+def rebuild(home: Path, *, progress: Progress = quiet) -> int:
     """Build a fresh projection beside the old one and atomically rename it over; return events applied."""
     home = Path(home)
     ledger = _ledger_path(home)
@@ -245,7 +239,7 @@ def rebuild(home: Path, *, progress: Progress = _quiet) -> int:
     target = projection_path(home)
     scratch = target.with_name(f"{PROJECTION_NAME}.new-{os.getpid()}")
     _remove(scratch)
-    progress(f"duckdb: rebuilding from {until.seq:,} events into {scratch.name}")
+    progress(Step(f"duckdb: rebuilding from {until.seq:,} events into {scratch.name}", model="duckdb", done=0, total=until.seq))
     try:
         with _session(scratch, False) as con:
             staged = stage(con, ledger, Checkpoint(), until, direct=True)
@@ -259,7 +253,7 @@ def rebuild(home: Path, *, progress: Progress = _quiet) -> int:
         _swap(scratch, target)
     finally:
         _remove(scratch)
-    progress(f"duckdb: rebuilt {staged.count:,} events, checkpoint seq {until.seq}")
+    progress(Step(f"duckdb: rebuilt {staged.count:,} events, checkpoint seq {until.seq}", model="duckdb", done=staged.count, total=staged.count))
     return staged.count
 
 
@@ -277,7 +271,7 @@ def _remove(path: Path) -> None:
             p.unlink()
 
 
-def catch_up(home: Path, *, progress: Progress = _quiet) -> int:
+def catch_up(home: Path, *, progress: Progress = quiet) -> int:
     """Apply the ledger lines after the checkpoint (building the projection if absent); return events applied."""
     home = Path(home)
     ledger = _ledger_path(home)
@@ -289,7 +283,7 @@ def catch_up(home: Path, *, progress: Progress = _quiet) -> int:
         check_checkpoint(ledger, cp)
         if schema_digest == SCHEMA_DIGEST:
             return _catch_up_open(con, ledger, cp, views_digest != _views_digest(), progress)
-    progress("duckdb: the event catalog changed since the projection was built; rebuilding")
+    progress(Step("duckdb: the event catalog changed since the projection was built; rebuilding", model="duckdb"))
     return rebuild(home, progress=progress)
 
 
@@ -315,7 +309,7 @@ def _catch_up_open(con: duckdb.DuckDBPyConnection, ledger: Path, cp: Checkpoint,
         create_views(con)
     con.execute("COMMIT")  # the staging table goes with the session's cursor
     if staged.count:
-        progress(f"duckdb: applied {staged.count:,} events, checkpoint seq {until.seq}")
+        progress(Step(f"duckdb: applied {staged.count:,} events, checkpoint seq {until.seq}", model="duckdb", done=staged.count, total=staged.count))
     return staged.count
 
 

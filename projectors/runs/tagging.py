@@ -9,8 +9,8 @@ from typing import Any
 import duckdb
 import orjson
 
-from ledger import Ledger, Recorded, WrongExpectedSeq
-from projectors import duckdb as projection
+from ledger import Ledger, Recorded, WrongExpectedSeqError
+from projectors import projection
 from projectors.errors import TaggingError, UnknownRunError
 from schemas.context import check_run_id
 from schemas.events import Envelope, RunTaggedData, envelope
@@ -41,7 +41,7 @@ def _decide_and_append(home: Path, decide: Decide) -> list[Recorded]:
         try:
             with Ledger.open(home, create=False) as ledger:
                 return ledger.append(events, expected_seq=head)
-        except WrongExpectedSeq:
+        except WrongExpectedSeqError:
             continue
     raise TaggingError(f"the ledger kept moving while deciding; gave up after {_RETRIES} attempts")
 

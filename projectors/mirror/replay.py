@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import errno
-import fcntl
 import shutil
-import threading
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from mlflow.entities import Metric, Param, RunTag
 
-from ledger import LEDGER_NAME, Ledger, LedgerCorruptError
-from projectors.errors import MirrorDivergedError, MirrorUnavailableError
-from projectors.mlflow_plan import (
+from ledger import LEDGER_NAME, MLFLOW_ARTIFACTS, MLFLOW_DB, MLFLOW_LOCK, Ledger, LedgerCorruptError, lock_file
+from projectors.errors import MirrorDivergedError
+from projectors.mirror.plan import (
     ALIAS_KEY,
     CANDIDATE_KEY,
     LedgerFold,
@@ -30,12 +26,10 @@ from projectors.mlflow_plan import (
     run_tags,
     valid_alias,
 )
-from projectors.mlflow_sink import MIRRORED_HASH_TAG, MIRRORED_SEQ_TAG, Sink, experiment_name, forget_engines
-from projectors.witness import MLFLOW_ARTIFACTS, MLFLOW_DB
-from projectors.witness import default_tracking_uri as default_tracking_uri  # re-exported
+from projectors.mirror.sink import MIRRORED_HASH_TAG, MIRRORED_SEQ_TAG, Sink, experiment_name, forget_engines
+from projectors.mirror.layout import default_tracking_uri
+from projectors.readmodel import Progress, Step, quiet
 
-Progress = Callable[[str], None]
-LOCK_NAME = "mlflow.lock"
 MANIFEST_PATH, REPORT_PATH = "manifest/manifest.json", "contract/contract_report.json"
 
 
@@ -94,8 +88,8 @@ def replay(
     home = Path(home)
     if not (home / LEDGER_NAME).is_file():
         raise FileNotFoundError(errno.ENOENT, "no ledger to mirror", str(home / LEDGER_NAME))
-    with _exclusive(home / LOCK_NAME):
-        return _replay(home, tracking_uri, rebuild, progress or (lambda line: None))
+    with lock_file(home / MLFLOW_LOCK):  # one replay per home: two racing ones could each create a new run's MLflow run
+        return _replay(home, tracking_uri, rebuild, progress or quiet)
 
 
 def _replay(home: Path, tracking_uri: str | None, rebuild: bool, say: Progress) -> ReplayReport:
@@ -109,7 +103,8 @@ def _replay(home: Path, tracking_uri: str | None, rebuild: bool, say: Progress) 
     fold = _read_checked(home, witness)
     start = fold.after
     if fold.head_seq > start:
-        say(f"mirroring seq {start + 1}..{fold.head_seq} ({len(fold.touched)} runs) into {sink.uri}")
+        say(Step(f"mirroring seq {start + 1}..{fold.head_seq} ({len(fold.touched)} runs) into {sink.uri}",
+                 model="mlflow", done=0, total=fold.head_seq - start))
     job = _Replay(home, sink, fold, rebuild, say)
     for run_id in fold.touched:
         job.run(fold.runs[run_id])
@@ -127,59 +122,6 @@ def _ledger_head(home: Path) -> tuple[int, str] | None:
             return ledger.head()
     except LedgerCorruptError:
         return None
-
-
-def follow(
-    home: Path,
-    *,
-    tracking_uri: str | None = None,
-    progress: Progress | None = None,
-    stop: threading.Event | None = None,
-    retry_s: float = 10.0,
-) -> None:
-    """Replay, then again each time audit.jsonl changes, until interrupted (or `stop` is set).
-
-    An unreachable store does not end the loop: it is reported and retried every retry_s seconds.
-    """
-    from watchfiles import watch
-
-    say = progress or (lambda line: None)
-    home = Path(home)
-    home.mkdir(parents=True, exist_ok=True)
-    behind = not _replay_reachable(home, tracking_uri, say)
-    timeout_ms = int(retry_s * 1000)
-    for changes in watch(
-        home,
-        watch_filter=lambda _change, path: Path(path).name == LEDGER_NAME,  # not the mirror's own writes
-        stop_event=stop,
-        rust_timeout=timeout_ms,
-        yield_on_timeout=True,
-    ):
-        if behind or changes:  # changes is empty on a timeout, which only retries an unreachable store
-            behind = not _replay_reachable(home, tracking_uri, say)
-
-
-def _replay_reachable(home: Path, tracking_uri: str | None, say: Progress) -> bool:
-    """One replay for follow(): False (after saying why) when the store could not be reached."""
-    if not (home / LEDGER_NAME).is_file():
-        return True
-    try:
-        say(str(replay(home, tracking_uri=tracking_uri, progress=say)))
-    except MirrorUnavailableError as exc:
-        say(f"{exc} (retrying)")
-        return False
-    return True
-
-
-@contextlib.contextmanager
-def _exclusive(path: Path) -> Iterator[None]:
-    """One replay per home at a time: two racing replays could each create the MLflow run of a new ledger run."""
-    with open(path, "a+b") as f:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
 def _experiment_tags(pipeline: str) -> dict[str, str]:

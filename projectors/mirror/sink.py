@@ -21,7 +21,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from projectors.errors import MirrorError, MirrorUnavailableError
-from projectors.witness import MLFLOW_ARTIFACTS
+from ledger import MLFLOW_ARTIFACTS
 
 T = TypeVar("T")
 WITNESS_EXPERIMENT = "ledgerline"

@@ -13,9 +13,7 @@ from typing import Any
 
 import orjson
 
-from ledger.codec import stated_hash
-from ledger.lines import iter_lines
-from ledger.reader import decode_at, snapshot_end
+from ledger import decode_at, iter_lines, seq_and_hash, snapshot_end
 from schemas.events import (
     GENESIS_HASH,
     ArtifactWritten,
@@ -175,7 +173,8 @@ def read_ledger(path: Path, after: int) -> LedgerFold:
     """Fold the whole ledger; MetricLogged lines at or before seq `after` are skipped undecoded."""
     fold = LedgerFold(after=after, witness_hash=GENESIS_HASH if after == 0 else None)
     for seq, line in _numbered(path):
-        digest = stated_hash(line) or ""
+        parsed = seq_and_hash(line)
+        digest = parsed[1] if parsed else ""
         fold.head_seq, fold.head_hash = seq, digest
         if seq == after:
             fold.witness_hash = digest

@@ -9,9 +9,8 @@ from typing import Any
 import duckdb
 
 from ledger import LEDGER_NAME
-from projectors.duckdb import _host, catch_up, checkpoint, connect
-from projectors.duckdb import first_line as first_line  # its former home: still importable from here
-from projectors.duckdb_source import check_checkpoint, complete_end
+from projectors.projection.store import _host, catch_up, checkpoint, connect, first_line
+from projectors.projection.source import check_checkpoint, complete_end
 from projectors.errors import ProjectionMissingError, QueryError
 
 

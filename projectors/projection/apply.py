@@ -10,8 +10,8 @@ from typing import Any
 import duckdb
 
 from schemas.events import CURRENT_VERSIONS
-from projectors.duckdb_schema import EventTable, event_tables, staging_columns
-from projectors.duckdb_source import Checkpoint, read_range, write_bytes, write_normalized
+from projectors.projection.schema import EventTable, event_tables, staging_columns
+from projectors.projection.source import Checkpoint, read_range, write_bytes, write_normalized
 from projectors.errors import LedgerUnreadableError
 
 TABLES: list[EventTable] = event_tables()

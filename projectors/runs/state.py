@@ -1,4 +1,4 @@
-"""RunState: one run as the projections know it (as of any seq), and the structured diff of two runs."""
+"""RunState: one run as the projection knows it, now or as of any seq."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from typing import Any
 import duckdb
 import orjson
 
-from projectors import duckdb as projection
+from projectors import projection
 from projectors.errors import UnknownRunError
-from projectors.state_diff import RunDiff, diff_states
 from schemas.context import check_run_id
 from schemas.events import JsonScalar, Model
 
@@ -63,10 +62,6 @@ class RunState(Model):
     metrics: dict[str, float] = {}
     series: dict[str, dict[int, float]] = {}
     tags: dict[str, str] = {}
-
-    def diff(self, other: RunState, *, include_same: bool = False) -> RunDiff:
-        """What differs from self (a) to other (b); with include_same, the equal items too."""
-        return diff_states(self, other, include_same=include_same)
 
 
 def load_state(con: duckdb.DuckDBPyConnection, run_id: str) -> RunState:
@@ -154,7 +149,7 @@ def _tags(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, str]:
     return tags
 
 
-def _open(home: Path, seq: int | None) -> duckdb.DuckDBPyConnection:
+def open_view(home: Path, seq: int | None) -> duckdb.DuckDBPyConnection:
     """The live projection (caught up first), or an in-memory copy as it was right after seq."""
     if seq is not None:
         return projection.as_of(home, seq)
@@ -165,19 +160,9 @@ def _open(home: Path, seq: int | None) -> duckdb.DuckDBPyConnection:
 def run_state(home: Path, run_id: str, *, seq: int | None = None) -> RunState:
     """A run's state from the projection under home, now or as it was right after seq."""
     check_run_id(run_id)
-    con = _open(home, seq)
+    con = open_view(home, seq)
     try:
         return load_state(con, run_id)
     finally:
         con.close()
 
-
-def diff_runs(home: Path, run_a: str, run_b: str, *, include_same: bool = False, seq: int | None = None) -> RunDiff:
-    """Diff run_a against run_b from one consistent view of the projection (now, or right after seq)."""
-    check_run_id(run_a)
-    check_run_id(run_b)
-    con = _open(home, seq)
-    try:
-        return load_state(con, run_a).diff(load_state(con, run_b), include_same=include_same)
-    finally:
-        con.close()
