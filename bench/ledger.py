@@ -14,12 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "ledger")]
+sys.path.insert(0, str(ROOT))  # the repository, for ledger/ and tests.support
 
 import orjson  # noqa: E402
 
 from ledger import Ledger, verify_file  # noqa: E402
-from ledger.lines import iter_chunks  # noqa: E402
+from ledger import iter_chunks  # noqa: E402
 from schemas.events import EVENT_ADAPTER, MetricLogged, MetricLoggedData  # noqa: E402
 
 RUN_ID = "20261122-000000-bnch"
@@ -188,7 +188,7 @@ def _check(ok: bool) -> None:
 
 
 def bench_soak(tmp: Path, kills: int) -> None:
-    from ledger_crashloop import kill_loop
+    from tests.support.ledger_crashloop import kill_loop
 
     print(f"\n== crash soak: SIGKILL an appending process {kills} times")
     start = time.perf_counter()

@@ -52,7 +52,7 @@ def fresh(template: Path, folder: Path, name: str) -> str:
 
 
 def time_mirror(home: Path, uri: str) -> tuple[float, int]:
-    from projectors import mlflow as mirror
+    from projectors.mirror import replay as mirror
 
     started = time.perf_counter()
     report = mirror.replay(home, tracking_uri=uri)
@@ -61,7 +61,7 @@ def time_mirror(home: Path, uri: str) -> tuple[float, int]:
 
 def time_ledger_read(home: Path) -> float:
     """The mirror's own share: reading and folding the ledger, no MLflow at all."""
-    from projectors.mlflow_plan import read_ledger
+    from projectors.mirror.plan import read_ledger
 
     started = time.perf_counter()
     read_ledger(home / "audit.jsonl", 0)

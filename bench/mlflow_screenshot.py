@@ -31,8 +31,7 @@ def find_chromium(explicit: str | None = None) -> str | None:
 
 def demo_home(folder: Path) -> Path:
     """A home with a small synthetic history (three runs, candidates, champion/challenger), for a demo screenshot."""
-    sys.path.insert(0, str(ROOT / "tests" / "projectors"))
-    from mlflow_fixtures import append, standard_history
+    from tests.support.mlflow_fixtures import append, standard_history
 
     home = folder / "home"
     for batch in standard_history(home, metrics=60):
@@ -115,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     if chromium is None:
         print("skipped: no Chromium found (apt-get install chromium, or pass --chromium PATH)")
         return 0
-    from projectors import mlflow as mirror
-    from projectors.mlflow_sink import forget_engines  # noqa: F401  (imports mlflow once, before the server)
+    from projectors.mirror import replay as mirror
+    from projectors.mirror.sink import forget_engines  # noqa: F401  (imports mlflow once, before the server)
 
     with tempfile.TemporaryDirectory(prefix="mlflow-screenshot-") as tmp:
         made = ROOT / "runs"

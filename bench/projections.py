@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ledger import LEDGER_NAME  # noqa: E402
-from projectors import duckdb as projection  # noqa: E402
-from projectors.duckdb_query import query  # noqa: E402
-from projectors.duckdb_schema import staging_columns  # noqa: E402
+from projectors import projection as projection  # noqa: E402
+from projectors.projection.query import query  # noqa: E402
+from projectors.projection.schema import staging_columns  # noqa: E402
 
 GOALS = {"rebuild_s": 1.0, "catch_up_s": 0.050, "query_s": 2.0}
 QUERY = """

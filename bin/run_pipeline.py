@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from bin._cli import EXIT_FOUND, EXIT_OK, UsageError, parser, run
-from ledger import Ledger
-from schemas.events import MetricLogged, RowsDropped
-from schemas.settings import Settings, load_settings, profile_names
-from stages.runner import RunOutcome, run_pipeline
+from projectors.runs.summary import RunSummary, summarize_run
+from schemas.settings import load_settings, profile_names
+from stages.runner import run_pipeline
 
 PROG = "run-pipeline"
 
@@ -32,54 +30,14 @@ def _overrides(pairs: list[str], seed: int | None, source: Path | None) -> dict[
     return out
 
 
-def summarize(home: Path, outcome: RunOutcome) -> dict[str, object]:
-    """Headline metrics and drops by reason of one run, read back from the ledger."""
-    headline: dict[str, float] = {}
-    drops: Counter[str] = Counter()
-    with Ledger.open(home, readonly=True) as ledger:
-        for event in ledger.read(after=outcome.first_seq - 1, until=outcome.last_seq):
-            match event:
-                case MetricLogged(data=d) if d.step is None and d.asset is None:
-                    headline[d.key] = d.value
-                case RowsDropped(data=d):
-                    drops[d.reason] += d.count
-    return {
-        "run_id": outcome.run_id,
-        "status": outcome.status,
-        "error": outcome.error,
-        "seqs": [outcome.first_seq, outcome.last_seq],
-        "metrics": headline,
-        "rows_dropped": dict(drops),
-    }
-
-
-def project(home: Path, settings: Settings, run_id: str, mirror: bool, progress: Callable[[str], None]) -> list[str]:
-    """Catch the DuckDB projections up, let the tagging policy decide, mirror to MLflow if asked."""
-    from projectors import projection
-    from projectors.runs.tagging import tag_run
-
-    lines = [f"projections: {projection.catch_up(home)} events applied"]
-    tags = tag_run(home, run_id, settings.tagging)
-    lines += [f"tagged {r.event.data.key}={r.event.data.value}: {r.event.data.reason}" for r in tags]  # type: ignore[attr-defined]
-    if tags:
-        projection.catch_up(home)
-    if mirror:
-        from projectors.mirror.replay import replay
-
-        lines.append(f"mlflow: {replay(home, progress=progress)}")
-    return lines
-
-
-def _print_summary(summary: dict[str, object], notes: list[str], home: Path) -> None:
+def _print_summary(summary: RunSummary, notes: list[str], home: Path) -> None:
     from projectors.mirror.layout import default_tracking_uri  # names the store without importing mlflow
 
-    print(f"\nrun {summary['run_id']}: {summary['status']}" + (f" ({summary['error']})" if summary["error"] else ""))
-    metrics = summary["metrics"]
-    assert isinstance(metrics, dict)
+    print(f"\nrun {summary.run_id}: {summary.status}" + (f" ({summary.error})" if summary.error else ""))
+    metrics = summary.metrics
     for key in sorted(metrics):
         print(f"  {key:<14} {metrics[key]: .4f}")
-    drops = summary["rows_dropped"]
-    assert isinstance(drops, dict)
+    drops = summary.rows_dropped
     print(f"rows dropped: {sum(drops.values())}" + ("" if drops else " (none)"))
     for reason, count in sorted(drops.items(), key=lambda kv: -kv[1]):
         print(f"  {count:>6}  {reason}")
@@ -103,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help="override a setting, e.g. --set backtest.cost_bps=10")
     p.add_argument("--run-id", help="use this run id (YYYYMMDD-HHMMSS-xxxx) instead of a fresh one")
     p.add_argument("--mirror", action="store_true", help="also mirror the ledger into MLflow (sqlite under the home)")
+    p.add_argument("--tracking-uri", default=None, help="with --mirror: the MLflow tracking URI (default sqlite under --home)")
     p.add_argument("--no-project", action="store_true", help="only run the stages; skip projections and tagging")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -112,10 +71,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(args.profile, _overrides(args.sets, args.seed, args.source))
         progress = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
         outcome = run_pipeline(settings, args.home, run_id=args.run_id, progress=progress)
-        notes = [] if args.no_project else project(args.home, settings, outcome.run_id, args.mirror, progress)
-        summary = summarize(args.home, outcome)
+        notes: list[str] = []
+        if not args.no_project:
+            from projectors.runs.workflow import after_run
+
+            done = after_run(args.home, outcome.run_id, policy=settings.tagging, mirror=args.mirror,
+                             tracking_uri=args.tracking_uri, progress=progress)
+            notes = done.notes()
+        summary = summarize_run(args.home, outcome.run_id, outcome.status, outcome.first_seq, outcome.last_seq, outcome.error)
         if args.json:
-            print(json.dumps({**summary, "notes": notes}))
+            print(json.dumps({**summary.as_dict(), "notes": notes}))
         else:
             _print_summary(summary, notes, args.home)
         return EXIT_OK if outcome.status == "succeeded" else EXIT_FOUND

@@ -116,19 +116,6 @@ def encode(event: Envelope, seq: int, prev: str) -> tuple[bytes, str]:
     return bytes(out), hashes[0]
 
 
-def stated_hash(line: bytes) -> str | None:
-    """The hash a line (no newline) states, or None if malformed; split_hash without copying the body."""
-    if len(line) < HASH_SUFFIX_LEN or not line.endswith(b'"}') or line[-HASH_SUFFIX_LEN:-66] != HASH_SUFFIX:
-        return None
-    return line[-66:-2].decode("ascii", "replace")
-
-
-def split_hash(line: bytes) -> tuple[bytes, str] | None:
-    """Split a line (no newline) into its hashed body and stated hash, or None if malformed."""
-    stated = stated_hash(line)
-    return None if stated is None else (line[:-HASH_SUFFIX_LEN] + b"}", stated)
-
-
 def decode(line: bytes) -> Event:
     """Parse a ledger line into its current-version event, upcasting older versions."""
     end = len(line) - HASH_SUFFIX_LEN
@@ -163,6 +150,4 @@ __all__ = [
     "decode",
     "encode",
     "encode_batch",
-    "split_hash",
-    "stated_hash",
 ]

@@ -16,7 +16,7 @@ from ledger import LEDGER_NAME
 from ledger.codec import canonical
 from projectors import projection as proj
 
-from ledger_factory import RUN_A, RUN_B, Clock, run_events, write
+from tests.support.ledger_factory import RUN_A, RUN_B, Clock, run_events, write
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,3 +93,24 @@ def test_follow_projects_new_events_until_interrupted(home: Path) -> None:
     assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 2
     con.close()
 
+
+
+def test_json_reports_events_applied_and_the_position(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    assert replay(home, "--json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["model"] == "duckdb" and doc["applied"] == 29 and doc["position"]["seq"] == 29
+    assert doc["where"] == str(proj.projection_path(home)) and len(doc["position"]["hash"]) == 64
+
+
+def test_the_models_offered_are_the_registry(capsys: pytest.CaptureFixture[str]) -> None:
+    from projectors import registry
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert all(name in out for name in registry.names())
+    with pytest.raises(SystemExit) as err:
+        main(["--to", "nosuch"])
+    assert err.value.code == 2

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from mlflow_fixtures import append, free_port, standard_history
+from tests.support.mlflow_fixtures import append, free_port, standard_history
 
 ROOT = Path(__file__).resolve().parents[2]
 

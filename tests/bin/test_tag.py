@@ -11,7 +11,7 @@ from bin.query import main as query
 from bin.tag import main
 from ledger import LEDGER_NAME
 
-from ledger_factory import RUN_A, RUN_B, Clock, run_events, write
+from tests.support.ledger_factory import RUN_A, RUN_B, Clock, run_events, write
 
 
 @pytest.fixture

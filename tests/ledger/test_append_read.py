@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from ledgerkit import events, metric, write_ledger
+from tests.support.ledgerkit import events, metric, write_ledger
 
 from ledger import Ledger, LedgerError, WrongExpectedSeqError
 from schemas.events import GENESIS_HASH, MetricLogged

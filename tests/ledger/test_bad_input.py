@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from ledgerkit import RUN_ID, metric
+from tests.support.ledgerkit import RUN_ID, metric
 
 from ledger import MAX_LINE_BYTES, EventRejectedError, Ledger
 from schemas.events import (

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from ledgerkit import RUN_ID, events, metric, write_ledger
+from tests.support.ledgerkit import RUN_ID, events, metric, write_ledger
 
 from ledger import Ledger, chain, verify_file
 from schemas.events import GENESIS_HASH, CodeVersion, LedgerRecovered, LedgerRecoveredData, RunStarted, RunStartedData

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ledger_crashloop import kill_loop
+from tests.support.ledger_crashloop import kill_loop
 
 KILLS = int(os.environ.get("LEDGERLINE_KILLS", "200"))
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ledgerkit import events, metric
+from tests.support.ledgerkit import events, metric
 
 from ledger import Ledger, LedgerWriteError, verify_file
 from ledger import store

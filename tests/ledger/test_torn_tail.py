@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from ledgerkit import metric, write_ledger
+from tests.support.ledgerkit import metric, write_ledger
 
 from ledger import Ledger, LedgerCorruptError, verify_file
 from schemas.events import LedgerRecovered

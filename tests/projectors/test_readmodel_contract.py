@@ -10,7 +10,7 @@ import pytest
 from projectors import projection
 from projectors.readmodel import ReadModel
 from projectors.registry import open_model
-from tests.projectors.readmodel_contract import ReadModelContract
+from tests.support.readmodel_contract import ReadModelContract
 
 
 class TestDuckDBContract(ReadModelContract):
@@ -23,15 +23,6 @@ class TestDuckDBContract(ReadModelContract):
             return {t.table: con.execute(f'SELECT * FROM ledger."{t.table}" ORDER BY seq').fetchall() for t in projection.TABLES}
         finally:
             con.close()
-
-
-@pytest.fixture(scope="module")
-def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from mlflow.tracking import MlflowClient
-
-    path = tmp_path_factory.mktemp("mlflow-template") / "empty.db"
-    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()  # creating the tables costs seconds: copy them
-    return path
 
 
 class TestMLflowContract(ReadModelContract):
@@ -47,7 +38,7 @@ class TestMLflowContract(ReadModelContract):
         return open_model("mlflow", home)
 
     def snapshot(self, model: ReadModel) -> object:
-        from mlflow_fixtures import dump_store
+        from tests.support.mlflow_fixtures import dump_store
 
         from projectors.mirror.layout import default_tracking_uri
 

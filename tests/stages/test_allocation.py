@@ -6,7 +6,7 @@ from datetime import date
 
 import polars as pl
 import pytest
-from quant_market import small_settings
+from tests.support.quant_market import small_settings
 
 from stages.allocation import allocate
 

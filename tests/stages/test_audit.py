@@ -6,7 +6,7 @@ from datetime import date
 
 import polars as pl
 import pytest
-from contracts_kit import block, market, patch, settings
+from tests.support.contracts_kit import block, market, patch, settings
 
 from schemas.contracts import BAR_SCHEMA, DROPS_SCHEMA, TIER2
 from schemas.events import DataContractCheckedData, RowsDroppedData

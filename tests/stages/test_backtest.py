@@ -7,7 +7,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 import pytest
-from quant_market import business_days, clean_frame, small_settings
+from tests.support.quant_market import business_days, clean_frame, small_settings
 
 from stages.allocation import allocate
 from stages.backtest import backtest, simple_returns

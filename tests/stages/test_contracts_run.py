@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from contracts_kit import block, completed, data_stages, events, market, of_type, settings, write_dir
+from tests.support.contracts_kit import block, completed, data_stages, events, market, of_type, settings, write_dir
 
 from schemas.contracts import TIER1
 from schemas.settings import load_settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
-from quant_market import clean_frame, small_settings
+from tests.support.quant_market import clean_frame, small_settings
 
 from stages import kernels, reference
 from stages.features import compute_features

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from contracts_kit import block, settings, write_dir
+from tests.support.contracts_kit import block, settings, write_dir
 
 from schemas.contracts import BAR_SCHEMA, TIER1
 from stages.errors import ContractBreachError

@@ -8,7 +8,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 import pytest
-from quant_market import business_days, clean_frame, small_settings
+from tests.support.quant_market import business_days, clean_frame, small_settings
 
 from schemas.events import MetricLoggedData
 from stages.allocation import allocate

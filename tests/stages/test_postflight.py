@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from contracts_kit import block, completed, data_stages, events, of_type, settings, write_dir
+from tests.support.contracts_kit import block, completed, data_stages, events, of_type, settings, write_dir
 
 from schemas.contracts import POSTFLIGHT
 from schemas.settings import Settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from contracts_kit import block, completed, data_stages, events, of_type, settings, write_dir
+from tests.support.contracts_kit import block, completed, data_stages, events, of_type, settings, write_dir
 
 from schemas.context import InvalidRunIdError
 from stages import sources

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import polars as pl
-from quant_market import clean_frame, small_settings
+from tests.support.quant_market import clean_frame, small_settings
 
 from stages.allocation import allocate
 from stages.artifacts import frame_hash
@@ -51,11 +51,11 @@ def test_analytics_outputs_are_bit_identical_across_runs() -> None:
 def test_analytics_outputs_do_not_depend_on_the_numba_thread_count() -> None:
     script = (
         "import json, sys; sys.path.insert(0, sys.argv[1]);"
-        "from test_reproducibility import analytics, exact_digest; from quant_market import clean_frame;"
+        "from tests.stages.test_reproducibility import analytics, exact_digest; from tests.support.quant_market import clean_frame;"
         "print(json.dumps(exact_digest(analytics(clean_frame(seed=8)))))"
     )
     env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-c", script, str(HERE)], capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run([sys.executable, "-c", script, str(HERE.parents[1])], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == exact_digest(analytics(clean_frame(seed=8)))
 

@@ -7,7 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from quant_golden import GOLDEN, mismatches, run_canary
+from tests.support.quant_golden import GOLDEN, mismatches, run_canary
 
 from ledger import Ledger
 from stages.runner import RunOutcome

@@ -6,7 +6,7 @@ from datetime import date
 
 import polars as pl
 import pytest
-from quant_market import business_days, small_settings
+from tests.support.quant_market import business_days, small_settings
 
 from stages.errors import FeatureMissingError
 from stages.selection import select_assets

@@ -6,7 +6,7 @@ import math
 
 import polars as pl
 import pytest
-from contracts_kit import block, market, patch, settings
+from tests.support.contracts_kit import block, market, patch, settings
 
 from schemas.contracts import DROPS_SCHEMA, TIER1, TIER1_REASONS
 from schemas.events import DataContractCheckedData, RowsDroppedData, envelope

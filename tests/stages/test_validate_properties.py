@@ -10,7 +10,7 @@ import pandera.polars as pa
 import polars as pl
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from contracts_kit import settings
+from tests.support.contracts_kit import settings
 from schemas.contracts import BAR_SCHEMA, REASON_SEPARATOR, TIER1_REASONS, any_failure, check_name, row_checks, row_schema
 from schemas.events import RowsDroppedData
 from stages.validate import prepare, row_failures, validate

@@ -16,7 +16,7 @@ from ledger import LEDGER_NAME
 from ledger.codec import canonical
 from projectors import projection as proj
 from schemas import events as ev
-from ledger_factory import Clock, run_events, write
+from tests.support.ledger_factory import Clock, run_events, write
 
 _TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=6)
 #: text that looks like the ledger's own framing, to trip anything that slices lines instead of parsing them

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from mlflow_fixtures import append, run_id, standard_history
+from tests.support.mlflow_fixtures import append, run_id, standard_history
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium") or "") if p and Path(p).exists()), None)
 
 

@@ -12,10 +12,10 @@ import pytest
 
 pytest.importorskip("mlflow")
 
-from mlflow_fixtures import append, empty_store, run_events, standard_history  # noqa: E402
+from tests.support.mlflow_fixtures import append, empty_store, run_events, standard_history  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
+ROOT = HERE.parents[2]
 KILLS = 20
 
 
@@ -26,11 +26,11 @@ def test_sigkill_at_random_points_then_resume_equals_clean_replay(tmp_path: Path
     append(home, run_events(home, 4, metrics=1_500))  # two log_batch requests: kills land between them
     template = empty_store(tmp_path / "empty.db")
     seed = int(os.environ.get("LEDGERLINE_CRASH_SEED", "20261122"))
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{HERE}", "MLFLOW_DISABLE_TELEMETRY": "true"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MLFLOW_DISABLE_TELEMETRY": "true"}
     done = subprocess.run(
-        [sys.executable, str(HERE / "mlflow_fixtures.py"), str(home), str(template), str(tmp_path / "work"), str(KILLS),
+        [sys.executable, "-m", "tests.support.mlflow_fixtures", str(home), str(template), str(tmp_path / "work"), str(KILLS),
          str(seed)],
-        capture_output=True, text=True, env=env, cwd=HERE, timeout=900,
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=900,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])

@@ -6,7 +6,7 @@ from datetime import timedelta, timezone
 from pathlib import Path
 
 import pytest
-from ledger_factory import RUN_A, RUN_B, Clock, run_events, write
+from tests.support.ledger_factory import RUN_A, RUN_B, Clock, run_events, write
 
 from projectors.mirror import plan as mlflow_plan
 from schemas.events import MetricLoggedData, envelope

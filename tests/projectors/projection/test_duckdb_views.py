@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from projectors import projection as proj
-from ledger_factory import RUN_A, Clock, run_events, write
+from tests.support.ledger_factory import RUN_A, Clock, run_events, write
 
 EXPECTED: dict[str, list[tuple[str, str]]] = {
     "artifacts": [

@@ -11,7 +11,7 @@ from projectors.runs.diff import diff_runs
 from projectors.runs.state import run_state
 from projectors.runs.diff import verdict
 from schemas.context import InvalidRunIdError
-from ledger_factory import RUN_A, RUN_B, RUN_C, Clock, run_events, write
+from tests.support.ledger_factory import RUN_A, RUN_B, RUN_C, Clock, run_events, write
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ledgerkit import events
+from tests.support.ledgerkit import events
 
 from ledger import Ledger
-from ledger.lines import iter_lines
-from ledger.codec import chain_fields
+from ledger import iter_lines, seq_and_hash
 from schemas.events import LedgerRecovered
 
 #: batch sizes the child cycles through: big ones make a SIGKILL mid-write likely to tear a line
@@ -80,10 +79,10 @@ def _check(home: Path, acked: list[tuple[int, str]]) -> int:
         assert report.ok, report
     wanted = dict(acked)
     for _, line in iter_lines(home / "audit.jsonl"):
-        fields = chain_fields(line)
+        fields = seq_and_hash(line)
         assert fields is not None
         if fields[0] in wanted:
-            assert fields[2].decode() == wanted.pop(fields[0]), f"acked seq {fields[0]} changed"
+            assert fields[1] == wanted.pop(fields[0]), f"acked seq {fields[0]} changed"
     assert not wanted, f"acknowledged seqs lost: {sorted(wanted)[:5]}"
     return report.head_seq
 

@@ -22,21 +22,16 @@ from projectors.readmodel import follow  # noqa: E402
 from projectors.errors import MirrorDivergedError, MirrorUnavailableError  # noqa: E402
 from projectors.mirror.sink import MAX_REQUEST_BYTES, pack_batches  # noqa: E402
 
-from mlflow_fixtures import append, dump_store, empty_store, free_port, run_events, run_id, standard_history  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return empty_store(tmp_path_factory.mktemp("mlflow-template") / "empty.db")
+from tests.support.mlflow_fixtures import append, dump_store, free_port, run_events, run_id, standard_history  # noqa: E402
 
 
 @pytest.fixture
-def home(tmp_path: Path, template: Path) -> Path:
+def home(tmp_path: Path, mlflow_template: Path) -> Path:
     """A home with the standard three-run history and a pre-initialized (empty) default store."""
     home = tmp_path / "home"
     for batch in standard_history(home, metrics=9):
         append(home, batch)
-    shutil.copyfile(template, home / "mlflow.db")
+    shutil.copyfile(mlflow_template, home / "mlflow.db")
     return home
 
 
@@ -78,21 +73,21 @@ def test_witness_lives_in_mlflow_and_a_rewritten_ledger_is_refused(home: Path, t
     assert mirror.read_witness(home) == (rebuilt.head_seq, rebuilt.head_hash)
 
 
-def test_an_empty_ledger_is_witnessed_at_seq_0_and_replays_again(tmp_path: Path, template: Path) -> None:
+def test_an_empty_ledger_is_witnessed_at_seq_0_and_replays_again(tmp_path: Path, mlflow_template: Path) -> None:
     from ledger import Ledger
 
     Ledger.open(tmp_path / "home").close()
-    shutil.copyfile(template, tmp_path / "store.db")
+    shutil.copyfile(mlflow_template, tmp_path / "store.db")
     uri = f"sqlite:///{tmp_path / 'store.db'}"
     mirror.replay(tmp_path / "home", tracking_uri=uri, rebuild=True)
     assert mirror.read_witness(tmp_path / "home", uri) == (0, "0" * 64)
     assert mirror.replay(tmp_path / "home", tracking_uri=uri).head_seq == 0
 
 
-def test_rebuild_of_the_default_store_equals_the_incremental_mirror(tmp_path: Path, template: Path) -> None:
+def test_rebuild_of_the_default_store_equals_the_incremental_mirror(tmp_path: Path, mlflow_template: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    shutil.copyfile(template, home / "mlflow.db")
+    shutil.copyfile(mlflow_template, home / "mlflow.db")
     for batch in standard_history(home, metrics=6):
         append(home, batch)
         mirror.replay(home)  # one replay per batch: runs span replays, aliases move between them

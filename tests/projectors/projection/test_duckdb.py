@@ -15,7 +15,7 @@ from ledger.codec import canonical
 from ledger import LEDGER_NAME
 from projectors import projection as proj
 from projectors.errors import CheckpointMismatchError, ProjectionMissingError
-from ledger_factory import RUN_A, RUN_B, RUN_C, Clock, run_events, tag_event, write
+from tests.support.ledger_factory import RUN_A, RUN_B, RUN_C, Clock, run_events, tag_event, write
 
 
 def table_rows(con: object, table: str) -> list[tuple[object, ...]]:
@@ -31,11 +31,8 @@ def snapshot(home: Path) -> dict[str, list[tuple[object, ...]]]:
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    clock = Clock()
-    write(tmp_path, run_events(RUN_A, clock=clock))
-    write(tmp_path, run_events(RUN_B, toxic=1, params={"selection.top_k": 12}, clock=clock))
-    return tmp_path
+def home(two_runs: Path) -> Path:
+    return two_runs
 
 
 def test_rebuild_projects_every_event_into_typed_tables(home: Path) -> None:

@@ -12,12 +12,12 @@ from pathlib import Path
 from schemas.settings import load_settings
 from stages.runner import RunOutcome, run_pipeline
 
-GOLDEN = Path(__file__).resolve().parent / "golden" / "canary_metrics.json"
+GOLDEN = Path(__file__).resolve().parents[1] / "stages" / "golden" / "canary_metrics.json"
 TOLERANCE = 1e-6
 USAGE = """Regenerate after an intended change to the canary numbers:
-  .venv/bin/python tests/stages/quant_golden.py --write
+  .venv/bin/python -m tests.support.quant_golden --write
 Check the current code against the stored file (exit 1 on a mismatch):
-  .venv/bin/python tests/stages/quant_golden.py
+  .venv/bin/python -m tests.support.quant_golden
 """
 RUN_ID = "20260101-000000-gold"
 

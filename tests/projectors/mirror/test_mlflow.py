@@ -19,11 +19,10 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 from projectors.mirror import replay as mirror  # noqa: E402
 from projectors.errors import MirrorUnavailableError  # noqa: E402
 
-from mlflow_fixtures import (  # noqa: E402
+from tests.support.mlflow_fixtures import (  # noqa: E402
     MlflowServer,
     append,
     dump_store,
-    empty_store,
     epoch_of,
     run_events,
     run_id,
@@ -150,18 +149,12 @@ class MirrorContract:
         assert dump_store(fresh) == m.dump()
 
 
-@pytest.fixture(scope="session")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One initialized, empty SQLite tracking store, copied wherever a fresh store is needed."""
-    return empty_store(tmp_path_factory.mktemp("mlflow-template") / "empty.db")
-
-
 @pytest.fixture(scope="module")
-def sqlite_mirror(tmp_path_factory: pytest.TempPathFactory, template: Path) -> Mirror:
+def sqlite_mirror(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) -> Mirror:
     root = tmp_path_factory.mktemp("sqlite-mirror")
     (root / "home").mkdir()
-    shutil.copyfile(template, root / "home" / "mlflow.db")
-    return Mirror(root / "home", None, root, template)
+    shutil.copyfile(mlflow_template, root / "home" / "mlflow.db")
+    return Mirror(root / "home", None, root, mlflow_template)
 
 
 class TestSqliteMirror(MirrorContract):
@@ -173,8 +166,8 @@ class TestSqliteMirror(MirrorContract):
 
 
 @pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory, template: Path) -> Iterator[MlflowServer]:
-    srv = MlflowServer(tmp_path_factory.mktemp("mlflow-server"), template)
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) -> Iterator[MlflowServer]:
+    srv = MlflowServer(tmp_path_factory.mktemp("mlflow-server"), mlflow_template)
     srv.start()
     yield srv
     srv.stop()
@@ -190,9 +183,9 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="module")
-def server_mirror(tmp_path_factory: pytest.TempPathFactory, template: Path, mlflow_server: MlflowServer) -> Mirror:
+def server_mirror(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path, mlflow_server: MlflowServer) -> Mirror:
     root = tmp_path_factory.mktemp("server-mirror")
-    return Mirror(root / "home", mlflow_server.uri, root, template, mlflow_server.artifacts)
+    return Mirror(root / "home", mlflow_server.uri, root, mlflow_template, mlflow_server.artifacts)
 
 
 class TestServerMirror(MirrorContract):

@@ -13,7 +13,7 @@ from projectors.runs import tagging
 from projectors.errors import TaggingError, UnknownRunError
 from schemas.events import RunTaggedData, envelope
 from schemas.settings import TaggingPolicy
-from ledger_factory import RUN_A, RUN_B, RUN_C, Clock, run_events, write
+from tests.support.ledger_factory import RUN_A, RUN_B, RUN_C, Clock, run_events, write
 
 FAILED = "20260105-120000-ffff"
 

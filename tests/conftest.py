@@ -1,0 +1,28 @@
+"""Fixtures shared by every test folder; helper code that is not a fixture lives in tests/support/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.ledger_factory import RUN_A, RUN_B, Clock, run_events, write
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One initialized, empty SQLite tracking store, copied wherever a fresh store is needed (creating one costs seconds)."""
+    from tests.support.mlflow_fixtures import empty_store
+
+    return empty_store(tmp_path_factory.mktemp("mlflow-template") / "empty.db")
+
+
+@pytest.fixture
+def two_runs(tmp_path: Path) -> Path:
+    """A home whose ledger holds two plausible runs (RUN_A clean, RUN_B with a toxic row and another top_k)."""
+    clock = Clock()
+    write(tmp_path, run_events(RUN_A, clock=clock))
+    write(tmp_path, run_events(RUN_B, toxic=1, params={"selection.top_k": 12}, clock=clock))
+    return tmp_path

@@ -1,0 +1,1 @@
+"""Test support code shared by the tests and bench/: event histories, fixture builders, crash loops, golden figures."""
