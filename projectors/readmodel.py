@@ -129,8 +129,6 @@ def _attempt(model: ReadModel, progress: Progress) -> tuple[int, bool]:
     except model.transient_errors as exc:
         progress(model.step(f"{exc} (retrying)"))
         return 0, True
-    if applied:
-        progress(model.step(model.report(applied), done=applied))
     return applied, False
 
 

@@ -33,7 +33,7 @@ class MLflowMirror(ReadModel):
         return None if found is None or not found[0] else Position(int(found[0]), str(found[1]))
 
     def catch_up(self, *, progress: Progress = quiet) -> int:
-        """Mirror the events after the witness."""
+        """Mirror the events after the witness; the last Step reported is the replay's report."""
         return self._replay(False, progress)
 
     def rebuild(self, *, progress: Progress = quiet) -> int:
@@ -45,7 +45,9 @@ class MLflowMirror(ReadModel):
 
         report = replay(self.home, tracking_uri=self.tracking_uri, rebuild=rebuild, progress=progress)
         self.last = report
-        return report.head_seq - report.from_seq
+        applied = report.head_seq - report.from_seq
+        progress(self.step(str(report), done=applied, total=applied))
+        return applied
 
     def where(self) -> str:
         """The tracking URI, or the default store's file."""
