@@ -1,0 +1,50 @@
+"""The summary of one run read back from the ledger: status, seq range, headline metrics, rows dropped by reason."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from pathlib import Path
+
+from ledger import Ledger
+from schemas.events import MetricLogged, RowsDropped
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSummary:
+    """What a person first wants to know about a run that just ended."""
+
+    run_id: str
+    status: str
+    error: str | None
+    first_seq: int
+    last_seq: int
+    metrics: dict[str, float]
+    rows_dropped: dict[str, int]
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON document of `bin/run-pipeline --json` (seqs as [first, last])."""
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "error": self.error,
+            "seqs": [self.first_seq, self.last_seq],
+            "metrics": dict(self.metrics),
+            "rows_dropped": dict(self.rows_dropped),
+        }
+
+
+def summarize_run(home: Path, run_id: str, status: str, first_seq: int, last_seq: int, error: str | None = None) -> RunSummary:
+    """Headline metrics (no step, no asset) and drops by reason of the run recorded at seqs first_seq..last_seq."""
+    headline: dict[str, float] = {}
+    drops: Counter[str] = Counter()
+    with Ledger.open(home, readonly=True) as ledger:
+        for event in ledger.read(after=first_seq - 1, until=last_seq):
+            if event.run_id != run_id:
+                continue
+            match event:
+                case MetricLogged(data=d) if d.step is None and d.asset is None:
+                    headline[d.key] = d.value
+                case RowsDropped(data=d):
+                    drops[d.reason] += d.count
+    return RunSummary(run_id, status, error, first_seq, last_seq, headline, dict(drops))
