@@ -22,7 +22,7 @@ run: install
 flow-production: run
 
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --durations=15
 
 bench: install
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
