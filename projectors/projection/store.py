@@ -129,10 +129,16 @@ def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     return con
 
 
+#: the on-disk format new projection files are written in: DuckDB 2.x defaults to a format (69) that the
+#: widely deployed 1.x clients and CLIs refuse to open; v1.0.0 is read by every DuckDB from 1.0 on.
+#: The option only matters when the file is created; an existing file keeps its format.
+STORAGE_VERSION = "v1.0.0"
+
+
 def _attach(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool, alias: str) -> None:
     """ATTACH path as alias and make it the default catalog, waiting while another process writes it."""
     deadline = time.monotonic() + _LOCK_WAIT_S
-    mode = " (READ_ONLY)" if read_only else ""
+    mode = " (READ_ONLY)" if read_only else f" (STORAGE_VERSION '{STORAGE_VERSION}')"
     while True:
         try:
             con.execute(f"ATTACH '{_sql_str(path)}' AS {alias}{mode}")

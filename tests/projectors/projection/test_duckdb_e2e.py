@@ -53,3 +53,43 @@ def test_policy_tags_real_runs(home: Path) -> None:
     settings = load_settings("canary", SMALL)
     (rec,) = tag_run(home, RUN_A, settings.tagging)
     assert rec.event.data.key == "candidate" and rec.event.data.reason.startswith(("candidate", "not a candidate"))  # type: ignore[attr-defined]
+
+
+#: a DuckDB 1.x client, installed once into its own environment (the test venv has DuckDB 2)
+OLD_CLIENT = "duckdb>=1.5,<2"
+_OLD_CLIENT_SCRIPT = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+views = [r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()]
+for v in views:
+    con.execute(f'SELECT * FROM "{v}"').fetchall()
+print(duckdb.__version__, len(views))
+"""
+
+
+def _old_duckdb_python(root: Path) -> Path:
+    """The python of a venv holding a DuckDB 1.x client, made under .cache/ on first use (pip, from the registry)."""
+    import subprocess
+    import sys
+
+    venv = root / ".cache" / "duckdb1-venv"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", OLD_CLIENT], check=True)
+    return python
+
+
+def test_a_duckdb_1x_client_opens_the_projection_and_queries_every_view(home: Path) -> None:
+    import subprocess
+
+    from projectors.projection.store import view_names
+
+    proj.catch_up(home)
+    python = _old_duckdb_python(Path(__file__).resolve().parents[3])
+    out = subprocess.run(
+        [str(python), "-c", _OLD_CLIENT_SCRIPT, str(proj.projection_path(home))], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    version, count = out.stdout.split()
+    assert version.startswith("1.") and int(count) == len(view_names())
