@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 from pathlib import Path
 
 from projectors.errors import CheckpointMismatchError, MirrorDivergedError
@@ -28,9 +29,34 @@ def exit_code(exc: LedgerlineError) -> int:
     return EXIT_FOUND if isinstance(exc, FOUND_ERRORS) else EXIT_USAGE
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr (the usage itself is in --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def home_arg(value: str) -> Path:
+    """--home as given: a folder (existing or to be created), never an existing file or an impossible path."""
+    path = Path(value)
+    if not value:
+        raise argparse.ArgumentTypeError("empty; give a folder (default: ./runs)")
+    too_long = [part for part in path.parts if len(part.encode()) > 255]
+    if too_long or len(os.fsencode(value)) >= 4096:
+        raise argparse.ArgumentTypeError(f"not a usable path (a name or the whole path is too long: {len(value):,} characters)")
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value} exists and is not a folder; give a folder (it is created if missing)")
+    return path
+
+
+def default_home() -> str:
+    """$LEDGERLINE_HOME, or ./runs when it is unset or empty."""
+    return os.environ.get("LEDGERLINE_HOME") or DEFAULT_HOME
+
+
 def parser(prog: str, description: str, example: str) -> argparse.ArgumentParser:
     """An ArgumentParser with --home and an example in --help."""
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog=prog,
         description=description,
         epilog=f"example:\n  {example}",
@@ -38,8 +64,8 @@ def parser(prog: str, description: str, example: str) -> argparse.ArgumentParser
     )
     p.add_argument(
         "--home",
-        type=Path,
-        default=Path(os.environ.get("LEDGERLINE_HOME", DEFAULT_HOME)),
+        type=home_arg,
+        default=default_home(),
         help="home folder holding audit.jsonl and everything derived from it (default: $LEDGERLINE_HOME or ./runs)",
     )
     return p
@@ -56,6 +82,30 @@ def run(prog: str, body: Callable[[], int]) -> int:
         print(f"{prog}: {exc}", file=sys.stderr)
         return exit_code(exc)
     except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+        if debugging():
+            raise
         print(f"{prog}: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as exc:  # a dependency or the system failed: one line, the traceback only when debugging
+        if debugging():
+            raise
+        print(f"{prog}: {describe_failure(exc)} (LEDGERLINE_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return EXIT_FOUND
+
+
+def debugging() -> bool:
+    """Whether LEDGERLINE_DEBUG asks for tracebacks instead of one-line errors."""
+    return os.environ.get("LEDGERLINE_DEBUG", "") not in ("", "0")
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line naming what failed: the library the error comes from, its type and the first line of its message."""
+    origin = (type(exc).__module__ or "").split(".")[0]
+    where = "" if origin in ("builtins", "") else f"{origin}: "
+    if isinstance(exc, OSError) and exc.strerror:
+        text = f"{exc.strerror}" + (f": {exc.filename}" if exc.filename else "")
+    else:
+        lines = str(exc).strip().splitlines()
+        text = lines[0] if lines else "no message"
+    return f"{where}{type(exc).__name__}: {text[:500]}"
 

@@ -31,6 +31,16 @@ class WrongExpectedSeqError(LedgerError):
 WrongExpectedSeq = WrongExpectedSeqError
 
 
+class RunIdTakenError(LedgerError, ValueError):
+    """Raised when a RunStarted names a run id the ledger already holds a RunStarted for; nothing was written."""
+
+    def __init__(self, run_id: str, seq: int | None) -> None:
+        where = f" (RunStarted at seq {seq})" if seq else " (twice in one batch)"
+        super().__init__(f"run id {run_id} is already taken{where}; choose another --run-id or leave it out")
+        self.run_id = run_id
+        self.seq = seq
+
+
 class LedgerWriteError(LedgerError, OSError):
     """Raised when the bytes could not be written or synced; nothing was acknowledged."""
 

@@ -11,14 +11,15 @@ from typing import NamedTuple
 
 from ledger.checks import Spec
 from ledger.codec import HASH_SUFFIX_LEN, chain_fields, check_batch, encode_batch
-from ledger.errors import LedgerCorruptError, LedgerError, LedgerWriteError, WrongExpectedSeqError
+from ledger.errors import LedgerCorruptError, LedgerError, LedgerWriteError, RunIdTakenError, WrongExpectedSeqError
 from ledger.fsio import flocked, fsync_dir, write_all
 from ledger.home import LEDGER_NAME, LOCK_NAME
 from ledger.lines import count_lines, last_line
 from ledger.reader import read_events
 from ledger.recovery import clear_pending, pending, quarantine_tail
+from ledger.runstarts import run_starts
 from ledger.verify import VerifyReport, verify_file
-from schemas.events import GENESIS_HASH, Envelope, Event, LedgerRecovered
+from schemas.events import GENESIS_HASH, Envelope, Event, LedgerRecovered, RunStarted
 
 __all__ = ["LEDGER_NAME", "LOCK_NAME", "Ledger", "Recorded", "resolve_path"]
 
@@ -48,6 +49,9 @@ class Ledger:
         self.lock_path = path.with_name(LOCK_NAME)
         self.readonly = readonly
         self._lock_fd: int | None = None
+        #: run id -> seq of its RunStarted, read up to byte _started_to (see _refuse_taken)
+        self._started: dict[str, int] = {}
+        self._started_to = 0
         self._fd: int | None = None
         self._size = 0  # bytes up to the end of the last complete line this handle knows of
         self._head: tuple[int, str] = (0, GENESIS_HASH)
@@ -116,6 +120,7 @@ class Ledger:
             return
         if size < self._size or self._stale:
             self._size, self._head = 0, (0, GENESIS_HASH)
+            self._started, self._started_to = {}, 0
         found = last_line(fd, self._size, size)
         if found is not None:
             self._adopt_head(*found)
@@ -179,9 +184,28 @@ class Ledger:
         """
         batch = list(events)
         specs = check_batch(batch)
+        starts = [e.run_id for e in batch if isinstance(e, RunStarted) and e.run_id]
         with self._locked():
             self._refresh()
+            if starts:
+                self._refuse_taken(starts)
             return self._write(batch, specs, expected_seq=expected_seq)
+
+    def _refuse_taken(self, run_ids: list[str]) -> None:
+        """Raise RunIdTakenError when one of run_ids already has a RunStarted (or appears twice). Caller holds the lock.
+
+        The started run ids are read incrementally (a byte search for RunStarted lines), so a long-lived
+        writer pays only for the lines appended since it last looked.
+        """
+        if self._started_to > self._size:
+            self._started, self._started_to = {}, 0
+        self._started.update((r, s) for s, r in run_starts(self._require_fd(), self._started_to, self._size))
+        self._started_to = self._size
+        seen: set[str] = set()
+        for run_id in run_ids:
+            if run_id in self._started or run_id in seen:
+                raise RunIdTakenError(run_id, self._started.get(run_id))
+            seen.add(run_id)
 
     def _write(self, batch: list[Envelope], specs: list[Spec], *, expected_seq: int | None) -> list[Recorded]:
         seq, prev = self._head

@@ -12,6 +12,7 @@ from pathlib import Path
 from ledger import chain
 from ledger.codec import decode
 from ledger.lines import complete_end, iter_lines, torn_bytes
+from ledger.runstarts import second_starts
 from schemas.events import GENESIS_HASH
 
 #: below this many bytes a helper process costs more than it saves
@@ -50,6 +51,9 @@ def verify_file(path: Path, *, deep: bool = False, parallel: bool = True) -> Ver
     if deep and (bad := _deep_check(path, end)) is not None:
         seq, problem, prev = bad
         return VerifyReport(False, seq - 1, seq - 1, prev, first_bad_seq=seq, problem=problem)
+    for seq, run_id, first in second_starts(path, end):
+        problem = f"run {run_id} has a second RunStarted (the first is at seq {first}): two runs share one run id"
+        return dataclasses.replace(found, ok=False, first_bad_seq=seq, problem=problem)
     torn = torn_bytes(path, end)
     if torn:
         problem = f"torn tail: {torn} bytes after the last complete line (a crash mid-append?); the next writer quarantines them"

@@ -23,6 +23,9 @@ from mlflow.tracking import MlflowClient
 from projectors.errors import MirrorError, MirrorUnavailableError
 from ledger import MLFLOW_ARTIFACTS
 
+#: MLflow's HTTP retry defaults (7 retries, backoff factor 2, 120 s timeout) keep a replay to a dead server busy for minutes
+_HTTP_BOUNDS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
+
 T = TypeVar("T")
 WITNESS_EXPERIMENT = "ledgerline"
 HEAD_SEQ_TAG, HEAD_HASH_TAG = "ledger.head_seq", "ledger.head_hash"
@@ -119,6 +122,8 @@ class Sink:
 
     @classmethod
     def open(cls, uri: str) -> Sink:
+        for name, value in _HTTP_BOUNDS.items():  # a dead server fails in seconds, not minutes; the user's own settings win
+            os.environ.setdefault(name, value)
         return cls(uri, MlflowClient(tracking_uri=uri, registry_uri=uri))
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
