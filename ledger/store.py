@@ -197,8 +197,6 @@ class Ledger:
         The started run ids are read incrementally (a byte search for RunStarted lines), so a long-lived
         writer pays only for the lines appended since it last looked.
         """
-        if self._started_to > self._size:
-            self._started, self._started_to = {}, 0
         self._started.update((r, s) for s, r in run_starts(self._require_fd(), self._started_to, self._size))
         self._started_to = self._size
         seen: set[str] = set()

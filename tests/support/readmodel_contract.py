@@ -161,10 +161,7 @@ class ReadModelContract:
         assert model.position() == self.head(home)
 
     def test_killed_and_resumed_equals_clean(self, tmp_path: Path) -> None:
-        first, *rest = self.batches()
-        home = self.home_with(tmp_path / "home", [first])
-        model = self.make_model(home)
-        model.catch_up()
+        home, _, rest = self.caught_up_on_first(tmp_path)
         for batch in rest:
             self.append(home, batch)
 
@@ -180,11 +177,16 @@ class ReadModelContract:
         assert resumed.position() == self.head(home)
         assert self.snapshot(resumed) == self.clean(tmp_path)
 
-    def test_rebuild_equals_incremental(self, tmp_path: Path) -> None:
+    def caught_up_on_first(self, tmp_path: Path) -> tuple[Path, ReadModel, list[list[Envelope]]]:
+        """A home holding the first batch, a model caught up on it, and the batches still to append."""
         first, *rest = self.batches()
         home = self.home_with(tmp_path / "home", [first])
         model = self.make_model(home)
         model.catch_up()
+        return home, model, rest
+
+    def test_rebuild_equals_incremental(self, tmp_path: Path) -> None:
+        home, model, rest = self.caught_up_on_first(tmp_path)
         for batch in rest:
             self.append(home, batch)
             model.catch_up()
