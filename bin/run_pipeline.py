@@ -9,8 +9,9 @@ from pathlib import Path
 
 from bin._cli import EXIT_FOUND, EXIT_OK, UsageError, parser, run
 from projectors.runs.summary import RunSummary, summarize_run
-from schemas.settings import load_settings, profile_names
-from stages.runner import run_pipeline
+import os
+
+from schemas.settings import Settings, TaggingPolicy, profile_names
 
 PROG = "run-pipeline"
 
@@ -53,9 +54,20 @@ def _print_summary(summary: RunSummary, notes: list[str], home: Path) -> None:
     )
 
 
+ORCHESTRATORS = ("plain", "prefect")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    p = parser(PROG, "Run the reference quant pipeline into the ledger.", "bin/run-pipeline --profile canary --seed 7")
-    p.add_argument("--profile", default="canary", help=f"profile name ({', '.join(profile_names())}); default canary")
+    p = parser(PROG, "Run a pipeline (default: the reference quant pipeline) into the ledger.",
+               "bin/run-pipeline --profile canary --seed 7\n  bin/run-pipeline --pipeline examples/toy.py:PIPELINE --set n=5")
+    p.add_argument("--pipeline", default="stages.registry:QUANT_REFERENCE", metavar="PATH.py:NAME",
+                   help="the pipeline to run: PATH.py:NAME or package.module:NAME (default the quant reference)")
+    p.add_argument("--orchestrator", choices=ORCHESTRATORS, default=None,
+                   help="plain (default) or prefect: run the stages as a Prefect flow (or set LEDGERLINE_ORCHESTRATOR)")
+    p.add_argument("--prefect-api", default=None, metavar="URL",
+                   help="with --orchestrator prefect: a running Prefect API (or PREFECT_API_URL); default the ephemeral API")
+    p.add_argument("--profile", default=None,
+                   help=f"profile name (quant: {', '.join(profile_names())}, default canary; other pipelines: P.toml in their profiles folder)")
     p.add_argument("--seed", type=int, help="random seed of the synthetic market (overrides the profile)")
     p.add_argument("--source", type=Path, help="folder of Parquet/CSV market data instead of the synthetic market")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help="override a setting, e.g. --set backtest.cost_bps=10")
@@ -68,14 +80,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     def body() -> int:
-        settings = load_settings(args.profile, _overrides(args.sets, args.seed, args.source))
+        from stages.orchestrators import run_with
+        from stages.pipeline import load_pipeline
+        from stages.registry import QUANT_REFERENCE
+
+        orchestrator = args.orchestrator or os.environ.get("LEDGERLINE_ORCHESTRATOR") or "plain"
+        if orchestrator not in ORCHESTRATORS:
+            raise UsageError(f"LEDGERLINE_ORCHESTRATOR={orchestrator!r}: choose one of {', '.join(ORCHESTRATORS)}")
+        pipeline = load_pipeline(args.pipeline)
+        if args.source is not None and pipeline is not QUANT_REFERENCE:
+            raise UsageError(f"--source is a setting of the quant reference pipeline, not of {pipeline.name}")
+        pipeline.check_reads()
+        settings = pipeline.resolve(args.profile, _overrides(args.sets, args.seed, args.source))
         progress = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
-        outcome = run_pipeline(settings, args.home, run_id=args.run_id, progress=progress)
+        outcome = run_with(orchestrator, pipeline, settings, args.home, run_id=args.run_id, progress=progress,
+                           prefect_api=args.prefect_api)
         notes: list[str] = []
         if not args.no_project:
             from projectors.runs.workflow import after_run
 
-            done = after_run(args.home, outcome.run_id, policy=settings.tagging, mirror=args.mirror,
+            policy = settings.tagging if isinstance(settings, Settings) else pipeline.policy
+            if policy is not None and not isinstance(policy, TaggingPolicy):
+                policy = TaggingPolicy.model_validate(policy if isinstance(policy, dict) else vars(policy))
+            done = after_run(args.home, outcome.run_id, policy=policy, tag=policy is not None, mirror=args.mirror,
                              tracking_uri=args.tracking_uri, progress=progress)
             notes = done.notes()
         summary = summarize_run(args.home, outcome.run_id, outcome.status, outcome.first_seq, outcome.last_seq, outcome.error)

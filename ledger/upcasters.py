@@ -16,9 +16,15 @@ def upcast_StageFailed_v1_v2(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "traceback_tail": None}
 
 
+def upcast_StageFailed_v2_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """v2 had no attempts: the plain runner's one attempt, never retried."""
+    return {**data, "attempt": 1, "will_retry": False}
+
+
 #: (type, from_version) -> function producing the payload of from_version + 1
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("StageFailed", 1): upcast_StageFailed_v1_v2,
+    ("StageFailed", 2): upcast_StageFailed_v2_v3,
 }
 
 

@@ -67,6 +67,13 @@ class RowKey(Model):
 # ---------------------------------------------------------------- payloads
 
 
+class Orchestrator(Model):
+    """The orchestrator that drove a run's stages (Prefect: its flow run id), execution detail only."""
+
+    name: str
+    flow_run_id: str | None = None
+
+
 class RunStartedData(Model):
     pipeline: str
     profile: str
@@ -76,6 +83,8 @@ class RunStartedData(Model):
     packages: dict[str, str]
     inputs: list[DataInput]
     seed: int | None = None
+    #: who drove the stages: {"name": "prefect", "flow_run_id": ...}; None for the plain runner (never in config_hash)
+    orchestrator: Orchestrator | None = None
 
 
 class StageStartedData(Model):
@@ -88,14 +97,20 @@ class StageCompletedData(Model):
     duration_s: float
     outputs: list[ArtifactRef] = []
     changed: list[str] = []
+    attempts: int = 1
 
 
 class StageFailedData(Model):
-    """v2 adds traceback_tail: the message alone does not say where a stage failed."""
+    """v2 adds traceback_tail: the message alone does not say where a stage failed.
+
+    v3 adds attempt (1-based) and will_retry: an orchestrator's failed attempt that it will retry.
+    """
 
     error_type: str
     message: str
     traceback_tail: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    attempt: int = 1
+    will_retry: bool = False
 
 
 class DataContractCheckedData(Model):
@@ -192,7 +207,7 @@ class StageCompleted(Envelope):
 
 class StageFailed(Envelope):
     type: Literal["StageFailed"] = "StageFailed"
-    v: Literal[2] = 2
+    v: Literal[3] = 3
     data: StageFailedData
 
 

@@ -1,26 +1,60 @@
-"""The reference quant pipeline: every stage in order, with the context fields it reads and writes."""
+"""The reference quant pipeline, built with the public API: every stage in order, reads taken from its signature."""
 
 from __future__ import annotations
 
+from schemas.settings import Settings, load_settings
 from stages.allocation import allocate
 from stages.audit import audit
 from stages.backtest import backtest
 from stages.features import compute_features
 from stages.ingest import ingest
 from stages.metrics import report_metrics
+from stages.pipeline import Pipeline, stage
 from stages.selection import select_assets
 from stages.spec import StageSpec
 from stages.validate import validate
 
-PIPELINE: tuple[StageSpec, ...] = (
-    StageSpec("ingest", ingest, reads=(), writes=("raw",)),
-    StageSpec("validate", validate, reads=("raw",), writes=("clean", "drops")),
-    StageSpec("audit", audit, reads=("clean", "drops"), writes=("clean", "drops")),
-    StageSpec("features", compute_features, reads=("clean",), writes=("features",)),
-    StageSpec("select", select_assets, reads=("features",), writes=("selection",)),
-    StageSpec("allocate", allocate, reads=("selection", "features"), writes=("weights",)),
-    StageSpec("backtest", backtest, reads=("weights", "clean"), writes=("portfolio",)),
-    StageSpec("metrics", report_metrics, reads=("portfolio", "weights", "clean"), writes=("asset_metrics",)),
+
+def _preflight(settings: Settings, home):  # type: ignore[no-untyped-def]
+    from stages.preflight import preflight
+
+    return preflight(settings, home)
+
+
+def _postflight(ctx, store, settings, home):  # type: ignore[no-untyped-def]
+    from stages.postflight import postflight
+
+    return postflight(ctx, store, settings, home)
+
+
+def _inputs(settings: Settings):  # type: ignore[no-untyped-def]
+    from stages.sources import describe_inputs
+
+    return describe_inputs(settings)
+
+
+def _load(profile: str | None, overrides: dict[str, str]) -> Settings:
+    return load_settings(profile or "canary", overrides)
+
+
+QUANT_REFERENCE = Pipeline(
+    "quant-reference",
+    stages=[
+        stage(writes=("raw",))(ingest),
+        stage(writes=("clean", "drops"))(validate),
+        stage(writes=("clean", "drops"))(audit),
+        stage(writes=("features",), name="features")(compute_features),
+        stage(writes=("selection",), name="select")(select_assets),
+        stage(writes=("weights",))(allocate),
+        stage(writes=("portfolio",))(backtest),
+        stage(writes=("asset_metrics",), name="metrics")(report_metrics),
+    ],
+    settings=Settings,
+    preflight=_preflight,
+    postflight=_postflight,
+    inputs=_inputs,
+    load=_load,
 )
 
+PIPELINE: tuple[StageSpec, ...] = QUANT_REFERENCE.stages
 STAGES: dict[str, StageSpec] = {spec.name: spec for spec in PIPELINE}

@@ -1,13 +1,20 @@
-"""The runner: preflight, then each stage in turn (appending its events), postflight, RunCompleted."""
+"""The runner: preflight, then each stage in turn (appending its events), postflight, RunCompleted.
+
+RunSession holds one run's state (ledger recorder, context of artifact refs, artifact store) so that the plain
+loop here and an orchestrator (stages/orchestrators/prefect_flow.py) drive the very same stage code.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import polars as pl
+from pydantic import ConfigDict
 
 from ledger import ARTIFACTS_DIR, Ledger
 from schemas.context import RunContext, check_run_id, new_run_id
@@ -27,14 +34,23 @@ from schemas.events import (
 from schemas.settings import Settings, using
 from stages.artifacts import ArtifactStore
 from stages.errors import ContractBreachError, PostflightError, PreflightError, StageError
-from stages.preflight import preflight
-from stages.postflight import postflight
+from stages.pipeline import Pipeline, PipelineError
 from stages.provenance import code_version, package_versions
-from stages.registry import PIPELINE
-from stages.sources import describe_inputs
-from stages.spec import StageSpec
+from stages.registry import PIPELINE, QUANT_REFERENCE
+from stages.spec import StageSpec, frame_rows
 
 Progress = Callable[[str], None]
+
+
+class FreeContext(Model):
+    """The context of a pipeline other than the quant reference: any field name -> ArtifactRef or small value."""
+
+    model_config = ConfigDict(frozen=True, extra="allow", allow_inf_nan=False)
+    run_id: str
+
+    def diff(self, other: FreeContext) -> dict[str, tuple[Any, Any]]:
+        mine, theirs = self.model_dump(mode="json"), other.model_dump(mode="json")
+        return {k: (mine.get(k), theirs.get(k)) for k in {*mine, *theirs} if mine.get(k) != theirs.get(k)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,10 +59,11 @@ class RunOutcome:
 
     run_id: str
     status: RunStatus
-    context: RunContext
+    context: Any
     error: str | None
     first_seq: int
     last_seq: int
+    orchestrator: dict[str, Any] | None = None
 
 
 class _Recorder:
@@ -64,6 +81,158 @@ class _Recorder:
             self.last_seq = recorded[-1].seq
 
 
+class StageAttemptError(StageError):
+    """A stage attempt failed (already recorded as StageFailed); carries the original exception."""
+
+    def __init__(self, stage: str, exc: BaseException) -> None:
+        super().__init__(f"{stage}: {exc}")
+        self.stage, self.original = stage, exc
+
+
+class RunSession:
+    """One run of one pipeline into the ledger under home. Use as a context manager (holds the ledger open)."""
+
+    def __init__(self, pipeline: Pipeline, settings: Any, home: Path, *, run_id: str | None = None,
+                 progress: Progress = lambda line: None) -> None:
+        self.pipeline, self.settings, self.home, self.progress = pipeline, settings, Path(home), progress
+        self.run_id = check_run_id(new_run_id() if run_id is None else run_id)
+        self.quant = isinstance(settings, Settings)
+        self.stage_settings = settings if self.quant else settings.values
+        self.ctx: Any = RunContext(run_id=self.run_id) if self.quant else FreeContext(run_id=self.run_id)
+        self.cache: dict[str, Any] = {}
+        self.status: RunStatus = "succeeded"
+        self.error: str | None = None
+        self.problems: list[str] = []
+        self.orchestrator: dict[str, Any] | None = None
+        self._started = time.perf_counter()
+
+    def __enter__(self) -> RunSession:
+        self._ledger_cm = Ledger.open(self.home)
+        ledger = self._ledger_cm.__enter__()
+        self._using = using(self.settings) if self.quant else None
+        if self._using is not None:
+            self._using.__enter__()
+        self.rec = _Recorder(ledger, self.run_id)
+        self.store = ArtifactStore(self.home / ARTIFACTS_DIR)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._using is not None:
+            self._using.__exit__(*exc)
+        self._ledger_cm.__exit__(*exc)
+
+    # ------------------------------------------------------------ the run's life
+
+    def start(self, orchestrator: dict[str, Any] | None = None) -> bool:
+        """Preflight and RunStarted; False when preflight failed (the run is then over)."""
+        self.orchestrator = orchestrator
+        pre, inputs_of = self.pipeline.preflight, self.pipeline.inputs
+        self.problems = list(pre(self.settings, self.home)) if pre is not None else []
+        inputs: list[DataInput] = [] if self.problems or inputs_of is None else list(inputs_of(self.settings))
+        self.rec.record([_run_started(self.settings, inputs, orchestrator)])
+        self.progress(f"run {self.run_id} started (pipeline {self.settings.pipeline}, profile {self.settings.profile})")
+        if self.problems:
+            self.status, self.error = "preflight_failed", str(PreflightError(self.problems))
+            return False
+        return True
+
+    def run_stage(self, spec: StageSpec, *, attempt: int = 1, retries: int = 0) -> list[ArtifactRef]:
+        """One attempt of one stage; a failure is recorded (will_retry when attempt <= retries) and raised."""
+        try:
+            return self._run_stage(spec, attempt)
+        except Exception as exc:
+            will_retry = attempt <= retries
+            payloads = [] if will_retry else list(getattr(exc, "events", []))
+            payloads.append(StageFailedData(
+                error_type=type(exc).__name__, message=str(exc), traceback_tail=_tail(exc),
+                attempt=attempt, will_retry=will_retry,
+            ))
+            self.rec.record(payloads, stage=spec.name)
+            self.progress(f"  {spec.name:<10} FAILED {type(exc).__name__}: {exc}" + (" (will retry)" if will_retry else ""))
+            if not will_retry:
+                self.status = "failed"
+                self.error = str(exc) if isinstance(exc, ContractBreachError) else f"{spec.name}: {exc}"
+            raise StageAttemptError(spec.name, exc) from exc
+
+    def finish(self) -> RunOutcome:
+        """Postflight (after a succeeded run) and RunCompleted."""
+        if self.status == "succeeded" and self.pipeline.postflight is not None:
+            try:
+                self.rec.record(self.pipeline.postflight(self.ctx, self.store, self.settings, self.home), stage="postflight")
+            except PostflightError as exc:
+                self.rec.record(exc.events, stage="postflight")
+                self.status, self.error = "postflight_failed", str(exc)
+        self.rec.record([RunCompletedData(status=self.status, duration_s=time.perf_counter() - self._started, error=self.error)])
+        self.progress(f"run {self.run_id} {self.status}" + (f": {self.error}" if self.error else ""))
+        return RunOutcome(self.run_id, self.status, self.ctx, self.error, self.rec.first_seq, self.rec.last_seq, self.orchestrator)
+
+    # ------------------------------------------------------------ one stage
+
+    def refs(self, spec: StageSpec) -> list[ArtifactRef]:
+        return [getattr(self.ctx, f, None) for f in spec.reads]
+
+    def _run_stage(self, spec: StageSpec, attempt: int) -> list[ArtifactRef]:
+        missing = [f for f in spec.reads if getattr(self.ctx, f, None) is None]
+        if missing:
+            raise StageError(f"reads {', '.join(missing)}, which no earlier stage produced")
+        refs: list[ArtifactRef] = self.refs(spec)
+        self.rec.record([StageStartedData(inputs=refs)], stage=spec.name)
+        started = time.perf_counter()
+        frames: dict[str, Any] = {f: self._load(ref) for f, ref in zip(spec.reads, refs)}
+        contract_events: list[Model] = []
+        if spec.contracts:
+            from stages.datacontract import apply_contracts
+
+            frames, contract_events = apply_contracts(spec, frames)
+        rows_in = _primary_rows(spec.reads, frames)
+        frames = {f: (frame.to_pandas() if f in spec.pandas else frame) for f, frame in frames.items()}
+        result = spec.fn(**frames, settings=self.stage_settings)
+        updates: dict[str, object] = dict(result.values)
+        written: list[Model] = []
+        outputs: list[ArtifactRef] = []
+        for field in spec.writes:
+            if field not in result.outputs:
+                continue
+            frame = _polars(field, result.outputs[field])
+            ref, artifact = self.store.put_frame(field, frame)
+            self.cache[ref.hash] = frame
+            updates[field] = ref
+            outputs.append(ref)
+            written.append(artifact)
+        new_ctx = self.ctx.model_copy(update=updates)
+        completed = StageCompletedData(
+            rows_in=rows_in,
+            rows_out=_primary_rows(spec.writes, {f: _polars(f, o) for f, o in result.outputs.items() if f in spec.writes}),
+            duration_s=time.perf_counter() - started,
+            outputs=outputs,
+            changed=sorted(self.ctx.diff(new_ctx)),
+            attempts=attempt,
+        )
+        self.rec.record([*contract_events, *result.events, *written, completed], stage=spec.name)
+        self.ctx = new_ctx
+        self.progress(f"  {spec.name:<10} {completed.rows_in:>9,} rows in  {completed.rows_out:>9,} out  {completed.duration_s:6.2f}s")
+        return outputs
+
+    def _load(self, ref: ArtifactRef) -> pl.DataFrame:
+        if ref.hash not in self.cache:
+            self.cache[ref.hash] = self.store.get_frame(ref)
+        return self.cache[ref.hash]
+
+
+def run(pipeline: Pipeline, settings: Any, home: Path, *, run_id: str | None = None,
+        progress: Progress = lambda line: None) -> RunOutcome:
+    """Run every stage of pipeline with the plain runner (no orchestrator, no retries)."""
+    pipeline.check_reads()
+    with RunSession(pipeline, settings, home, run_id=run_id, progress=progress) as session:
+        if session.start(None):
+            for spec in pipeline.stages:
+                try:
+                    session.run_stage(spec)
+                except StageAttemptError:
+                    break
+        return session.finish()
+
+
 def run_pipeline(
     settings: Settings,
     home: Path,
@@ -72,105 +241,43 @@ def run_pipeline(
     stages: Sequence[StageSpec] = PIPELINE,
     progress: Progress = lambda line: None,
 ) -> RunOutcome:
-    """Run every stage of the pipeline into the ledger under home and return how it ended."""
-    run_id = check_run_id(new_run_id() if run_id is None else run_id)
-    started = time.perf_counter()
-    with Ledger.open(home) as ledger, using(settings):
-        rec = _Recorder(ledger, run_id)
-        problems = preflight(settings, home)
-        inputs = [] if problems else describe_inputs(settings)
-        rec.record([_run_started(settings, inputs)])
-        progress(f"run {run_id} started (profile {settings.profile})")
-        ctx = RunContext(run_id=run_id)
-        ctx, (status, error) = _drive(rec, ctx, settings, home, stages, problems, progress)
-        rec.record([RunCompletedData(status=status, duration_s=time.perf_counter() - started, error=error)])
-        progress(f"run {run_id} {status}" + (f": {error}" if error else ""))
-        return RunOutcome(run_id, status, ctx, error, rec.first_seq, rec.last_seq)
+    """Run the quant reference pipeline (or the given stages of it) into the ledger under home."""
+    pipeline = QUANT_REFERENCE if tuple(stages) == PIPELINE else Pipeline(
+        QUANT_REFERENCE.name, stages, Settings, preflight=QUANT_REFERENCE.preflight,
+        postflight=QUANT_REFERENCE.postflight, inputs=QUANT_REFERENCE.inputs)
+    with RunSession(pipeline, settings, home, run_id=run_id, progress=progress) as session:
+        if session.start(None):
+            for spec in pipeline.stages:
+                try:
+                    session.run_stage(spec)
+                except StageAttemptError:
+                    break
+        return session.finish()
 
 
-def _drive(
-    rec: _Recorder,
-    ctx: RunContext,
-    settings: Settings,
-    home: Path,
-    stages: Sequence[StageSpec],
-    problems: list[str],
-    progress: Progress,
-) -> tuple[RunContext, tuple[RunStatus, str | None]]:
-    if problems:
-        return ctx, ("preflight_failed", str(PreflightError(problems)))
-    store = ArtifactStore(home / ARTIFACTS_DIR)
-    cache: dict[str, pl.DataFrame] = {}
-    for spec in stages:
-        try:
-            ctx = _run_stage(rec, spec, ctx, settings, store, cache, progress)
-        except Exception as exc:  # a failing stage ends the run; the error is recorded, not raised
-            payloads = list(getattr(exc, "events", []))
-            payloads.append(StageFailedData(error_type=type(exc).__name__, message=str(exc)))
-            rec.record(payloads, stage=spec.name)
-            progress(f"  {spec.name:<10} FAILED {type(exc).__name__}: {exc}")
-            return ctx, ("failed", f"{spec.name}: {exc}" if not isinstance(exc, ContractBreachError) else str(exc))
+def _polars(field: str, frame: Any) -> pl.DataFrame:
+    """A stage output as polars: polars as is, pandas and Arrow converted (stored as Parquet alike)."""
+    if isinstance(frame, pl.DataFrame):
+        return frame
     try:
-        rec.record(postflight(ctx, store, settings, home), stage="postflight")
-    except PostflightError as exc:
-        rec.record(exc.events, stage="postflight")
-        return ctx, ("postflight_failed", str(exc))
-    return ctx, ("succeeded", None)
+        out = pl.from_pandas(frame) if type(frame).__module__.startswith("pandas") else pl.from_arrow(frame)
+    except Exception as exc:
+        raise StageError(f"output {field} is a {type(frame).__name__}, not a polars/pandas frame or Arrow table") from exc
+    if not isinstance(out, pl.DataFrame):
+        raise StageError(f"output {field} is a {type(frame).__name__}, not a frame")
+    return out
 
 
-def _run_stage(
-    rec: _Recorder,
-    spec: StageSpec,
-    ctx: RunContext,
-    settings: Settings,
-    store: ArtifactStore,
-    cache: dict[str, pl.DataFrame],
-    progress: Progress,
-) -> RunContext:
-    missing = [f for f in spec.reads if getattr(ctx, f) is None]
-    if missing:
-        raise StageError(f"reads {', '.join(missing)}, which no earlier stage produced")
-    refs: list[ArtifactRef] = [getattr(ctx, f) for f in spec.reads]
-    rec.record([StageStartedData(inputs=refs)], stage=spec.name)
-    started = time.perf_counter()
-    frames = {f: _load(store, cache, ref) for f, ref in zip(spec.reads, refs)}
-    result = spec.fn(**frames, settings=settings)
-    updates: dict[str, object] = dict(result.values)
-    written: list[Model] = []
-    outputs: list[ArtifactRef] = []
-    for field in spec.writes:
-        if field not in result.outputs:
-            continue
-        ref, artifact = store.put_frame(field, result.outputs[field])
-        cache[ref.hash] = result.outputs[field]
-        updates[field] = ref
-        outputs.append(ref)
-        written.append(artifact)
-    new_ctx = ctx.model_copy(update=updates)
-    completed = StageCompletedData(
-        rows_in=_primary_rows(spec.reads, frames),
-        rows_out=_primary_rows(spec.writes, result.outputs),
-        duration_s=time.perf_counter() - started,
-        outputs=outputs,
-        changed=sorted(ctx.diff(new_ctx)),
-    )
-    rec.record([*result.events, *written, completed], stage=spec.name)
-    progress(f"  {spec.name:<10} {completed.rows_in:>9,} rows in  {completed.rows_out:>9,} out  {completed.duration_s:6.2f}s")
-    return new_ctx
-
-
-def _primary_rows(fields: tuple[str, ...], frames: dict[str, pl.DataFrame]) -> int:
+def _primary_rows(fields: tuple[str, ...], frames: dict[str, Any]) -> int:
     """Rows of a stage's primary (first-named) frame: kept rows, not kept plus dropped."""
-    return frames[fields[0]].height if fields and fields[0] in frames else 0
+    return frame_rows(frames[fields[0]]) if fields and fields[0] in frames else 0
 
 
-def _load(store: ArtifactStore, cache: dict[str, pl.DataFrame], ref: ArtifactRef) -> pl.DataFrame:
-    if ref.hash not in cache:
-        cache[ref.hash] = store.get_frame(ref)
-    return cache[ref.hash]
+def _tail(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:]
 
 
-def _run_started(settings: Settings, inputs: list[DataInput]) -> RunStartedData:
+def _run_started(settings: Any, inputs: list[DataInput], orchestrator: dict[str, Any] | None) -> RunStartedData:
     return RunStartedData(
         pipeline=settings.pipeline,
         profile=settings.profile,
@@ -180,4 +287,8 @@ def _run_started(settings: Settings, inputs: list[DataInput]) -> RunStartedData:
         packages=package_versions(),
         inputs=inputs,
         seed=settings.seed,
+        orchestrator=orchestrator,
     )
+
+
+__all__ = ["PipelineError", "RunOutcome", "RunSession", "StageAttemptError", "run", "run_pipeline"]

@@ -158,7 +158,7 @@ def event_tables(catalog: tuple[type[Envelope], ...] = EVENT_TYPES) -> list[Even
         type_name = cls.model_fields["type"].default
         data_model = cls.model_fields["data"].annotation
         assert isinstance(data_model, type) and issubclass(data_model, BaseModel)
-        required = frozenset(n for n, f in data_model.model_fields.items() if not _admits_none(f.annotation))
+        required = frozenset(n for n, f in data_model.model_fields.items() if f.is_required() and not _admits_none(f.annotation))
         out.append(EventTable(type_name, snake(type_name), model_struct(data_model), required))
     return out
 

@@ -37,6 +37,7 @@ def after_run(
     run_id: str,
     *,
     policy: TaggingPolicy | None = None,
+    tag: bool = True,
     mirror: bool = False,
     tracking_uri: str | None = None,
     progress: Progress = quiet,
@@ -49,7 +50,7 @@ def after_run(
     home = Path(home)
     projection = open_model("duckdb", home)
     projected = projection.catch_up(progress=progress)
-    tags = tag_run(home, run_id, policy)
+    tags = tag_run(home, run_id, policy) if tag else []  # a pipeline without a candidate policy is never tagged
     if tags:
         projection.catch_up(progress=progress)
     mirrored = None

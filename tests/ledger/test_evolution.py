@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from ledger import Ledger, UnknownEventError, verify_file
-from ledger.upcasters import UPCASTERS, upcast, upcast_StageFailed_v1_v2
+from ledger.upcasters import UPCASTERS, upcast, upcast_StageFailed_v1_v2, upcast_StageFailed_v2_v3
 from schemas.events import CURRENT_VERSIONS, StageFailed, StageFailedData
 
 FIXTURE = Path(__file__).parent / "fixtures" / "v1_stage_failed.jsonl"
@@ -23,27 +23,28 @@ def test_fixture_is_frozen_v1() -> None:
     assert verify_file(FIXTURE).ok
 
 
-def test_v1_stage_failed_reads_as_v2(tmp_path: Path) -> None:
+def test_v1_stage_failed_reads_as_v3(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     shutil.copy(FIXTURE, path)
-    assert CURRENT_VERSIONS["StageFailed"] == 2
+    assert CURRENT_VERSIONS["StageFailed"] == 3
     events = list(Ledger.open(path, readonly=True).read())
     failed = events[2]
-    assert isinstance(failed, StageFailed) and failed.v == 2
+    assert isinstance(failed, StageFailed) and failed.v == 3
     assert failed.data == StageFailedData(error_type="ValueError", message="window larger than history", traceback_tail=None)
+    assert failed.data.attempt == 1 and failed.data.will_retry is False
     assert [e.seq for e in events] == [1, 2, 3, 4, 5]
     assert path.read_bytes() == FIXTURE.read_bytes()  # upgraded on read, never rewritten
 
 
-def test_new_v2_events_append_after_v1_ones(tmp_path: Path) -> None:
+def test_new_v3_events_append_after_v1_ones(tmp_path: Path) -> None:
     shutil.copy(FIXTURE, tmp_path / "audit.jsonl")
     tail = "Traceback (most recent call last):\n  File \"stages/features.py\", line 9\nValueError: boom"
     with Ledger.open(tmp_path) as ledger:
         ledger.append([StageFailed(run_id=None, data=StageFailedData(error_type="ValueError", message="boom", traceback_tail=tail))])
         last = list(ledger.read(after=5))
         assert ledger.verify(deep=True).ok
-    assert last[0].v == 2 and last[0].data.traceback_tail == tail
-    assert b'"type":"StageFailed","v":2' in (tmp_path / "audit.jsonl").read_bytes().splitlines()[-1]
+    assert last[0].v == 3 and last[0].data.traceback_tail == tail
+    assert b'"type":"StageFailed","v":3' in (tmp_path / "audit.jsonl").read_bytes().splitlines()[-1]
 
 
 def test_upcaster_is_registered_and_pure() -> None:
@@ -52,7 +53,11 @@ def test_upcaster_is_registered_and_pure() -> None:
     assert upcast_StageFailed_v1_v2(data) == {**data, "traceback_tail": None}
     assert data == {"error_type": "E", "message": "m"}
     obj = {"type": "StageFailed", "v": 1, "seq": 3, "data": data}
-    assert upcast(obj)["v"] == 2 and obj["v"] == 1
+    assert upcast(obj)["v"] == 3 and obj["v"] == 1
+    assert UPCASTERS[("StageFailed", 2)] is upcast_StageFailed_v2_v3
+    v2 = {"error_type": "E", "message": "m", "traceback_tail": "t"}
+    assert upcast_StageFailed_v2_v3(v2) == {**v2, "attempt": 1, "will_retry": False}
+    assert upcast({"type": "StageFailed", "v": 2, "seq": 4, "data": v2})["data"]["will_retry"] is False
 
 
 def _rewrite_last(path: Path, **changes: object) -> None:
