@@ -10,7 +10,9 @@ from projectors.runs.state import RunState, load_state, open_view
 from schemas.context import check_run_id
 from schemas.events import Model
 
-SECTIONS = ("status", "code_version", "config", "params", "inputs", "stages", "contracts", "drops", "metrics", "tags")
+#: sections reported but never a difference (bin/diff exits 0 when only they differ)
+EXECUTION = "execution"
+SECTIONS = ("status", "code_version", "config", "params", "inputs", "stages", "contracts", "drops", "metrics", "tags", EXECUTION)
 HIGHER_IS_BETTER = frozenset(
     {"sharpe", "sortino", "cagr", "calmar", "hit_rate", "final_equity", "total_return", "alpha", "information_ratio", "equity"}
 )
@@ -46,7 +48,7 @@ class RunDiff(Model):
     @property
     def differs(self) -> bool:
         """True when anything differs."""
-        return any(not c.same for c in self.changes)
+        return any(not c.same for c in self.changes if c.section != EXECUTION)
 
     def section(self, name: str) -> list[Change]:
         """The items of one section, in order."""
@@ -113,6 +115,7 @@ def diff_states(a: RunState, b: RunState, *, include_same: bool = False) -> RunD
         *_drop_changes(a, b),
         *_metric_changes(a, b),
         *_pairs("tags", a.tags, b.tags),
+        *(c.model_copy(update={"note": "execution detail"}) for c in _pairs(EXECUTION, a.execution, b.execution)),
     ]
     kept = [c for c in changes if include_same or not c.same]
     return RunDiff(run_a=a.run_id, run_b=b.run_id, first_divergent_stage=_first_divergent(mine, theirs), changes=kept)

@@ -23,6 +23,7 @@ class StageState(Model):
     rows_in: int | None = None
     rows_out: int | None = None
     outputs: dict[str, str] = {}
+    attempts: int = 1
 
 
 class ContractOutcome(Model):
@@ -62,25 +63,30 @@ class RunState(Model):
     metrics: dict[str, float] = {}
     series: dict[str, dict[int, float]] = {}
     tags: dict[str, str] = {}
+    #: how the run was executed (orchestrator, its flow run id): compared by bin/diff, never a difference
+    execution: dict[str, JsonScalar] = {}
 
 
 def load_state(con: duckdb.DuckDBPyConnection, run_id: str) -> RunState:
     """Read one run's state from an open projection (live, or an as_of database)."""
     check_run_id(run_id)
     row = con.execute(
-        "SELECT r.status, r.pipeline, r.profile, r.git_sha, r.git_dirty, r.config_hash, s.packages, s.inputs "
-        "FROM runs r JOIN ledger.run_started s USING (run_id) WHERE run_id = ? ORDER BY s.seq LIMIT 1",
+        "SELECT r.status, r.pipeline, r.profile, r.git_sha, r.git_dirty, r.config_hash, s.packages, s.inputs, "
+        "r.orchestrator, r.flow_run_id FROM runs r JOIN ledger.run_started s USING (run_id) WHERE run_id = ? ORDER BY s.seq LIMIT 1",
         [run_id],
     ).fetchone()
     if row is None:
         raise UnknownRunError(f"unknown run id {run_id!r}: not in the projection (see: bin/query \"SELECT run_id FROM runs\")")
-    status, pipeline, profile, sha, dirty, config_hash, packages, inputs = row
+    status, pipeline, profile, sha, dirty, config_hash, packages, inputs, orchestrator, flow_run_id = row
+    stages = _stages(con, run_id)
     return RunState(
         run_id=run_id, status=status, pipeline=pipeline, profile=profile, git_sha=sha, git_dirty=dirty,
         config_hash=config_hash, packages=dict(packages or {}),
         inputs={i["name"]: i["sha256"] for i in inputs or []},
-        params=_params(con, run_id), stages=_stages(con, run_id), contracts=_contracts(con, run_id),
+        params=_params(con, run_id), stages=stages, contracts=_contracts(con, run_id),
         drops=_drops(con, run_id), tags=_tags(con, run_id), **_metrics(con, run_id),
+        execution={"orchestrator": orchestrator or "plain", "flow_run_id": flow_run_id,
+                   **{f"{st.name} attempts": st.attempts for st in stages}},
     )
 
 
@@ -91,11 +97,13 @@ def _params(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, JsonScalar
 
 def _stages(con: duckdb.DuckDBPyConnection, run_id: str) -> list[StageState]:
     rows = con.execute(
-        "SELECT stage, position, status, rows_in, rows_out, outputs FROM stages WHERE run_id = ? ORDER BY position", [run_id]
+        "SELECT stage, position, status, rows_in, rows_out, outputs, attempts FROM stages WHERE run_id = ? ORDER BY position",
+        [run_id],
     ).fetchall()
     return [
-        StageState(name=n, position=p, status=s, rows_in=ri, rows_out=ro, outputs={o["name"]: o["hash"] for o in outs or []})
-        for n, p, s, ri, ro, outs in rows
+        StageState(name=n, position=p, status=s, rows_in=ri, rows_out=ro, outputs={o["name"]: o["hash"] for o in outs or []},
+                   attempts=int(att or 1))
+        for n, p, s, ri, ro, outs, att in rows
     ]
 
 
