@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,3 +27,13 @@ def two_runs(tmp_path: Path) -> Path:
     write(tmp_path, run_events(RUN_A, clock=clock))
     write(tmp_path, run_events(RUN_B, toxic=1, params={"selection.top_k": 12}, clock=clock))
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """One Prefect API server (127.0.0.1, free port) shared by every prefect test: (API URL, its PREFECT_HOME)."""
+    from tests.support.prefect_api import prefect_server
+
+    home = tmp_path_factory.mktemp("prefect-home")
+    with prefect_server(home) as url:
+        yield url, home
