@@ -249,6 +249,10 @@ def run_tags(run: RunFold, aliases: list[str]) -> dict[str, str]:
         d = run.started.data
         tags |= {"ledger.pipeline": d.pipeline, "ledger.profile": d.profile, "ledger.config_hash": d.config_hash}
         tags["ledger.code_dirty"] = json.dumps(d.code_version.dirty)
+        if d.orchestrator is not None:
+            tags["ledger.orchestrator"] = d.orchestrator.name
+            if d.orchestrator.flow_run_id:
+                tags["prefect.flow_run_id"] = d.orchestrator.flow_run_id
         if d.code_version.git_sha:
             tags["mlflow.source.git.commit"] = d.code_version.git_sha
     if run.completed is not None:
