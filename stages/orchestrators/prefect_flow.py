@@ -7,6 +7,7 @@ never frames; the flow runs in this process, which stays the one ledger writer (
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from stages.runner import Progress, RunOutcome, RunSession, StageAttemptError
 
 #: the ephemeral API's startup on a busy 2-core machine takes far longer than Prefect's default 20 s
 STARTUP_TIMEOUT_S = "600"
+QUIET_LOGGERS = ("prefect", "prefect.task_runs", "prefect.flow_runs", "prefect.task_engine", "prefect.flow_engine",
+                 "prefect.engine")
 
 
 class PrefectMissingError(LedgerlineError):
@@ -52,6 +55,9 @@ def run_prefect(pipeline: Pipeline, settings: Any, home: Path, *, run_id: str | 
         from prefect.runtime import task_run as runtime_task_run
     except ImportError as exc:
         raise PrefectMissingError("--orchestrator prefect needs prefect: pip install -e '.[prefect]'") from exc
+    if os.environ.get("LEDGERLINE_DEBUG") != "1":  # failures are in the ledger; Prefect's tracebacks only with DEBUG
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
     with RunSession(pipeline, settings, home, run_id=run_id, progress=progress) as session:
         by_name = {spec.name: spec for spec in pipeline.stages}
