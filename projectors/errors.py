@@ -57,3 +57,7 @@ class MirrorUnavailableError(MirrorError, ConnectionError):
 
 class MirrorDivergedError(MirrorError, ValueError):
     """Raised when the mirror's witness (seq, hash) or its runs no longer match the ledger; nothing was written."""
+
+
+class ProjectionDisagreesError(TaggingError):
+    """Raised when a fact a decision rests on differs between the projection and the run's own ledger events."""
