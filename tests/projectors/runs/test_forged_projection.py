@@ -14,7 +14,6 @@ from projectors.errors import ProjectionDisagreesError
 from projectors.projection.store import projection_path
 from projectors.runs import tagging
 from projectors.runs.facts import checked_facts
-
 from tests.support.ledger_factory import RUN_A, RUN_B, Clock, run_events, write
 
 
