@@ -61,3 +61,7 @@ class MirrorDivergedError(MirrorError, ValueError):
 
 class ProjectionDisagreesError(TaggingError):
     """Raised when a fact a decision rests on differs between the projection and the run's own ledger events."""
+
+
+class MirrorStoreIncompleteError(MirrorError, ValueError):
+    """Raised when a SQLite MLflow store was found half-created (tables or its schema version missing)."""
