@@ -22,6 +22,7 @@ from mlflow.tracking import MlflowClient
 
 from projectors.errors import MirrorError, MirrorUnavailableError
 from ledger import MLFLOW_ARTIFACTS
+from projectors.mirror.extras import DatasetSpec
 from projectors.mirror.layout import HEAD_HASH_TAG, HEAD_SEQ_TAG, WITNESS_EXPERIMENT
 
 #: MLflow's HTTP retry defaults (7 retries, backoff factor 2, 120 s timeout) keep a replay to a dead server busy for minutes
@@ -150,6 +151,9 @@ class Sink:
             exp_id = found.experiment_id
             if found.lifecycle_stage == "deleted":
                 self.call(self.client.restore_experiment, exp_id)
+            for key, value in (tags or {}).items():  # e.g. an experiment kind added after the store was made
+                if found.tags.get(key) != value:
+                    self.call(self.client.set_experiment_tag, exp_id, key, value)
         self._experiments[name] = exp_id
         return exp_id
 
@@ -216,9 +220,12 @@ class Sink:
         """Set a few tags in one request."""
         self.call(self.client.log_batch, run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
-    def upload(self, run_id: str, files: dict[str, Path], documents: dict[str, Any]) -> None:
-        """Copy files and JSON documents into the run at deterministic paths (a re-send overwrites them)."""
+    def upload(self, run_id: str, files: dict[str, Path], documents: dict[str, Any], blobs: dict[str, bytes] | None = None) -> None:
+        """Copy files, JSON documents and raw bytes (charts, CSV previews) into the run at deterministic paths."""
         with tempfile.TemporaryDirectory(prefix="ledgerline-mirror-") as tmp:
+            for dest, raw in (blobs or {}).items():
+                (Path(tmp) / dest).parent.mkdir(parents=True, exist_ok=True)
+                (Path(tmp) / dest).write_bytes(raw)
             for dest, source in files.items():
                 (Path(tmp) / dest).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, Path(tmp) / dest)
@@ -227,6 +234,18 @@ class Sink:
                 raw = orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
                 (Path(tmp) / dest).write_bytes(raw)
             self.call(self.client.log_artifacts, run_id, tmp)
+
+    def log_datasets(self, run_id: str, specs: Sequence[DatasetSpec]) -> None:
+        """Log the run's inputs as MLflow datasets (one request), so the UI's Datasets column is filled."""
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        inputs = [
+            DatasetInput(Dataset(s.name, s.digest, s.source_type, s.source, s.schema, s.profile),
+                         tags=[InputTag("mlflow.data.context", "input")])
+            for s in specs
+        ]  # fmt: skip
+        if inputs:
+            self.call(self.client.log_inputs, run_id, datasets=inputs)
 
     # ------------------------------------------------------------ registry
 
