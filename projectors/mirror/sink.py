@@ -176,6 +176,27 @@ class Sink:
         exp_id = self.experiment(WITNESS_EXPERIMENT, tags={"mlflow.note.content": note})
         self.call(self.client.set_experiment_tag, exp_id, HEAD_HASH_TAG, digest)
         self.call(self.client.set_experiment_tag, exp_id, HEAD_SEQ_TAG, str(seq))
+        self.hide_witness(exp_id)
+        self.hide_empty_default()
+
+    def hide_witness(self, exp_id: str) -> None:
+        """Keep the witness out of the UI's experiment list: a deleted experiment whose tags stay readable.
+
+        MLflow sets tags only on an active experiment, so the next write_witness restores it first
+        (Sink.experiment does); `mlflow gc` could purge it, which only makes the next replay a full one.
+        """
+        self.call(self.client.delete_experiment, exp_id)
+        self._experiments.pop(WITNESS_EXPERIMENT, None)
+
+    def hide_empty_default(self) -> None:
+        """Delete MLflow's `Default` experiment (id 0) while it holds no runs: it is clutter in the mirror's list."""
+        try:
+            default = self.call(self.client.get_experiment, "0")
+        except MirrorError:
+            return
+        if default.lifecycle_stage == "deleted" or self.call(self.client.search_runs, ["0"], max_results=1, run_view_type=ViewType.ALL):
+            return
+        self.call(self.client.delete_experiment, "0")
 
     # ------------------------------------------------------------ runs
 

@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 
 from projectors.mirror import replay as mirror  # noqa: E402
 from projectors.mirror.extras import CHART_PATH, DIGEST_CHARS  # noqa: E402
-from projectors.mirror.sink import experiment_name  # noqa: E402
+from projectors.mirror.sink import Sink, experiment_name  # noqa: E402
 from schemas.events import DataInput, RunStarted  # noqa: E402
 from tests.support.mlflow_fixtures import PIPELINE, append, run_events, run_id  # noqa: E402
 
@@ -60,3 +60,16 @@ def test_an_equity_chart_and_csv_previews_are_uploaded(home: Path) -> None:
     assert (local / CHART_PATH).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (local / CHART_PATH).stat().st_size > 10_000
     assert (local / "previews" / "drops_by_reason.csv").read_text().splitlines() == ["reason,rows", "gap,2"]
     assert (local / "previews" / "asset_metrics.csv").read_text().splitlines()[0] == "symbol,sharpe"
+
+
+def test_the_experiment_list_shows_only_the_pipeline_experiment_and_the_witness_still_reads(home: Path) -> None:
+    uri = mirror.default_tracking_uri(home)
+    client = MlflowClient(uri)
+    assert [e.name for e in client.search_experiments()] == [experiment_name(PIPELINE)]  # no witness, no empty Default
+    head = mirror.read_witness(home)
+    assert head is not None
+    append(home, run_events(home, 2, metrics=6))
+    again = mirror.replay(home)  # restores the hidden witness to move it, then hides it again
+    assert again.head_seq > head[0] and mirror.read_witness(home) == (again.head_seq, again.head_hash)
+    assert [e.name for e in client.search_experiments()] == [experiment_name(PIPELINE)]
+    assert Sink.open(uri).read_witness() == (again.head_seq, again.head_hash)  # the server path reads it too
