@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from schemas.events import DataInput, Envelope, RunStarted
 from tests.support.mlflow_fixtures import append, run_id, standard_history
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -31,15 +32,26 @@ def chromium() -> str:
     return found
 
 
+def with_input(events: list[Envelope]) -> list[Envelope]:
+    """Run 1's events with one directory input in its RunStarted (shown in the UI's Datasets)."""
+    started = events[0]
+    assert isinstance(started, RunStarted)
+    data = started.data.model_copy(update={
+        "inputs": [DataInput(name="SPY.parquet", sha256="ab" * 32, rows=504, format="parquet")],
+        "params": {**started.data.params, "source.kind": "directory", "source.path": "/data/market"},
+    })  # fmt: skip
+    return [started.model_copy(update={"data": data}), *events[1:]]
+
+
 def test_the_mlflow_ui_renders_a_mirrored_run(tmp_path: Path) -> None:
     CHROMIUM = chromium()
     home = tmp_path / "home"
-    for batch in standard_history(home, metrics=12):
-        append(home, batch)
+    for i, batch in enumerate(standard_history(home, metrics=12)):
+        append(home, with_input(batch) if i == 0 else batch)
     out = tmp_path / "run.png"
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "mlflow_screenshot.py"), "--home", str(home), "--run", run_id(1),
-         "--expect", run_id(1), "--out", str(out), "--chromium", str(CHROMIUM)],
+         "--expect", run_id(1), "--expect", "SPY.parquet", "--out", str(out), "--chromium", str(CHROMIUM)],
         capture_output=True, text=True, timeout=600, env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
     )
     assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-2000:]
