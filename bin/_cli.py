@@ -14,6 +14,7 @@ from projectors.errors import (
     MirrorDivergedError,
     MirrorStoreIncompleteError,
     ProjectionBusyError,
+    ProjectionDisagreesError,
 )
 from schemas.errors import LedgerlineError
 
@@ -27,7 +28,7 @@ class UsageError(LedgerlineError):
 
 #: library errors that mean "a check found a problem" (exit 1); every other LedgerlineError is exit 2
 FOUND_ERRORS: tuple[type[LedgerlineError], ...] = (
-    CheckpointMismatchError, MirrorDivergedError, MirrorStoreIncompleteError, ProjectionBusyError,
+    CheckpointMismatchError, MirrorDivergedError, MirrorStoreIncompleteError, ProjectionBusyError, ProjectionDisagreesError,
 )
 
 

@@ -59,5 +59,9 @@ class MirrorDivergedError(MirrorError, ValueError):
     """Raised when the mirror's witness (seq, hash) or its runs no longer match the ledger; nothing was written."""
 
 
+class ProjectionDisagreesError(TaggingError):
+    """Raised when a fact a decision rests on differs between the projection and the run's own ledger events."""
+
+
 class MirrorStoreIncompleteError(MirrorError, ValueError):
     """Raised when a SQLite MLflow store was found half-created (tables or its schema version missing)."""

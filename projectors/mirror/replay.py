@@ -13,6 +13,7 @@ from mlflow.entities import Metric, Param, RunTag
 
 from ledger import LEDGER_NAME, MLFLOW_ARTIFACTS, MLFLOW_DB, MLFLOW_LOCK, Ledger, LedgerCorruptError, lock_file
 from projectors.errors import MirrorDivergedError, MirrorStoreIncompleteError
+from projectors.mirror.extras import CHART_PATH, EXPERIMENT_KIND, csv_previews, dataset_specs, equity_chart
 from projectors.mirror.layout import default_tracking_uri, sqlite_path, store_problem
 from projectors.mirror.plan import (
     ALIAS_KEY,
@@ -131,7 +132,7 @@ def _ledger_head(home: Path) -> tuple[int, str] | None:
 def _experiment_tags(pipeline: str) -> dict[str, str]:
     note = (f"View-only mirror of the ledgerline pipeline `{pipeline}`. The ledger (audit.jsonl) is the source "
             "of truth: edits made here are never read back, and `bin/replay --to mlflow --rebuild` recreates this.")
-    return {"ledger.pipeline": pipeline, "mlflow.note.content": note}
+    return {"ledger.pipeline": pipeline, "mlflow.note.content": note, **EXPERIMENT_KIND}
 
 
 def _ensure_default_store(home: Path, rebuild: bool, say: Progress) -> bool:
@@ -253,6 +254,7 @@ class _Replay:
         metrics = [Metric(m.key, m.value, m.timestamp, m.step) for m in run.metrics if m.seq > cutoff]
         batches = self.sink.log(run_id, params, tags, metrics)
         self._artifacts(run, run_id, cutoff)
+        self._ui_extras(run, run_id, cutoff)
         if run.completed is not None and (run.completed.seq is None or run.completed.seq > cutoff):
             status = "FINISHED" if run.completed.data.status == "succeeded" else "FAILED"
             self.sink.terminate(run_id, status, epoch_ms(run.completed.ts))
@@ -271,6 +273,21 @@ class _Replay:
                 files[f"{folder}/{art.data.name}.{art.data.format}"] = source
         self.sink.upload(run_id, files, {MANIFEST_PATH: manifest(run), REPORT_PATH: contract_report(run)})
         self.tally.artifacts += len(files) + 2
+
+    def _ui_extras(self, run: RunFold, run_id: str, cutoff: int) -> None:
+        """Inputs as MLflow datasets (once), and when the run completes: the equity chart and CSV previews."""
+        assert run.started is not None and run.started.seq is not None
+        if run.started.seq > cutoff:
+            self.sink.log_datasets(run_id, dataset_specs(run))
+        if run.completed is None or (run.completed.seq is not None and run.completed.seq <= cutoff):
+            return
+        blobs = csv_previews(run, self.home)
+        chart = equity_chart(run)
+        if chart is not None:
+            blobs[CHART_PATH] = chart
+        if blobs:
+            self.sink.upload(run_id, {}, {}, blobs)
+            self.tally.artifacts += len(blobs)
 
     def _aliases_of(self, run_id: str) -> list[str]:
         return sorted(alias for (_, alias), holder in self._after.items() if holder == run_id)

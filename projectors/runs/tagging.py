@@ -1,4 +1,8 @@
-"""Candidate tagging and registry-like aliases: decisions read from the projections, recorded as RunTagged events."""
+"""Candidate tagging and registry-like aliases: decisions read from the projections, recorded as RunTagged events.
+
+Every decision first checks the facts it rests on against the run's own ledger events
+(projectors/runs/facts.py): an edited projection is refused, never written into the ledger.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import orjson
 from ledger import Ledger, Recorded, WrongExpectedSeqError
 from projectors import projection
 from projectors.errors import TaggingError, UnknownRunError
+from projectors.runs.facts import checked_facts
 from schemas.context import check_run_id
 from schemas.events import Envelope, RunTaggedData, envelope
 from schemas.settings import TaggingPolicy
@@ -52,6 +57,12 @@ def _require_run(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[Any, ...]
     if row is None:
         raise UnknownRunError(f"unknown run id {run_id!r}: not in the projection")
     return tuple(row)
+
+
+def _require_facts(home: Path, con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """The run is in the projection and the projection agrees with its ledger events (ProjectionDisagreesError)."""
+    _require_run(con, run_id)
+    checked_facts(home, con, run_id)
 
 
 def _current(con: duckdb.DuckDBPyConnection, run_id: str, key: str) -> tuple[str, str] | None:
@@ -111,6 +122,7 @@ def tag_run(home: Path, run_id: str, policy: TaggingPolicy | None = None) -> lis
     """
 
     def decide(con: duckdb.DuckDBPyConnection) -> list[Envelope]:
+        _require_facts(home, con, run_id)
         ok, reason = evaluate(con, run_id, policy if policy is not None else policy_of_run(con, run_id))
         value = "true" if ok else "false"
         if _current(con, run_id, "candidate") == (value, "policy"):
@@ -129,6 +141,7 @@ def promote(home: Path, run_id: str, alias: str, *, by: str, reason: str | None 
         raise TaggingError(f"unknown alias {alias!r}; choose one of: {', '.join(ALIASES)}")
 
     def decide(con: duckdb.DuckDBPyConnection) -> list[Envelope]:
+        _require_facts(home, con, run_id)
         status = _require_run(con, run_id)[0]
         if status != "succeeded":
             raise TaggingError(f"run {run_id} is {status}; only a succeeded run can be {alias}")
@@ -154,6 +167,7 @@ def rollback(home: Path, alias: str = "champion", *, by: str) -> list[Recorded]:
         earlier = [r for r in holders if r != current]
         if not earlier:
             raise TaggingError(f"{current} is the only run that was ever {alias}; nothing to roll back to")
+        _require_facts(home, con, earlier[-1])
         return [_tag(earlier[-1], "alias", alias, f"rollback from {current}", by)]
 
     return _decide_and_append(home, decide)

@@ -12,7 +12,6 @@ from pathlib import Path
 import orjson
 import polars as pl
 import pytest
-from tests.support.contracts_kit import block, data_stages, events, of_type, settings, write_dir
 
 from ledger import Ledger
 from ledger.upcasters import UPCASTERS, upcast_ArtifactWritten_v1_v2
@@ -20,6 +19,7 @@ from schemas.events import CURRENT_VERSIONS, ArtifactWritten
 from stages.artifacts import ArtifactStore
 from stages.errors import ArtifactCorruptError
 from stages.runner import run_pipeline
+from tests.support.contracts_kit import block, data_stages, events, of_type, settings, write_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,9 +6,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tests.support.contracts_kit import data_stages, events, market, of_type, settings
 
 from stages.runner import run_pipeline
+from tests.support.contracts_kit import data_stages, events, market, of_type, settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
