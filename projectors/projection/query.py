@@ -9,9 +9,9 @@ from typing import Any
 import duckdb
 
 from ledger import LEDGER_NAME
-from projectors.projection.store import _host, catch_up, checkpoint, connect, first_line
-from projectors.projection.source import check_checkpoint, complete_end
 from projectors.errors import ProjectionMissingError, QueryError
+from projectors.projection.source import check_checkpoint, complete_end
+from projectors.projection.store import _host, catch_up, checkpoint, connect, first_line
 
 
 @dataclasses.dataclass(frozen=True)
