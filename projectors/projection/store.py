@@ -7,6 +7,7 @@ import hashlib
 import itertools
 import os
 import re
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,14 +19,14 @@ import duckdb
 from ledger import LEDGER_NAME, PROJECTION_NAME, fsync_dir
 from projectors.errors import ProjectionBusyError, ProjectionMissingError
 from projectors.projection import digest
-from projectors.projection.apply import TABLES, drop_staging, stage, write_rows
+from projectors.projection.apply import TABLES, Staged, drop_staging, stage, write_rows
 from projectors.projection.schema import SCHEMA, quote
 from projectors.projection.source import Checkpoint, check_checkpoint, complete_end, head_at
 from projectors.readmodel import Progress, Step, quiet
 
 __all__ = [
     "PROJECTION_NAME", "Checkpoint", "as_of", "catch_up", "checkpoint", "connect", "projection_path", "read_checkpoint",
-    "rebuild", "view_names",
+    "deep_compare", "integrity", "rebuild", "view_names",
 ]
 
 _LOCK_WAIT_S = 10.0
@@ -249,20 +250,61 @@ def rebuild(home: Path, *, progress: Progress = quiet) -> int:
     _remove(scratch)
     progress(Step(f"duckdb: rebuilding from {until.seq:,} events into {scratch.name}", model="duckdb", done=0, total=until.seq))
     try:
-        with _session(scratch, False) as con:
-            staged = stage(con, ledger, Checkpoint(), until, direct=True)
-            con.execute("BEGIN")
-            create_tables(con)
-            write_rows(con, until, staged, lambda: digest.encode(digest.advance(con, {}, -1, staged.types)))
-            create_views(con)
-            con.execute("COMMIT")
-            drop_staging(con)
-            con.execute("CHECKPOINT")  # everything into the file itself: its WAL does not travel with the rename
+        staged = _build(ledger, until, scratch)
         _swap(scratch, target)
     finally:
         _remove(scratch)
     progress(Step(f"duckdb: rebuilt {staged.count:,} events, checkpoint seq {until.seq}", model="duckdb", done=staged.count, total=staged.count))
     return staged.count
+
+
+def _build(ledger: Path, until: Checkpoint, scratch: Path) -> Staged:
+    """A complete projection of the ledger up to until, written into the new file scratch."""
+    with _session(scratch, False) as con:
+        staged = stage(con, ledger, Checkpoint(), until, direct=True)
+        con.execute("BEGIN")
+        create_tables(con)
+        write_rows(con, until, staged, lambda: digest.encode(digest.advance(con, {}, -1, staged.types)))
+        create_views(con)
+        con.execute("COMMIT")
+        drop_staging(con)
+        con.execute("CHECKPOINT")  # everything into the file itself: its WAL does not travel with the rename
+    return staged
+
+
+def integrity(home: Path) -> list[str]:
+    """What is wrong with the projection (missing tables or views, a table whose rows do not match its digest), read-only.
+
+    Cheap: one catalog query and one scan per table, compared with the digests the last catch-up wrote.
+    """
+    path = projection_path(home)
+    if not path.exists():
+        return []
+    with _session(path, True, threads=1) as con:
+        cp, schema_digest, _, stored = _state(con)
+        if schema_digest != SCHEMA_DIGEST:
+            return []  # another catalog or an older file: its next catch-up rebuilds it
+        return digest.problems(con, stored, view_names())
+
+
+def deep_compare(home: Path) -> list[str]:
+    """Rebuild the projection up to its checkpoint into a temporary file and name every table that differs."""
+    home = Path(home)
+    path = projection_path(home)
+    if not path.exists():
+        return []
+    with _session(path, True, threads=1) as con:
+        cp = read_checkpoint(con)
+        if digest.missing_objects(con, view_names()):
+            return digest.problems(con, None, view_names())
+        actual = digest.all_digests(con)
+    with tempfile.TemporaryDirectory(prefix=".verify-", dir=home) as tmp:
+        scratch = Path(tmp) / PROJECTION_NAME
+        _build(_ledger_path(home), cp, scratch)
+        with _session(scratch, True, threads=1) as con:
+            expected = digest.all_digests(con)
+    return [f"table {SCHEMA}.{name} differs from a rebuild from the ledger at seq {cp.seq}"
+            for name, value in expected.items() if actual.get(name) != value]
 
 
 def _swap(scratch: Path, target: Path) -> None:
