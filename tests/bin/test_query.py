@@ -13,7 +13,6 @@ import pytest
 from bin.query import main
 from ledger import LEDGER_NAME
 from projectors import projection as proj
-
 from tests.support.ledger_factory import RUN_A, RUN_B, Clock, run_events, write
 
 SQL = "SELECT run_id, status, sharpe FROM runs ORDER BY run_id"
