@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from ledger import LEDGER_NAME, PROJECTION_NAME, fsync_dir
-from projectors.errors import ProjectionBusyError, ProjectionMissingError
+from projectors.errors import ProjectionBusyError, ProjectionLockedError, ProjectionMissingError
 from projectors.projection import digest
 from projectors.projection.apply import TABLES, Staged, drop_staging, stage, write_rows
 from projectors.projection.schema import SCHEMA, quote
@@ -29,7 +29,16 @@ __all__ = [
     "deep_compare", "integrity", "rebuild", "view_names",
 ]
 
-_LOCK_WAIT_S = 10.0
+#: how long a command waits for another process's lock on projections.duckdb (LEDGERLINE_LOCK_WAIT_S overrides)
+LOCK_WAIT_S = 5.0
+
+
+def lock_wait_s() -> float:
+    """The bounded wait for the projection's lock, in seconds."""
+    try:
+        return max(0.0, float(os.environ.get("LEDGERLINE_LOCK_WAIT_S", LOCK_WAIT_S)))
+    except ValueError:
+        return LOCK_WAIT_S
 
 
 # ------------------------------------------------------------------ schema and views
@@ -140,7 +149,8 @@ STORAGE_VERSION = "v1.0.0"
 
 def _attach(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool, alias: str) -> None:
     """ATTACH path as alias and make it the default catalog, waiting while another process writes it."""
-    deadline = time.monotonic() + _LOCK_WAIT_S
+    wait = lock_wait_s()
+    deadline = time.monotonic() + wait
     mode = " (READ_ONLY)" if read_only else f" (STORAGE_VERSION '{STORAGE_VERSION}')"
     while True:
         try:
@@ -148,8 +158,13 @@ def _attach(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool, alias: 
             con.execute(f"USE {alias}")
             return
         except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+            if "lock" not in str(exc).lower():
                 raise ProjectionBusyError(f"cannot open {path}: {first_line(exc)}") from exc
+            if time.monotonic() > deadline:
+                raise ProjectionLockedError(
+                    f"{path.name} is locked by another process (another DuckDB client holding it open?) after waiting "
+                    f"{wait:g} s; close that client and retry (to read it without blocking writers, see docs/views.md)"
+                ) from exc
             time.sleep(0.05)
         except duckdb.Error as exc:
             raise ProjectionBusyError(f"cannot open {path}: {first_line(exc)}") from exc
