@@ -46,15 +46,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _progress(f"{model.name}: stopped")
             return EXIT_OK
         applied = model.rebuild(progress=_progress) if args.rebuild else model.catch_up(progress=_progress)
-        if args.to == "duckdb":  # runs recorded while the projection was locked get their candidate decision now
-            from projectors.runs.tagging import decide_pending
-
-            decided = decide_pending(args.home)
-            for recorded in decided:
-                d = recorded.event.data  # type: ignore[attr-defined]
-                _progress(f"tagged {recorded.event.run_id} {d.key}={d.value}: {d.reason}")
-            if decided:
-                applied += model.catch_up()
         if args.json:
             pos = model.position()
             doc = {"model": model.name, "applied": applied, "where": model.where(),

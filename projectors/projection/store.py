@@ -267,6 +267,7 @@ def rebuild(home: Path, *, progress: Progress = quiet) -> int:
     try:
         staged = _build(ledger, until, scratch)
         _swap(scratch, target)
+        _stamp(target)
     finally:
         _remove(scratch)
     progress(Step(f"duckdb: rebuilt {staged.count:,} events, checkpoint seq {until.seq}", model="duckdb", done=staged.count, total=staged.count))
@@ -343,21 +344,51 @@ def catch_up(home: Path, *, progress: Progress = quiet) -> int:
     target = projection_path(home)
     if not target.exists():
         return rebuild(home, progress=progress)
+    applied: int | None = None
     with _session(target, False, threads=1) as con:
         cp, schema_digest, views_digest, stored = _state(con)
         check_checkpoint(ledger, cp)
-        found = digest.problems(con, stored, view_names()) if schema_digest == SCHEMA_DIGEST else []
+        # the full digest scan only when the file changed since this product last closed it (an outside writer)
+        full = not _stamp_matches(target)
+        found = digest.problems(con, stored, view_names(), full=full) if schema_digest == SCHEMA_DIGEST else []
         damage = [p for p in found if not p.startswith("view ")]
         if schema_digest == SCHEMA_DIGEST and not damage:
             if found:  # a dropped view is recreated from views/*.sql, the tables are intact
                 progress(Step(f"duckdb: {'; '.join(found)}; recreating the views", model="duckdb"))
-            return _catch_up_open(con, ledger, cp, stored, bool(found) or views_digest != _views_digest(), progress)
+            applied = _catch_up_open(con, ledger, cp, stored, bool(found) or views_digest != _views_digest(), progress)
+    if applied is not None:
+        _stamp(target)
+        return applied
     if damage:  # the projection is derived: a damaged one is rebuilt from the ledger, never trusted
         progress(Step(f"duckdb: {target.name} is damaged ({'; '.join(damage)}); it is derived from the ledger: "
                       "rebuilding it", model="duckdb"))
     else:
         progress(Step("duckdb: the event catalog changed since the projection was built; rebuilding", model="duckdb"))
     return rebuild(home, progress=progress)
+
+
+def _stamp_path(target: Path) -> Path:
+    return target.with_name(f".{target.name}.stamp")
+
+
+def _file_state(target: Path) -> str:
+    st = target.stat()
+    return f"{st.st_size} {st.st_mtime_ns} {st.st_ino}"
+
+
+def _stamp(target: Path) -> None:
+    """Record the file's size, mtime and inode as this product left it (catch-up's cheap check trusts an unchanged file)."""
+    try:
+        _stamp_path(target).write_text(_file_state(target))
+    except OSError:
+        pass  # only an optimization: without it the next catch-up scans the digests
+
+
+def _stamp_matches(target: Path) -> bool:
+    try:
+        return _stamp_path(target).read_text() == _file_state(target)
+    except OSError:
+        return False
 
 
 def _state(con: duckdb.DuckDBPyConnection) -> tuple[Checkpoint, str | None, str | None, str | None]:

@@ -79,7 +79,7 @@ def test_a_run_completes_while_the_projection_is_locked_and_the_next_command_dec
     assert "projection locked" in out.out and "Traceback" not in out.err
     proc.kill()
     proc.wait()
-    assert replay_main(["--to", "duckdb", "--home", str(home)]) == 0
+    assert run_main(["--profile", "canary", "--home", str(home), "--quiet", "--seed", "11"]) == 0  # the next command
     with duckdb.connect(str(home / "projections.duckdb"), read_only=True) as con:
         succeeded = {r[0] for r in con.execute("SELECT run_id FROM runs WHERE status = 'succeeded'").fetchall()}
     assert len(succeeded) >= 1 and succeeded <= set(_candidates(home)), "every succeeded run got a policy verdict"
