@@ -23,8 +23,8 @@ if argv:
     import contextlib, io
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         rc = mod.main(argv)
-print(json.dumps({"rc": rc, "loaded": [m for m in %r if m in sys.modules]}))
-""" % (HEAVY,)
+print(json.dumps({"rc": rc, "loaded": [m for m in HEAVY if m in sys.modules]}))
+""".replace("HEAVY", repr(HEAVY))
 
 
 def _probe(module: str, *argv: str) -> dict[str, object]:
