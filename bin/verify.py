@@ -66,8 +66,17 @@ def read_models(home: Path, deep: bool, notes: list[str]) -> list[str]:
     except Exception as exc:  # a busy or unreadable projection is a note, as for its witness
         notes.append(f"duckdb projection not checked: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
         return []
-    return [f"duckdb projection ({home / 'projections.duckdb'}): {problem}; rebuild it: bin/replay --to duckdb --rebuild"
-            for problem in found]
+    out = [f"duckdb projection ({home / 'projections.duckdb'}): {problem}; rebuild it: bin/replay --to duckdb --rebuild"
+           for problem in found]
+    db = home / "mlflow.db"
+    if deep and db.is_file():
+        from projectors.mirror.check import compare_sqlite_mirror
+
+        try:
+            out += [f"{p}; rebuild it: bin/replay --to mlflow --rebuild" for p in compare_sqlite_mirror(home, db)]
+        except Exception as exc:
+            notes.append(f"mlflow mirror not compared: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    return out
 
 
 def _print_human(

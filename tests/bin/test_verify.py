@@ -229,3 +229,23 @@ def test_deep_verify_rebuilds_and_compares_even_when_the_digest_was_forged_too(t
     assert main(["--home", str(home)]) == 0  # the cheap check trusts a digest forged with the rows
     assert main(["--home", str(home), "--deep"]) == 1
     assert "ledger.metric_logged differs from a rebuild" in capsys.readouterr().err
+
+
+def test_deep_verify_compares_the_sqlite_mirror_with_the_ledger(tmp_path: Path, mlflow_template: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from projectors.mirror.replay import replay
+    from tests.support.mlflow_fixtures import append, standard_history
+
+    home = tmp_path / "home"
+    for batch in standard_history(home, metrics=5):
+        append(home, batch)
+    shutil.copyfile(mlflow_template, home / "mlflow.db")
+    replay(home)
+    assert main(["--home", str(home), "--deep"]) == 0, capsys.readouterr().err
+    with sqlite3.connect(home / "mlflow.db") as con:
+        (key,) = con.execute("SELECT key FROM metrics LIMIT 1").fetchone()
+        con.execute("UPDATE metrics SET value = value + 1 WHERE rowid = (SELECT min(rowid) FROM metrics)")
+    capsys.readouterr()
+    assert main(["--home", str(home)]) == 0  # the cheap check reads the witness only
+    assert main(["--home", str(home), "--deep"]) == 1
+    assert f"metric values differ from the ledger ({key}" in capsys.readouterr().err
