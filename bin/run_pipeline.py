@@ -10,7 +10,6 @@ from pathlib import Path
 from bin._cli import EXIT_FOUND, EXIT_OK, UsageError, parser, run
 from projectors.runs.summary import RunSummary, summarize_run
 from schemas.settings import load_settings, profile_names
-from stages.runner import run_pipeline
 
 PROG = "run-pipeline"
 
@@ -81,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     def body() -> int:
+        from stages.runner import run_pipeline  # polars and the stages: not needed for --help or a usage error
+
         settings = load_settings(args.profile, _overrides(args.sets, args.seed, args.source))
         progress = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
         outcome = run_pipeline(settings, args.home, run_id=args.run_id, progress=progress)

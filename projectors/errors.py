@@ -21,6 +21,10 @@ class ProjectionBusyError(ProjectorError, OSError):
     """Raised when another process holds the projection file's write lock for too long."""
 
 
+class ProjectionLockedError(ProjectionBusyError):
+    """Raised when another process (another DuckDB client) holds projections.duckdb open past the bounded wait."""
+
+
 class LedgerUnreadableError(ProjectorError, ValueError):
     """Raised when ledger lines cannot be read as events of a known type and version."""
 

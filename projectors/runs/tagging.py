@@ -132,6 +132,27 @@ def tag_run(home: Path, run_id: str, policy: TaggingPolicy | None = None) -> lis
     return _decide_and_append(home, decide)
 
 
+def decide_pending(home: Path, skip: set[str] | None = None) -> list[Recorded]:
+    """Let each succeeded run without a policy verdict get one (with its own configured policy).
+
+    A run recorded while the projection was locked by another process got no candidate decision; the next
+    command that can take the lock decides it, and every other one left undecided.
+    """
+    projection.catch_up(home)
+    con = projection.connect(home)
+    try:
+        pending = [r[0] for r in con.execute(
+            "SELECT run_id FROM runs WHERE status = 'succeeded' AND run_id NOT IN "
+            "(SELECT run_id FROM tags_current WHERE key = 'candidate') ORDER BY run_id"
+        ).fetchall() if r[0] not in (skip or set())]
+    finally:
+        con.close()
+    out: list[Recorded] = []
+    for run_id in pending:
+        out += tag_run(home, run_id)
+    return out
+
+
 # ------------------------------------------------------------------ aliases and free tags
 
 
