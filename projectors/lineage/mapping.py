@@ -28,7 +28,12 @@ from openlineage.client.facet_v2 import (
 )
 
 from ledger import ARTIFACTS_DIR
-from projectors.lineage.facets import LEDGERLINE_FACET, ROWS_DROPPED_FACET, LedgerlineRowsDroppedRunFacet, LedgerlineRunFacet
+from projectors.lineage.facets import (
+    LEDGERLINE_FACET,
+    ROWS_DROPPED_FACET,
+    LedgerlineRowsDroppedRunFacet,
+    LedgerlineRunFacet,
+)
 from schemas.events import (
     ArtifactRef,
     ArtifactWritten,
