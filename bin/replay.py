@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from bin._cli import EXIT_FOUND, EXIT_OK, UsageError, parser, run
 from projectors import registry
+from projectors.errors import LineageUnavailableError
 
 PROG = "replay"
 
@@ -57,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         try:
             applied = model.rebuild(progress=_progress) if args.rebuild else model.catch_up(progress=_progress)
-        except model.transient_errors as exc:  # e.g. an HTTP endpoint still down after the retries: rerun resumes
+        except LineageUnavailableError as exc:  # the OpenLineage endpoint still down after the retries: rerun resumes
             print(f"{PROG}: {exc}", file=sys.stderr)
             return EXIT_FOUND
         if args.json:
