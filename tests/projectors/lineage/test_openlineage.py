@@ -344,3 +344,16 @@ def test_a_receiver_that_is_not_there_is_one_line(home: Path, monkeypatch: pytes
     err = capsys.readouterr().err.strip().splitlines()
     assert [line for line in err if line.startswith("replay:")] and url in err[-1]
     assert os.path.exists(home / "openlineage.http.position.json") is False
+
+
+def test_position_and_the_witness_need_no_openlineage_import(home: Path) -> None:
+    import subprocess
+    import sys
+
+    replayed(home)
+    code = ("import sys; from pathlib import Path; from projectors.witness import witnesses; "
+            f"w = witnesses(Path({str(home)!r})); "
+            "assert any(x.name == 'openlineage position' for x in w), w; "
+            "assert not any(m.startswith('openlineage') for m in sys.modules), 'openlineage imported'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[3])
+    assert done.returncode == 0, done.stderr
