@@ -34,6 +34,7 @@ INSTALL_HINT = "pip install -e '.[openlineage]'"
 REBUILD_HINT = "rebuild it with: bin/replay --to openlineage --rebuild"
 #: ledger lines per committed batch (one fsync and position update each, one progress report)
 BATCH_LINES = 5000
+BATCH_ENV = "LEDGERLINE_OPENLINEAGE_BATCH"
 #: HTTP: attempts after the first, and the backoff factor between them (env overrides for operators and tests)
 RETRIES_ENV, BACKOFF_ENV = "LEDGERLINE_OPENLINEAGE_RETRIES", "LEDGERLINE_OPENLINEAGE_BACKOFF"
 DEFAULT_RETRIES, DEFAULT_BACKOFF, HTTP_TIMEOUT_S = 5, 0.5, 10.0
@@ -294,7 +295,7 @@ def open_lineage(home: Path, options: Mapping[str, object]) -> OpenLineageModel:
         file=Path(str(opt["file"])) if opt.get("file") else None,
         url=str(opt["url"]) if opt.get("url") else None,
         namespace=str(opt["namespace"]) if opt.get("namespace") else None,
-        batch_lines=int(opt.get("batch_lines") or BATCH_LINES),
+        batch_lines=int(opt.get("batch_lines") or os.environ.get(BATCH_ENV) or BATCH_LINES),
         retries=None if opt.get("retries") is None else int(opt["retries"]),
         backoff=None if opt.get("backoff") is None else float(opt["backoff"]),
     )

@@ -357,3 +357,31 @@ def test_position_and_the_witness_need_no_openlineage_import(home: Path) -> None
             "assert not any(m.startswith('openlineage') for m in sys.modules), 'openlineage imported'")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[3])
     assert done.returncode == 0, done.stderr
+
+
+def test_sigkilled_at_random_points_and_resumed_equals_a_clean_replay(tmp_path: Path) -> None:
+    import random
+    import signal
+    import subprocess
+    import time
+
+    home = tmp_path / "home"
+    home.mkdir()
+    with Ledger.open(home) as ledger:
+        for n in range(1, 100):
+            ledger.append(contract_run(n, metrics=2, minute=n))
+    shutil.copytree(home, tmp_path / "clean")
+    replayed(tmp_path / "clean")
+    clean = (tmp_path / "clean" / "openlineage.jsonl").read_bytes()
+    rng = random.Random(16)
+    cmd = [str(Path(__file__).parents[3] / "bin" / "replay"), "--to", "openlineage", "--home", str(home)]
+    env = {**os.environ, "LEDGERLINE_OPENLINEAGE_BATCH": "7"}
+    for _ in range(3):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        time.sleep(rng.uniform(0.3, 2.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert subprocess.run(cmd, capture_output=True, env=env).returncode == 0
+    assert (home / "openlineage.jsonl").read_bytes().replace(str(home.resolve()).encode(), b"H") == \
+        clean.replace(str((tmp_path / "clean").resolve()).encode(), b"H")
+    validate(read_jsonl(home / "openlineage.jsonl")[:20])
