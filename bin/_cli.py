@@ -11,6 +11,7 @@ from typing import NoReturn
 
 from projectors.errors import (
     CheckpointMismatchError,
+    LineageDivergedError,
     MirrorDivergedError,
     MirrorStoreIncompleteError,
     ProjectionBusyError,
@@ -29,6 +30,7 @@ class UsageError(LedgerlineError):
 #: library errors that mean "a check found a problem" (exit 1); every other LedgerlineError is exit 2
 FOUND_ERRORS: tuple[type[LedgerlineError], ...] = (
     CheckpointMismatchError, MirrorDivergedError, MirrorStoreIncompleteError, ProjectionBusyError, ProjectionDisagreesError,
+    LineageDivergedError,
 )
 
 

@@ -69,3 +69,21 @@ class ProjectionDisagreesError(TaggingError):
 
 class MirrorStoreIncompleteError(MirrorError, ValueError):
     """Raised when a SQLite MLflow store was found half-created (tables or its schema version missing)."""
+
+
+class LineageError(ProjectorError, RuntimeError):
+    """Raised when the OpenLineage replay cannot do what was asked (missing extra, damaged output)."""
+
+
+class LineageUnavailableError(LineageError, ConnectionError):
+    """Raised when an OpenLineage HTTP endpoint still fails after the bounded retries; rerun to resume."""
+
+    def __init__(self, url: str, detail: str) -> None:
+        first = detail.strip().splitlines()[0] if detail.strip() else "no detail"
+        super().__init__(f"openlineage endpoint {url} is unavailable after retries ({first[:300]}); "
+                         "nothing is lost: rerun the replay when it is back to resume")
+        self.url = url
+
+
+class LineageDivergedError(LineageError, ValueError):
+    """Raised when the OpenLineage position (seq, hash) no longer matches the ledger; nothing was written."""
