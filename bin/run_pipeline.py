@@ -41,7 +41,7 @@ def _print_summary(summary: RunSummary, notes: list[str], home: Path) -> None:
     print(f"rows dropped: {sum(drops.values())}" + ("" if drops else " (none)"))
     for reason, count in sorted(drops.items(), key=lambda kv: -kv[1]):
         print(f"  {count:>6}  {reason}")
-    for note in notes:
+    for note in [*summary.data_warnings, *notes]:
         print(note)
     h = "" if home == Path("runs") else f" --home {home}"
     print(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 from ledger import Ledger
-from schemas.events import MetricLogged, RowsDropped
+from schemas.events import DataInput, MetricLogged, RowsDropped, RunStarted
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,6 +22,7 @@ class RunSummary:
     last_seq: int
     metrics: dict[str, float]
     rows_dropped: dict[str, int]
+    data_warnings: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         """The JSON document of `bin/run-pipeline --json` (seqs as [first, last])."""
@@ -31,6 +33,7 @@ class RunSummary:
             "seqs": [self.first_seq, self.last_seq],
             "metrics": dict(self.metrics),
             "rows_dropped": dict(self.rows_dropped),
+            "data_warnings": list(self.data_warnings),
         }
 
 
@@ -38,6 +41,7 @@ def summarize_run(home: Path, run_id: str, status: str, first_seq: int, last_seq
     """Headline metrics (no step, no asset) and drops by reason of the run recorded at seqs first_seq..last_seq."""
     headline: dict[str, float] = {}
     drops: Counter[str] = Counter()
+    warnings: list[str] = []
     with Ledger.open(home, readonly=True) as ledger:
         for event in ledger.read(after=first_seq - 1, until=last_seq):
             if event.run_id != run_id:
@@ -47,4 +51,12 @@ def summarize_run(home: Path, run_id: str, status: str, first_seq: int, last_seq
                     headline[d.key] = d.value
                 case RowsDropped(data=d):
                     drops[d.reason] += d.count
-    return RunSummary(run_id, status, error, first_seq, last_seq, headline, dict(drops))
+                case RunStarted(data=d):
+                    warnings += unversioned_data(d.inputs)
+    return RunSummary(run_id, status, error, first_seq, last_seq, headline, dict(drops), tuple(warnings))
+
+
+def unversioned_data(inputs: Iterable[DataInput]) -> list[str]:
+    """One line per DVC-tracked path whose files did not match their DVC version when the run read them."""
+    paths = dict.fromkeys(i.dvc.path for i in inputs if i.dvc is not None and not i.dvc.matches)
+    return [f"data: {p} does not match its DVC version (uncommitted changes; dvc add and commit it); not a candidate" for p in paths]
