@@ -150,3 +150,31 @@ def materialize(folder: Path, version: DvcVersion, into: Path) -> Path:
         shutil.copyfile(source, dest)
     tracked = root / version.path
     return target / folder.relative_to(tracked) if folder != tracked else target
+
+
+def _remote_configured(root: Path) -> bool:
+    """Whether the repo's DVC config (or its local override) names a default remote (core.remote)."""
+    import configparser
+
+    for name in ("config", "config.local"):
+        parser = configparser.ConfigParser()
+        try:
+            parser.read(root / ".dvc" / name)
+        except configparser.Error:
+            continue
+        if parser.get("core", "remote", fallback="").strip():
+            return True
+    return False
+
+
+def pull_target(folder: Path) -> tuple[Path, str] | None:
+    """(repo root, tracked path) for `dvc pull` when folder is DVC-tracked and a default remote is configured, else None.
+
+    The orchestration side (`make run DATA=DIR`) pulls; the pipeline itself never calls dvc.
+    """
+    folder = folder.resolve()
+    root = repo_root(folder)
+    if root is None or not _remote_configured(root):
+        return None
+    found = _tracking(root, folder)
+    return None if found is None else (root, found[0].relative_to(root).as_posix())
