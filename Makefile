@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HOME_DIR ?= runs
 PROFILE ?= canary
+DATA ?=
 
 .PHONY: install run test bench flow-production clean
 
