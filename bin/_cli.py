@@ -6,10 +6,15 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from typing import NoReturn
 from pathlib import Path
+from typing import NoReturn
 
-from projectors.errors import CheckpointMismatchError, MirrorDivergedError
+from projectors.errors import (
+    CheckpointMismatchError,
+    MirrorDivergedError,
+    MirrorStoreIncompleteError,
+    ProjectionBusyError,
+)
 from schemas.errors import LedgerlineError
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
@@ -21,7 +26,9 @@ class UsageError(LedgerlineError):
 
 
 #: library errors that mean "a check found a problem" (exit 1); every other LedgerlineError is exit 2
-FOUND_ERRORS: tuple[type[LedgerlineError], ...] = (CheckpointMismatchError, MirrorDivergedError)
+FOUND_ERRORS: tuple[type[LedgerlineError], ...] = (
+    CheckpointMismatchError, MirrorDivergedError, MirrorStoreIncompleteError, ProjectionBusyError,
+)
 
 
 def exit_code(exc: LedgerlineError) -> int:

@@ -57,10 +57,10 @@ def recorded_settings(started: RunStartedData) -> Settings:
 
 def _first_changed(folder: Path, started: RunStartedData) -> str | None:
     """The first data file that differs from what the run read (changed, gone or new), else None."""
-    from stages.sources.directory import data_files, sha256_file
+    from stages.sources.directory import data_files, input_name, sha256_file
 
     recorded = {i.name: i.sha256 for i in started.inputs}
-    present = {str(p.relative_to(folder)): p for p in data_files(folder)} if folder.is_dir() else {}
+    present = {input_name(folder, p): p for p in data_files(folder)} if folder.exists() else {}
     for name in sorted(set(recorded) | set(present)):
         if name not in present:
             return f"{name} (gone)"

@@ -16,9 +16,15 @@ def upcast_StageFailed_v1_v2(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "traceback_tail": None}
 
 
+def upcast_ArtifactWritten_v1_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 did not record the file's SHA-256; v2 does, unknown (None) for old events."""
+    return {**data, "sha256": None}
+
+
 #: (type, from_version) -> function producing the payload of from_version + 1
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("StageFailed", 1): upcast_StageFailed_v1_v2,
+    ("ArtifactWritten", 1): upcast_ArtifactWritten_v1_v2,
 }
 
 

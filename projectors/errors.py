@@ -57,3 +57,7 @@ class MirrorUnavailableError(MirrorError, ConnectionError):
 
 class MirrorDivergedError(MirrorError, ValueError):
     """Raised when the mirror's witness (seq, hash) or its runs no longer match the ledger; nothing was written."""
+
+
+class MirrorStoreIncompleteError(MirrorError, ValueError):
+    """Raised when a SQLite MLflow store was found half-created (tables or its schema version missing)."""

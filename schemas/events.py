@@ -67,9 +67,13 @@ class DataInput(Model):
 
 
 class ArtifactRef(Model):
+    """hash is the content address (frame hash); sha256 and bytes describe the file, so a loader can check it."""
+
     name: str
     hash: Sha256Hex
     rows: int | None = None
+    sha256: Sha256Hex | None = None
+    bytes: int | None = None
 
 
 class RowKey(Model):
@@ -143,12 +147,15 @@ class MetricLoggedData(Model):
 
 
 class ArtifactWrittenData(Model):
+    """v2 adds sha256: the SHA-256 of the file's bytes (hash stays the content address); None for v1 events."""
+
     name: str
     hash: Sha256Hex
     format: Literal["parquet", "json"]
     rows: int | None
     bytes: int
     path: str
+    sha256: Sha256Hex | None = None
 
 
 class RunTaggedData(Model):
@@ -230,7 +237,7 @@ class MetricLogged(Envelope):
 
 class ArtifactWritten(Envelope):
     type: Literal["ArtifactWritten"] = "ArtifactWritten"
-    v: Literal[1] = 1
+    v: Literal[2] = 2
     data: ArtifactWrittenData
 
 

@@ -13,6 +13,7 @@ from ledger import ARTIFACTS_DIR, Ledger
 from schemas.context import RunContext, check_run_id, new_run_id
 from schemas.events import (
     ArtifactRef,
+    ArtifactWritten,
     DataInput,
     Envelope,
     Model,
@@ -26,9 +27,9 @@ from schemas.events import (
 )
 from schemas.settings import Settings, using
 from stages.artifacts import ArtifactStore
-from stages.errors import ContractBreachError, PostflightError, PreflightError, StageError
-from stages.preflight import preflight
+from stages.errors import ArtifactCorruptError, ContractBreachError, PostflightError, PreflightError, StageError
 from stages.postflight import postflight
+from stages.preflight import preflight
 from stages.provenance import code_version, package_versions
 from stages.registry import PIPELINE
 from stages.sources import describe_inputs
@@ -106,6 +107,8 @@ def _drive(
         try:
             ctx = _run_stage(rec, spec, ctx, settings, store, cache, progress)
         except Exception as exc:  # a failing stage ends the run; the error is recorded, not raised
+            if isinstance(exc, ArtifactCorruptError) and exc.run_id is None:
+                exc = exc.written_by(*_writer_of(rec.ledger, exc.digest))
             payloads = list(getattr(exc, "events", []))
             payloads.append(StageFailedData(error_type=type(exc).__name__, message=str(exc)))
             rec.record(payloads, stage=spec.name)
@@ -158,6 +161,14 @@ def _run_stage(
     rec.record([*result.events, *written, completed], stage=spec.name)
     progress(f"  {spec.name:<10} {completed.rows_in:>9,} rows in  {completed.rows_out:>9,} out  {completed.duration_s:6.2f}s")
     return new_ctx
+
+
+def _writer_of(ledger: Ledger, digest: str) -> tuple[str | None, str | None]:
+    """The run and stage of the first ArtifactWritten for this content hash (read only when one is corrupt)."""
+    for event in ledger.read():
+        if isinstance(event, ArtifactWritten) and event.data.hash == digest:
+            return event.run_id, event.stage
+    return None, None
 
 
 def _primary_rows(fields: tuple[str, ...], frames: dict[str, pl.DataFrame]) -> int:

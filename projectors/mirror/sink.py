@@ -22,13 +22,12 @@ from mlflow.tracking import MlflowClient
 
 from projectors.errors import MirrorError, MirrorUnavailableError
 from ledger import MLFLOW_ARTIFACTS
+from projectors.mirror.layout import HEAD_HASH_TAG, HEAD_SEQ_TAG, WITNESS_EXPERIMENT
 
 #: MLflow's HTTP retry defaults (7 retries, backoff factor 2, 120 s timeout) keep a replay to a dead server busy for minutes
 _HTTP_BOUNDS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
 
 T = TypeVar("T")
-WITNESS_EXPERIMENT = "ledgerline"
-HEAD_SEQ_TAG, HEAD_HASH_TAG = "ledger.head_seq", "ledger.head_hash"
 MIRRORED_SEQ_TAG, MIRRORED_HASH_TAG = "ledger.mirrored_seq", "ledger.mirrored_hash"
 MAX_METRICS, MAX_PARAMS_TAGS, MAX_ENTITIES = 1000, 100, 1000
 #: stay under MLflow's 1 MB request limit with room for the JSON framing of each entity

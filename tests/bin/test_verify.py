@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import sqlite3
 import subprocess
 import sys
 import types
@@ -101,17 +103,58 @@ def test_truncated_ledger_is_caught_by_a_witness_past_its_head(tmp_path: Path, c
     assert "witnessed seq 8 but the ledger ends before it" in capsys.readouterr().err
 
 
-def test_mlflow_witness_is_read_only_when_a_store_exists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mlflow_witness_of_a_server_uri_is_read_through_the_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = _home(tmp_path)
     fake = types.ModuleType("projectors.mirror.replay")
     fake.read_witness = lambda h, uri=None: (3, "f" * 64)  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "projectors.mirror.replay", fake)
     assert witnesses(home) == []  # no mlflow.db: the mirror is not consulted
-    (home / "mlflow.db").touch()
-    found = witnesses(home)
-    assert found == [Witness("mlflow mirror", 3, "f" * 64, str(home / "mlflow.db"))]
+    found = witnesses(home, options={"tracking_uri": "http://127.0.0.1:9"})
+    assert found == [Witness("mlflow mirror", 3, "f" * 64, "http://127.0.0.1:9")]
     (problem,) = cross_check(home / "audit.jsonl", found)
     assert problem.startswith("mlflow mirror") and "seq 3" in problem
+
+
+def _mirrored_home(tmp_path: Path, template: Path) -> Path:
+    from projectors.mirror.replay import replay
+
+    home = _home(tmp_path)
+    shutil.copyfile(template, home / "mlflow.db")
+    replay(home)
+    return home
+
+
+_PROBE = """
+import json, sys
+from bin.verify import main
+rc = main(sys.argv[1:])
+print(json.dumps({"rc": rc, "loaded": sorted(m for m in ("mlflow", "sqlalchemy", "numba", "polars") if m in sys.modules)}))
+"""
+
+
+def test_verify_reads_a_sqlite_mirror_witness_without_importing_mlflow(tmp_path: Path, mlflow_template: Path) -> None:
+    home = _mirrored_home(tmp_path, mlflow_template)
+    done = subprocess.run([sys.executable, "-c", _PROBE, "--home", str(home), "--json"], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    report, probe = (json.loads(line) for line in done.stdout.strip().splitlines()[-2:])
+    assert probe == {"rc": 0, "loaded": []}, done.stderr
+    assert [w["name"] for w in report["witnesses"]] == ["mlflow mirror"] and report["witnesses"][0]["seq"] == 8
+
+
+def test_a_forged_sqlite_witness_disagrees(tmp_path: Path, mlflow_template: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = _mirrored_home(tmp_path, mlflow_template)
+    with sqlite3.connect(home / "mlflow.db") as con:
+        con.execute("UPDATE experiment_tags SET value = ? WHERE key = 'ledger.head_hash'", ["e" * 64])
+    assert main(["--home", str(home)]) == 1
+    assert "mlflow mirror" in capsys.readouterr().err
+
+
+def test_a_half_created_sqlite_store_is_a_note(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = _home(tmp_path)
+    with sqlite3.connect(home / "mlflow.db") as con:
+        con.execute("CREATE TABLE experiments (experiment_id INTEGER)")
+    assert main(["--home", str(home)]) == 0
+    assert "half-created" in capsys.readouterr().err
 
 
 def test_an_unreadable_witness_is_a_note_not_a_verdict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
