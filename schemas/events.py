@@ -46,11 +46,24 @@ class CodeVersion(Model):
     dirty: bool
 
 
+class DvcVersion(Model):
+    """The DVC version a data file belongs to: the repo's git commit, the tracked path, DVC's md5, and whether the files match it."""
+
+    repo_commit: str | None
+    path: str
+    md5: str
+    matches: bool
+    file: str | None = None
+
+
 class DataInput(Model):
+    """One data file a run read; dvc names its DVC version when the folder is DVC-tracked (absent in older events)."""
+
     name: str
     sha256: Sha256Hex
     rows: int
     format: str
+    dvc: DvcVersion | None = None
 
 
 class ArtifactRef(Model):
@@ -80,6 +93,7 @@ class RunStartedData(Model):
     packages: dict[str, str]
     inputs: list[DataInput]
     seed: int | None = None
+    rerun_of: RunId | None = None
 
 
 class StageStartedData(Model):

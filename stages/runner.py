@@ -72,15 +72,16 @@ def run_pipeline(
     run_id: str | None = None,
     stages: Sequence[StageSpec] = PIPELINE,
     progress: Progress = lambda line: None,
+    rerun_of: str | None = None,
 ) -> RunOutcome:
-    """Run every stage of the pipeline into the ledger under home and return how it ended."""
+    """Run every stage of the pipeline into the ledger under home and return how it ended (rerun_of: the run it re-executes)."""
     run_id = check_run_id(new_run_id() if run_id is None else run_id)
     started = time.perf_counter()
     with Ledger.open(home) as ledger, using(settings):
         rec = _Recorder(ledger, run_id)
         problems = preflight(settings, home)
         inputs = [] if problems else describe_inputs(settings)
-        rec.record([_run_started(settings, inputs)])
+        rec.record([_run_started(settings, inputs, rerun_of)])
         progress(f"run {run_id} started (profile {settings.profile})")
         ctx = RunContext(run_id=run_id)
         ctx, (status, error) = _drive(rec, ctx, settings, home, stages, problems, progress)
@@ -181,7 +182,7 @@ def _load(store: ArtifactStore, cache: dict[str, pl.DataFrame], ref: ArtifactRef
     return cache[ref.hash]
 
 
-def _run_started(settings: Settings, inputs: list[DataInput]) -> RunStartedData:
+def _run_started(settings: Settings, inputs: list[DataInput], rerun_of: str | None = None) -> RunStartedData:
     return RunStartedData(
         pipeline=settings.pipeline,
         profile=settings.profile,
@@ -191,4 +192,5 @@ def _run_started(settings: Settings, inputs: list[DataInput]) -> RunStartedData:
         packages=package_versions(),
         inputs=inputs,
         seed=settings.seed,
+        rerun_of=rerun_of,
     )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 from ledger import Ledger
-from schemas.events import DataContractChecked, DataContractCheckedData, MetricLogged, RowsDropped
+from schemas.events import DataContractChecked, DataContractCheckedData, DataInput, MetricLogged, RowsDropped, RunStarted
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +53,8 @@ def summarize_run(home: Path, run_id: str, status: str, first_seq: int, last_seq
                     drops[d.reason] += d.count
                 case DataContractChecked(data=d) if d.status == "warned":
                     warnings.append(_warning(d))
+                case RunStarted(data=d):
+                    warnings += unversioned_data(d.inputs)
     return RunSummary(run_id, status, error, first_seq, last_seq, headline, dict(drops), warnings)
 
 
@@ -61,3 +64,10 @@ def _warning(d: DataContractCheckedData) -> str:
     problem = next((str(s["problem"]) for s in d.sample if "problem" in s), f"{d.failed} of {d.total} rows warned")
     shown = ", ".join(inputs[:3]) + (f" and {len(inputs) - 3} more" if len(inputs) > 3 else "")
     return f"{d.contract}.{d.check}: {problem}" + (f" ({shown})" if shown else "")
+
+
+
+def unversioned_data(inputs: Iterable[DataInput]) -> list[str]:
+    """One line per DVC-tracked path whose files did not match their DVC version when the run read them."""
+    paths = dict.fromkeys(i.dvc.path for i in inputs if i.dvc is not None and not i.dvc.matches)
+    return [f"data: {p} does not match its DVC version (uncommitted changes; dvc add and commit it); not a candidate" for p in paths]

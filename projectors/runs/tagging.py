@@ -87,6 +87,9 @@ def evaluate(con: duckdb.DuckDBPyConnection, run_id: str, policy: TaggingPolicy)
         (blocking == 0, f"{blocking} unremedied error-level contract failures"),
         (rate <= policy.max_drop_rate, f"drop rate {rate:.2%} {'<=' if rate <= policy.max_drop_rate else '>'} {policy.max_drop_rate:.2%}"),
     ]
+    unmatched = _unversioned_inputs(con, run_id)
+    if unmatched is not None:
+        checks.append((unmatched == 0, "data matches its DVC version" if unmatched == 0 else f"{unmatched} input files do not match their DVC version"))
     if policy.min_sharpe is not None:
         ok = sharpe is not None and sharpe >= policy.min_sharpe
         shown = "n/a" if sharpe is None else f"{sharpe:.3f}"
@@ -104,6 +107,16 @@ def _input_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
         {"r": run_id},
     ).fetchone()
     return int(row[0] or row[1]) if row else 0
+
+
+def _unversioned_inputs(con: duckdb.DuckDBPyConnection, run_id: str) -> int | None:
+    """How many of the run's input files did not match their DVC version; None when none is DVC-tracked."""
+    row = con.execute(
+        "SELECT count(struct_extract(i, 'dvc')), count(*) FILTER (WHERE NOT struct_extract(struct_extract(i, 'dvc'), 'matches')) "
+        "FROM ledger.run_started s, unnest(s.inputs) AS u(i) WHERE s.run_id = ?",
+        [run_id],
+    ).fetchone()
+    return None if not row or not row[0] else int(row[1])
 
 
 def policy_of_run(con: duckdb.DuckDBPyConnection, run_id: str) -> TaggingPolicy:

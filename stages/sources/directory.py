@@ -55,9 +55,14 @@ def row_count(path: Path) -> int:
 
 
 def describe(folder: Path) -> list[DataInput]:
-    """One DataInput (relative name, sha256, rows, format) per data file: what RunStarted records."""
+    """One DataInput (relative name, sha256, rows, format, DVC version when tracked) per data file: what RunStarted records."""
+    from stages.sources.dvc import version_of
+
+    version = version_of(folder)
     return [
-        DataInput(name=input_name(folder, p), sha256=sha256_file(p), rows=row_count(p), format=SUFFIXES[p.suffix.lower()])
+        DataInput(
+            name=input_name(folder, p), sha256=sha256_file(p), rows=row_count(p), format=SUFFIXES[p.suffix.lower()], dvc=version
+        )
         for p in data_files(folder)
     ]
 
