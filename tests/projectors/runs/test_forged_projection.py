@@ -27,9 +27,17 @@ def home(tmp_path: Path) -> Path:
 
 
 def forge(home: Path, sql: str, *params: object) -> None:
+    """Edit the projection as a careful forger would: the rows and the table digests of the checkpoint row.
+
+    A forger who leaves the digests alone is caught earlier (catch-up rebuilds a damaged projection); one
+    who rewrites them too gets past the digests, and the facts check against the ledger is what stops them.
+    """
+    from projectors.projection import digest
+
     con = duckdb.connect(str(projection_path(home)))
     try:
         con.execute(sql, list(params))
+        con.execute("UPDATE checkpoint SET digests = ?", [digest.encode(digest.all_digests(con))])
     finally:
         con.close()
 
