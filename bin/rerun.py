@@ -147,7 +147,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         started = recorded_start(args.home, args.run_id)
         settings = recorded_settings(started)
-        progress = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+        def progress(line: str) -> None:
+            if not args.quiet:
+                print(line, file=sys.stderr, flush=True)
+
         with tempfile.TemporaryDirectory(prefix="ledgerline-rerun-") as scratch:
             settings, how = data_folder(settings, started, Path(scratch))
             progress(f"rerun of {args.run_id}: {how}")

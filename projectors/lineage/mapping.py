@@ -104,7 +104,7 @@ class Parquet:
 
     @staticmethod
     def _read(path: Path) -> tuple[list[tuple[str, str]], dict[str, int]] | None:
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
         try:
             meta = pq.read_metadata(path)
@@ -158,10 +158,10 @@ class Fold:
             if run_id in self.runs:  # a second RunStarted for an open run (bin/verify names it): keep the first
                 return []
             d = event.data
-            run = _Run(run_id, d.pipeline, run_uuid(run_id), int(event.seq or 0), d.config_hash,
+            started = _Run(run_id, d.pipeline, run_uuid(run_id), int(event.seq or 0), d.config_hash,
                        {"gitSha": d.code_version.git_sha, "dirty": d.code_version.dirty}, list(d.inputs))
-            self.runs[run_id] = run
-            return [self._event(RunState.START, event, run, None, self._sources(run), [])]
+            self.runs[run_id] = started
+            return [self._event(RunState.START, event, started, None, self._sources(started), [])]
         run = self.runs.get(run_id)
         if run is None:  # a line of a run that ended (a tag, say) or that this fold did not see start
             return []
@@ -206,7 +206,7 @@ class Fold:
         out = []
         status, error_text = event.data.status, event.data.error
         for stage in list(run.stages.values()):  # a stage the run never ended still gets its one terminal event
-            error = error_message_run.ErrorMessageRunFacet(
+            error: error_message_run.ErrorMessageRunFacet | None = error_message_run.ErrorMessageRunFacet(
                 message=f"the run ended ({status}) before stage {stage.name} completed", programmingLanguage="python")
             out.append(self._event(RunState.FAIL, event, run, stage, self._stage_inputs(run, stage, True), [], error))
         run.stages.clear()
@@ -264,7 +264,7 @@ class Fold:
                 columnMetrics={}, rowCount=src.rows, producer=PRODUCER)}
             if checks and i == 0:
                 input_facets["dataQualityAssertions"] = _assertions(checks)
-            facets = {"version": dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=src.sha256, producer=PRODUCER)}
+            facets: dict[str, Any] = {"version": dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=src.sha256, producer=PRODUCER)}
             out.append(InputDataset(namespace=DATASET_NAMESPACE, name=src.name, facets=facets, inputFacets=input_facets))
         return out
 

@@ -9,6 +9,7 @@ This module imports no openlineage: position() and witnesses work without the ex
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import json
 import os
@@ -52,7 +53,7 @@ class LineageState:
     sent: int
     bytes: int = 0
 
-    def to_json(self) -> bytes:
+    def to_json(self) -> builtins.bytes:
         return json.dumps(dataclasses.asdict(self), sort_keys=True).encode() + b"\n"
 
 

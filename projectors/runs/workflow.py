@@ -56,7 +56,8 @@ def after_run(
         projected = projection.catch_up(progress=progress)
         tags = tag_run(home, run_id, policy) + decide_pending(home, skip={run_id})
     except ProjectionLockedError as exc:  # the run is in the ledger: the next command with the lock decides
-        projected, tags, locked = 0, [], str(exc)
+        projected, tags = 0, []
+        locked: str | None = str(exc)
         progress(f"projection locked: {exc}")
     else:
         locked = None

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 from schemas.errors import LedgerlineError
 from schemas.events import DvcVersion
@@ -79,7 +80,9 @@ def _outs_of_lock(lock: Path) -> list[dict[str, Any]]:
 def _tracking(root: Path, folder: Path) -> tuple[Path, str, Path] | None:
     """(tracked path, DVC md5, the .dvc file or dvc.lock) for folder or its nearest tracked parent inside root."""
     for tracked in (folder, *folder.parents):
-        candidates = [(tracked.parent / f"{tracked.name}.dvc", _outs_of_dvc_file)]
+        candidates: list[tuple[Path, Callable[[Path], list[dict[str, Any]]]]] = [
+            (tracked.parent / f"{tracked.name}.dvc", _outs_of_dvc_file)
+        ]
         candidates += [(d / "dvc.lock", _outs_of_lock) for d in (tracked.parent, *tracked.parent.parents) if d.is_relative_to(root)]
         for meta, outs in candidates:
             if not meta.is_file():
