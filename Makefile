@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HOME_DIR ?= runs
 PROFILE ?= canary
+DATA ?=
 
 .PHONY: install run test bench flow-production clean
 
@@ -16,8 +17,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 
+# `make run DATA=DIR` runs on a folder of market files; a DVC-tracked one is `dvc pull`ed first (the pipeline never calls dvc)
 run: install
+ifdef DATA
+	bin/_dvc_pull.sh $(DATA)
+	bin/run-pipeline --profile $(PROFILE) --home $(HOME_DIR) --mirror --source $(DATA)
+else
 	bin/run-pipeline --profile $(PROFILE) --home $(HOME_DIR) --mirror
+endif
 
 flow-production: run
 

@@ -7,12 +7,16 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numba
 import numpy as np
 import pandas as pd
 
-from stages import kernels, reference
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for tests.support
+
+from stages import kernels  # noqa: E402
+from tests.support import reference  # noqa: E402
 
 HURST_WINDOW, MIN_CHUNK, ENTROPY_WINDOW, ORDER = 128, 8, 64, 3
 GOAL_VS_PANDAS = 150.0

@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run", help="ledger run id to show (default: the champion, else the latest run)")
     p.add_argument("--out", type=Path, default=Path("/tmp/mlflow-run.png"))
     p.add_argument("--chromium", help="path of the Chromium binary (default: found on PATH)")
-    p.add_argument("--expect", help="fail unless the rendered run page contains this text (e.g. the ledger run id)")
+    p.add_argument("--expect", action="append", default=[],
+                   help="fail unless the rendered run page contains this text (e.g. the ledger run id); repeatable")
     args = p.parse_args(argv)
     chromium = find_chromium(args.chromium)
     if chromium is None:
@@ -130,8 +131,11 @@ def main(argv: list[str] | None = None) -> int:
         server = serve(uri, port, Path(tmp) / "server.log")
         try:
             url = run_page(uri, f"http://127.0.0.1:{port}", args.run)
-            if args.expect and args.expect not in rendered_text(chromium, url):
-                raise SystemExit(f"the run page at {url} does not show {args.expect!r}")
+            if args.expect:
+                text = rendered_text(chromium, url)
+                missing = [e for e in args.expect if e not in text]
+                if missing:
+                    raise SystemExit(f"the run page at {url} does not show {', '.join(map(repr, missing))}")
             screenshot(chromium, url, args.out.resolve())
         finally:
             stop(server)

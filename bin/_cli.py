@@ -6,10 +6,17 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from typing import NoReturn
 from pathlib import Path
+from typing import NoReturn
 
-from projectors.errors import CheckpointMismatchError, MirrorDivergedError
+from projectors.errors import (
+    CheckpointMismatchError,
+    LineageDivergedError,
+    MirrorDivergedError,
+    MirrorStoreIncompleteError,
+    ProjectionBusyError,
+    ProjectionDisagreesError,
+)
 from schemas.errors import LedgerlineError
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
@@ -21,7 +28,10 @@ class UsageError(LedgerlineError):
 
 
 #: library errors that mean "a check found a problem" (exit 1); every other LedgerlineError is exit 2
-FOUND_ERRORS: tuple[type[LedgerlineError], ...] = (CheckpointMismatchError, MirrorDivergedError)
+FOUND_ERRORS: tuple[type[LedgerlineError], ...] = (
+    CheckpointMismatchError, MirrorDivergedError, MirrorStoreIncompleteError, ProjectionBusyError, ProjectionDisagreesError,
+    LineageDivergedError,
+)
 
 
 def exit_code(exc: LedgerlineError) -> int:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from bin._cli import EXIT_FOUND, EXIT_OK, UsageError, parser, run
 from projectors.runs.summary import RunSummary, summarize_run
-import os
-
 from schemas.settings import Settings, TaggingPolicy, profile_names
 
 PROG = "run-pipeline"
@@ -26,9 +25,20 @@ def _overrides(pairs: list[str], seed: int | None, source: Path | None) -> dict[
     if seed is not None:
         out["seed"] = str(seed)
     if source is not None:
+        _check_source(source)
         out["source.kind"] = '"directory"'
         out["source.path"] = json.dumps(str(source.resolve()))
     return out
+
+
+def _check_source(source: Path) -> None:
+    """--source must name something that exists: a folder, or one Parquet/CSV file (else a usage error)."""
+    from stages.sources.directory import SUFFIXES
+
+    if not source.exists():
+        raise UsageError(f"--source {source} does not exist (give a folder of Parquet/CSV files or one such file)")
+    if not source.is_dir() and not (source.is_file() and source.suffix.lower() in SUFFIXES):
+        raise UsageError(f"--source {source} is neither a folder nor a .parquet or .csv file")
 
 
 def _print_summary(summary: RunSummary, notes: list[str], home: Path) -> None:
@@ -42,6 +52,8 @@ def _print_summary(summary: RunSummary, notes: list[str], home: Path) -> None:
     print(f"rows dropped: {sum(drops.values())}" + ("" if drops else " (none)"))
     for reason, count in sorted(drops.items(), key=lambda kv: -kv[1]):
         print(f"  {count:>6}  {reason}")
+    for warning in summary.warnings:
+        print(f"warning: {warning}")
     for note in notes:
         print(note)
     h = "" if home == Path("runs") else f" --home {home}"
@@ -69,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--profile", default=None,
                    help=f"profile name (quant: {', '.join(profile_names())}, default canary; other pipelines: P.toml in their profiles folder)")
     p.add_argument("--seed", type=int, help="random seed of the synthetic market (overrides the profile)")
-    p.add_argument("--source", type=Path, help="folder of Parquet/CSV market data instead of the synthetic market")
+    p.add_argument("--source", type=Path, help="folder of Parquet/CSV market data (or one such file) instead of the synthetic market")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help="override a setting, e.g. --set backtest.cost_bps=10")
     p.add_argument("--run-id", help="use this run id (YYYYMMDD-HHMMSS-xxxx) instead of a fresh one")
     p.add_argument("--mirror", action="store_true", help="also mirror the ledger into MLflow (sqlite under the home)")

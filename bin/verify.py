@@ -23,7 +23,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = parser(PROG, "Re-hash every line of audit.jsonl, check the chain and the witnesses beside it.", EXAMPLE)
     p.add_argument("path", nargs="?", type=Path, help="a ledger file or home folder (overrides --home)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--deep", action="store_true", help="also decode every event (slower; catches hand-forged lines)")
+    p.add_argument("--deep", action="store_true",
+                   help="also decode every event and rebuild the projection in a temporary file to compare (slower)")
     p.add_argument("--no-witnesses", action="store_true", help="check the chain only")
     args = p.parse_args(argv)
 
@@ -35,31 +36,61 @@ def main(argv: Sequence[str] | None = None) -> int:
         notes: list[str] = []
         found = [] if args.no_witnesses else witnesses(target.parent, notes)
         disagree = cross_check(target, found)
-        ok = report.ok and not disagree
+        damaged = [] if args.no_witnesses else read_models(target.parent, args.deep, notes)
+        ok = report.ok and not disagree and not damaged
         if args.json:
             out = dataclasses.asdict(report) | {
                 "ok": ok,
                 "chain_ok": report.ok,
                 "witnesses": [dataclasses.asdict(w) for w in found],
                 "witness_problems": disagree,
+                "read_model_problems": damaged,
                 "notes": notes,
             }
             print(json.dumps(out))
         else:
-            _print_human(report, found, disagree, notes)
+            _print_human(report, found, disagree, notes, damaged)
         return EXIT_OK if ok else EXIT_FOUND
 
     return run(PROG, body)
 
 
-def _print_human(report: VerifyReport, found: list[Witness], disagree: list[str], notes: list[str]) -> None:
+def read_models(home: Path, deep: bool, notes: list[str]) -> list[str]:
+    """The projection's integrity (its tables' digests; with deep, a rebuild compared table by table), one line each."""
+    from projectors.projection import deep_compare, integrity
+
+    try:
+        found = integrity(home)
+        if deep and not found:
+            found = deep_compare(home)
+    except Exception as exc:  # a busy or unreadable projection is a note, as for its witness
+        notes.append(f"duckdb projection not checked: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        return []
+    out = [f"duckdb projection ({home / 'projections.duckdb'}): {problem}; rebuild it: bin/replay --to duckdb --rebuild"
+           for problem in found]
+    db = home / "mlflow.db"
+    if deep and db.is_file():
+        from projectors.mirror.check import compare_sqlite_mirror
+
+        try:
+            out += [f"{p}; rebuild it: bin/replay --to mlflow --rebuild" for p in compare_sqlite_mirror(home, db)]
+        except Exception as exc:
+            notes.append(f"mlflow mirror not compared: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    return out
+
+
+def _print_human(
+    report: VerifyReport, found: list[Witness], disagree: list[str], notes: list[str], damaged: list[str]
+) -> None:
     for note in notes:
         print(f"{PROG}: note: {note}", file=sys.stderr)
     if not report.ok:
         print(f"{PROG}: BROKEN at seq {report.first_bad_seq}: {report.problem}", file=sys.stderr)
     for problem in disagree:
         print(f"{PROG}: WITNESS DISAGREES: {problem}", file=sys.stderr)
-    if report.ok and not disagree:
+    for problem in damaged:
+        print(f"{PROG}: READ MODEL DAMAGED: {problem}", file=sys.stderr)
+    if report.ok and not disagree and not damaged:
         agreed = ", ".join(f"{w.name} at seq {w.seq}" for w in found) or "none found"
         print(f"ok: chain intact, {report.events} events, head seq {report.head_seq} {report.head_hash[:12]}; witnesses agree: {agreed}")
 

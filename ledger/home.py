@@ -19,6 +19,9 @@ MLFLOW_ARTIFACTS = "mlartifacts"
 MLFLOW_LOCK = "mlflow.lock"
 #: further read models and orchestration state
 OPENLINEAGE_NAME = "openlineage.jsonl"
+#: beside an OpenLineage output file PATH, its position is PATH + this suffix; --url positions live in the home
+OPENLINEAGE_POSITION_SUFFIX = ".position.json"
+OPENLINEAGE_HTTP_STATE = "openlineage.http.position.json"
 TREE_STATE_NAME = "tree.json"
 CHECKPOINTS_DIR = "checkpoints"
 

@@ -21,6 +21,10 @@ class ProjectionBusyError(ProjectorError, OSError):
     """Raised when another process holds the projection file's write lock for too long."""
 
 
+class ProjectionLockedError(ProjectionBusyError):
+    """Raised when another process (another DuckDB client) holds projections.duckdb open past the bounded wait."""
+
+
 class LedgerUnreadableError(ProjectorError, ValueError):
     """Raised when ledger lines cannot be read as events of a known type and version."""
 
@@ -57,3 +61,29 @@ class MirrorUnavailableError(MirrorError, ConnectionError):
 
 class MirrorDivergedError(MirrorError, ValueError):
     """Raised when the mirror's witness (seq, hash) or its runs no longer match the ledger; nothing was written."""
+
+
+class ProjectionDisagreesError(TaggingError):
+    """Raised when a fact a decision rests on differs between the projection and the run's own ledger events."""
+
+
+class MirrorStoreIncompleteError(MirrorError, ValueError):
+    """Raised when a SQLite MLflow store was found half-created (tables or its schema version missing)."""
+
+
+class LineageError(ProjectorError, RuntimeError):
+    """Raised when the OpenLineage replay cannot do what was asked (missing extra, damaged output)."""
+
+
+class LineageUnavailableError(LineageError, ConnectionError):
+    """Raised when an OpenLineage HTTP endpoint still fails after the bounded retries; rerun to resume."""
+
+    def __init__(self, url: str, detail: str) -> None:
+        first = detail.strip().splitlines()[0] if detail.strip() else "no detail"
+        super().__init__(f"openlineage endpoint {url} is unavailable after retries ({first[:300]}); "
+                         "nothing is lost: rerun the replay when it is back to resume")
+        self.url = url
+
+
+class LineageDivergedError(LineageError, ValueError):
+    """Raised when the OpenLineage position (seq, hash) no longer matches the ledger; nothing was written."""

@@ -23,8 +23,14 @@ def _mlflow(home: Path, options: Mapping[str, object]) -> ReadModel:
     return open_mirror(home, options)
 
 
+def _openlineage(home: Path, options: Mapping[str, object]) -> ReadModel:
+    from projectors.lineage.model import open_lineage  # imports no openlineage until events are built
+
+    return open_lineage(home, options)
+
+
 #: every read model, in the order verify lists their witnesses; factories import their model only when called
-READ_MODELS: dict[str, Factory] = {"duckdb": _duckdb, "mlflow": _mlflow}
+READ_MODELS: dict[str, Factory] = {"duckdb": _duckdb, "mlflow": _mlflow, "openlineage": _openlineage}
 
 
 def names() -> list[str]:

@@ -107,7 +107,7 @@ class RowCheck:
 
 
 def row_checks(contracts: ContractSettings) -> tuple[RowCheck, ...]:
-    """The tier-1 row checks, one source of truth for the fast path and the equivalent Pandera schema.
+    """The tier-1 row checks, one source of truth for the fast path (tests cross-check it against a Pandera twin).
 
     The duplicate-key check is not here: pandera on polars flags every copy, we keep the first
     and implement that in stages.validate.
@@ -142,30 +142,3 @@ def structure_schema() -> pa.DataFrameSchema:
     """Tier 1, schema level: the bar columns and their dtypes (never filtered: a failure stops the stage)."""
     columns = {name: pa.Column(dtype, nullable=True, required=name != "sector") for name, dtype in BAR_SCHEMA.items()}
     return pa.DataFrameSchema(columns, name=TIER1)
-
-
-def _pandera_check(check: RowCheck) -> pa.Check:
-    return pa.Check(lambda data: data.lazyframe.select(~check.failing(data.key)), name=check.name)
-
-
-def row_schema(contracts: ContractSettings) -> pa.DataFrameSchema:
-    """The tier-1 row checks as a Pandera polars schema (same expressions as the fast path; used to cross-check).
-
-    key_not_null becomes Pandera's own `nullable=False` on symbol and date.
-    """
-    checks: dict[str, list[pa.Check]] = {}
-    for check in row_checks(contracts):
-        if check.name == "key_not_null":
-            continue
-        for column in check.columns:
-            checks.setdefault(column, []).append(_pandera_check(check))
-    keys = {name: pa.Column(BAR_SCHEMA[name], nullable=False) for name in ("date", "symbol")}
-    values = {name: pa.Column(pl.Float64, nullable=True, checks=checks[name]) for name in (*PRICES, "volume", RET)}
-    return pa.DataFrameSchema({**keys, **values}, name=TIER1)
-
-
-def check_name(column: str | None, pandera_check: str) -> str:
-    """Our check name for one pandera failure-case row (its column and check)."""
-    if pandera_check == "not_nullable" and column in ("date", "symbol"):
-        return "key_not_null"
-    return pandera_check

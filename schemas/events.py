@@ -46,17 +46,34 @@ class CodeVersion(Model):
     dirty: bool
 
 
+class DvcVersion(Model):
+    """The DVC version a data file belongs to: the repo's git commit, the tracked path, DVC's md5, and whether the files match it."""
+
+    repo_commit: str | None
+    path: str
+    md5: str
+    matches: bool
+    file: str | None = None
+
+
 class DataInput(Model):
+    """One data file a run read; dvc names its DVC version when the folder is DVC-tracked (absent in older events)."""
+
     name: str
     sha256: Sha256Hex
     rows: int
     format: str
+    dvc: DvcVersion | None = None
 
 
 class ArtifactRef(Model):
+    """hash is the content address (frame hash); sha256 and bytes describe the file, so a loader can check it."""
+
     name: str
     hash: Sha256Hex
     rows: int | None = None
+    sha256: Sha256Hex | None = None
+    bytes: int | None = None
 
 
 class RowKey(Model):
@@ -85,6 +102,7 @@ class RunStartedData(Model):
     seed: int | None = None
     #: who drove the stages: {"name": "prefect", "flow_run_id": ...}; None for the plain runner (never in config_hash)
     orchestrator: Orchestrator | None = None
+    rerun_of: RunId | None = None
 
 
 class StageStartedData(Model):
@@ -144,12 +162,15 @@ class MetricLoggedData(Model):
 
 
 class ArtifactWrittenData(Model):
+    """v2 adds sha256: the SHA-256 of the file's bytes (hash stays the content address); None for v1 events."""
+
     name: str
     hash: Sha256Hex
     format: Literal["parquet", "json"]
     rows: int | None
     bytes: int
     path: str
+    sha256: Sha256Hex | None = None
 
 
 class RunTaggedData(Model):
@@ -231,7 +252,7 @@ class MetricLogged(Envelope):
 
 class ArtifactWritten(Envelope):
     type: Literal["ArtifactWritten"] = "ArtifactWritten"
-    v: Literal[1] = 1
+    v: Literal[2] = 2
     data: ArtifactWrittenData
 
 

@@ -38,3 +38,21 @@ class PostflightError(StageError):
 
 class FeatureMissingError(StageError, LookupError):
     """Raised when a stage needs a feature column that the features settings turned off."""
+
+
+class ArtifactCorruptError(StageError):
+    """Raised when an artifact file is no longer what its ref says (size or content hash); names who wrote it."""
+
+    def __init__(self, name: str, digest: str, problem: str, *, run_id: str | None = None, stage: str | None = None) -> None:
+        self.name, self.digest, self.problem = name, digest, problem
+        self.run_id, self.stage = run_id, stage
+        super().__init__(self._message())
+
+    def written_by(self, run_id: str | None, stage: str | None) -> ArtifactCorruptError:
+        """The same error, naming the run and stage whose ArtifactWritten recorded the artifact."""
+        return ArtifactCorruptError(self.name, self.digest, self.problem, run_id=run_id, stage=stage)
+
+    def _message(self) -> str:
+        who = f"written by run {self.run_id} stage {self.stage}" if self.run_id else "writer unknown"
+        return (f"artifact {self.name} ({self.digest[:12]}) is corrupt: {self.problem} ({who}); "
+                "delete the file and re-run to rewrite it")

@@ -10,7 +10,7 @@ from numba import njit, prange
 
 from stages.numba_cache import cache_dir
 
-# Conventions shared by every kernel (and mirrored exactly by stages/reference.py):
+# Conventions shared by every kernel (and mirrored exactly by tests/support/reference.py):
 # - x[t, j] is session t of symbol j; NaN means "no observation".
 # - A rolling value at session t uses the window values x[t - window + 1 : t + 1] (the session itself
 #   and the ones before it, never later ones); it is NaN unless all of them are finite.

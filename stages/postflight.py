@@ -15,7 +15,7 @@ from schemas.contracts import POSTFLIGHT
 from schemas.events import ArtifactRef, DataContractCheckedData, JsonScalar
 from schemas.settings import Settings
 from stages.artifacts import ArtifactStore
-from stages.errors import PostflightError
+from stages.errors import ArtifactCorruptError, PostflightError
 from stages.sources.sessions import previous_session, sessions_between
 
 LATEST = LATEST_NAME
@@ -62,7 +62,11 @@ def outputs_parse(ctx: RunContext, store: ArtifactStore) -> DataContractCheckedD
     refs = _refs(ctx)
     problems: Sample = [] if "clean" in refs else [{"problem": "no clean output was produced"}]
     for name, ref in refs.items():
-        path = store.path_for(ref.hash, "parquet")
+        try:
+            path = store.checked_path(ref)
+        except ArtifactCorruptError as exc:
+            problems.append({"problem": f"{name} ({ref.hash[:12]}) does not parse: it is corrupt, {exc.problem}"})
+            continue
         try:
             rows = pl.scan_parquet(path).select(pl.len()).collect().item()
         except (OSError, pl.exceptions.PolarsError) as exc:

@@ -12,7 +12,7 @@ import exchange_calendars as xcals  # type: ignore[import-untyped]
 import polars as pl
 
 from schemas.settings import ContractSettings, Settings, SourceSettings
-from stages.sources.directory import SUFFIXES, data_files
+from stages.sources.directory import SUFFIXES, data_files, is_data_file
 from stages.sources.sessions import sessions_from
 from stages.sources.synthetic import TOXICITIES
 
@@ -84,14 +84,16 @@ def contract_problems(contracts: ContractSettings) -> list[str]:
 
 
 def input_problems(source: SourceSettings) -> list[str]:
-    """For a directory source: the folder exists, is readable, and holds readable Parquet/CSV files."""
+    """For a directory source: the folder (or single file) exists, is readable, and holds readable Parquet/CSV files."""
     if source.kind != "directory" or not source.path:
         return []
     folder = Path(source.path)
     if not folder.exists():
         return [f"source.path {folder} does not exist"]
+    if is_data_file(folder):
+        return [problem] if (problem := _unreadable(folder)) else []
     if not folder.is_dir():
-        return [f"source.path {folder} is not a directory"]
+        return [f"source.path {folder} is not a directory or a .parquet or .csv file"]
     if not os.access(folder, os.R_OK | os.X_OK):
         return [f"source.path {folder} is not readable"]
     files = data_files(folder)

@@ -20,6 +20,7 @@ from ledger import ARTIFACTS_DIR, Ledger
 from schemas.context import RunContext, check_run_id, new_run_id
 from schemas.events import (
     ArtifactRef,
+    ArtifactWritten,
     DataInput,
     Envelope,
     Model,
@@ -33,7 +34,7 @@ from schemas.events import (
 )
 from schemas.settings import Settings, using
 from stages.artifacts import ArtifactStore
-from stages.errors import ContractBreachError, PostflightError, PreflightError, StageError
+from stages.errors import ArtifactCorruptError, ContractBreachError, PostflightError, PreflightError, StageError
 from stages.pipeline import Pipeline, PipelineError
 from stages.provenance import code_version, package_versions
 from stages.registry import PIPELINE, QUANT_REFERENCE
@@ -93,8 +94,9 @@ class RunSession:
     """One run of one pipeline into the ledger under home. Use as a context manager (holds the ledger open)."""
 
     def __init__(self, pipeline: Pipeline, settings: Any, home: Path, *, run_id: str | None = None,
-                 progress: Progress = lambda line: None) -> None:
+                 progress: Progress = lambda line: None, rerun_of: str | None = None) -> None:
         self.pipeline, self.settings, self.home, self.progress = pipeline, settings, Path(home), progress
+        self.rerun_of = rerun_of  # the run this one re-executes (bin/rerun), recorded in RunStarted
         self.run_id = check_run_id(new_run_id() if run_id is None else run_id)
         self.quant = isinstance(settings, Settings)
         self.stage_settings = settings if self.quant else settings.values
@@ -129,7 +131,7 @@ class RunSession:
         pre, inputs_of = self.pipeline.preflight, self.pipeline.inputs
         self.problems = list(pre(self.settings, self.home)) if pre is not None else []
         inputs: list[DataInput] = [] if self.problems or inputs_of is None else list(inputs_of(self.settings))
-        self.rec.record([_run_started(self.settings, inputs, orchestrator)])
+        self.rec.record([_run_started(self.settings, inputs, orchestrator, self.rerun_of)])
         self.progress(f"run {self.run_id} started (pipeline {self.settings.pipeline}, profile {self.settings.profile})")
         if self.problems:
             self.status, self.error = "preflight_failed", str(PreflightError(self.problems))
@@ -141,6 +143,8 @@ class RunSession:
         try:
             return self._run_stage(spec, attempt)
         except Exception as exc:
+            if isinstance(exc, ArtifactCorruptError) and exc.run_id is None:
+                exc = exc.written_by(*_writer_of(self.rec.ledger, exc.digest))
             will_retry = attempt <= retries
             payloads = [] if will_retry else list(getattr(exc, "events", []))
             payloads.append(StageFailedData(
@@ -240,12 +244,13 @@ def run_pipeline(
     run_id: str | None = None,
     stages: Sequence[StageSpec] = PIPELINE,
     progress: Progress = lambda line: None,
+    rerun_of: str | None = None,
 ) -> RunOutcome:
-    """Run the quant reference pipeline (or the given stages of it) into the ledger under home."""
+    """Run the quant reference pipeline (or the given stages of it) into the ledger under home (rerun_of: the run it re-executes)."""
     pipeline = QUANT_REFERENCE if tuple(stages) == PIPELINE else Pipeline(
         QUANT_REFERENCE.name, stages, Settings, preflight=QUANT_REFERENCE.preflight,
         postflight=QUANT_REFERENCE.postflight, inputs=QUANT_REFERENCE.inputs)
-    with RunSession(pipeline, settings, home, run_id=run_id, progress=progress) as session:
+    with RunSession(pipeline, settings, home, run_id=run_id, progress=progress, rerun_of=rerun_of) as session:
         if session.start(None):
             for spec in pipeline.stages:
                 try:
@@ -277,7 +282,16 @@ def _tail(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:]
 
 
-def _run_started(settings: Any, inputs: list[DataInput], orchestrator: dict[str, Any] | None) -> RunStartedData:
+def _writer_of(ledger: Ledger, digest: str) -> tuple[str | None, str | None]:
+    """The run and stage of the first ArtifactWritten for this content hash (read only when one is corrupt)."""
+    for event in ledger.read():
+        if isinstance(event, ArtifactWritten) and event.data.hash == digest:
+            return event.run_id, event.stage
+    return None, None
+
+
+def _run_started(settings: Any, inputs: list[DataInput], orchestrator: dict[str, Any] | None,
+                 rerun_of: str | None = None) -> RunStartedData:
     return RunStartedData(
         pipeline=settings.pipeline,
         profile=settings.profile,
@@ -288,6 +302,7 @@ def _run_started(settings: Any, inputs: list[DataInput], orchestrator: dict[str,
         inputs=inputs,
         seed=settings.seed,
         orchestrator=orchestrator,
+        rerun_of=rerun_of,
     )
 
 

@@ -54,10 +54,13 @@ def _eligible(cfg: SelectionSettings) -> pl.Expr:
 
 
 def rank_candidates(candidates: pl.DataFrame, cfg: SelectionSettings) -> pl.DataFrame:
-    """Best score first (ties by symbol), at most max_per_sector per sector (null sector = its own group), top_k per date."""
+    """Best score first (ties by symbol), at most max_per_sector per sector, top_k per date.
+
+    A symbol without a sector (own data without a sector column) is its own sector: unknown is not one shared sector.
+    """
     ordered = candidates.sort(["date", "score", "symbol"], descending=[False, True, False])
     if cfg.max_per_sector is not None:
-        group = pl.col("sector").fill_null("\x00none")
+        group = pl.coalesce(pl.col("sector"), pl.lit("\x00unknown:") + pl.col("symbol"))
         ordered = ordered.filter(pl.int_range(pl.len()).over("date", group) < cfg.max_per_sector)
     ranked = ordered.with_columns(rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("date"))
     return ranked.filter(pl.col("rank") <= cfg.top_k).select(SELECTION_SCHEMA.names()).cast(SELECTION_SCHEMA)

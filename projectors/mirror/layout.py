@@ -1,10 +1,22 @@
-"""Where the MLflow mirror's default store lives in a home folder; no mlflow import needed to name it."""
+"""Where the MLflow mirror's default store lives in a home folder, and its witness read straight from SQLite.
+
+Nothing here imports mlflow: bin/verify reads the two witness tags of a SQLite store with sqlite3, read-only
+(the store is a view this product wrote), and only a server URI needs the MLflow client.
+"""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from ledger import MLFLOW_ARTIFACTS, MLFLOW_DB
+from projectors.errors import MirrorStoreIncompleteError
+
+WITNESS_EXPERIMENT = "ledgerline"
+HEAD_SEQ_TAG, HEAD_HASH_TAG = "ledger.head_seq", "ledger.head_hash"
+#: tables a complete MLflow store always has; one missing (or no alembic version) means creation was interrupted
+REQUIRED_TABLES = ("alembic_version", "experiments", "experiment_tags", "runs", "metrics", "params", "tags")
 
 
 def default_tracking_uri(home: Path) -> str:
@@ -20,3 +32,56 @@ def default_store_exists(home: Path) -> bool:
 def artifacts_folder(home: Path) -> Path:
     """The default store's artifact folder."""
     return Path(home) / MLFLOW_ARTIFACTS
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The file of a sqlite:/// tracking URI; None for any other scheme (a server, a database server)."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "sqlite":
+        return None
+    path = unquote(parsed.path)  # sqlite:////abs/f.db -> //abs/f.db, sqlite:///rel.db -> /rel.db
+    return Path(path[1:] if path.startswith("/") else path)
+
+
+def _connect_ro(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+
+
+def store_problem(path: Path) -> str | None:
+    """Why the SQLite store at path is not a complete MLflow store (one phrase), or None when it is."""
+    try:
+        con = _connect_ro(path)
+    except sqlite3.Error as exc:
+        return f"not a readable SQLite database ({exc})"
+    try:
+        tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        missing = [t for t in REQUIRED_TABLES if t not in tables]
+        if missing:
+            return f"tables missing ({', '.join(missing)})"
+        if con.execute("SELECT count(*) FROM alembic_version").fetchone()[0] == 0:
+            return "no schema version recorded (alembic_version is empty)"
+    except sqlite3.Error as exc:
+        return f"not a readable SQLite database ({exc})"
+    finally:
+        con.close()
+    return None
+
+
+def read_sqlite_witness(path: Path) -> tuple[int, str] | None:
+    """The (seq, hash) witness tags of the `ledgerline` experiment in a SQLite store, read-only; None if never written."""
+    problem = store_problem(path)
+    if problem is not None:
+        raise MirrorStoreIncompleteError(f"mlflow store {path} is half-created or damaged: {problem}")
+    con = _connect_ro(path)
+    try:
+        rows = con.execute(
+            "SELECT t.key, t.value FROM experiments e JOIN experiment_tags t ON t.experiment_id = e.experiment_id "
+            "WHERE e.name = ? AND t.key IN (?, ?)",
+            [WITNESS_EXPERIMENT, HEAD_SEQ_TAG, HEAD_HASH_TAG],
+        ).fetchall()
+    finally:
+        con.close()
+    tags = dict(rows)
+    if not tags.get(HEAD_SEQ_TAG):
+        return None
+    return int(tags[HEAD_SEQ_TAG]), str(tags.get(HEAD_HASH_TAG, ""))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from projectors.errors import MirrorUnavailableError
 from ledger import MLFLOW_DB
-from projectors.mirror.layout import default_store_exists
+from projectors.errors import MirrorUnavailableError
+from projectors.mirror.layout import default_store_exists, read_sqlite_witness, sqlite_path
 from projectors.readmodel import Position, Progress, ReadModel, quiet
 
 
@@ -24,10 +24,16 @@ class MLflowMirror(ReadModel):
         self.last: object | None = None  # the ReplayReport of the last catch_up or rebuild
 
     def position(self) -> Position | None:
-        """The head the mirror last completed; None without a store (mlflow is not imported then)."""
+        """The head the mirror last completed; None without a store (mlflow is imported only for a server URI)."""
         if self.tracking_uri is None and not default_store_exists(self.home):
             return None
-        from projectors.mirror.replay import read_witness
+        db = self.home / MLFLOW_DB if self.tracking_uri is None else sqlite_path(self.tracking_uri)
+        if db is not None:  # a SQLite store is read with sqlite3, read-only: verify never imports mlflow for it
+            if not db.is_file():
+                return None
+            found = read_sqlite_witness(db)
+            return None if found is None or not found[0] else Position(*found)
+        from projectors.mirror.replay import read_witness  # a server URI needs the MLflow client
 
         found = read_witness(self.home, self.tracking_uri)
         return None if found is None or not found[0] else Position(int(found[0]), str(found[1]))

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from mlflow.entities import Metric, Param, RunTag
 
 from ledger import LEDGER_NAME, MLFLOW_ARTIFACTS, MLFLOW_DB, MLFLOW_LOCK, Ledger, LedgerCorruptError, lock_file
-from projectors.errors import MirrorDivergedError
+from projectors.errors import MirrorDivergedError, MirrorStoreIncompleteError
+from projectors.mirror.extras import CHART_PATH, EXPERIMENT_KIND, csv_previews, dataset_specs, equity_chart
+from projectors.mirror.layout import default_tracking_uri, sqlite_path, store_problem
 from projectors.mirror.plan import (
     ALIAS_KEY,
     CANDIDATE_KEY,
@@ -27,7 +31,6 @@ from projectors.mirror.plan import (
     valid_alias,
 )
 from projectors.mirror.sink import MIRRORED_HASH_TAG, MIRRORED_SEQ_TAG, Sink, experiment_name, forget_engines
-from projectors.mirror.layout import default_tracking_uri
 from projectors.readmodel import Progress, Step, quiet
 
 MANIFEST_PATH, REPORT_PATH = "manifest/manifest.json", "contract/contract_report.json"
@@ -93,8 +96,10 @@ def replay(
 
 
 def _replay(home: Path, tracking_uri: str | None, rebuild: bool, say: Progress) -> ReplayReport:
-    if rebuild and tracking_uri is None:
-        _drop_default_store(home)
+    if tracking_uri is None:
+        rebuild = _ensure_default_store(home, rebuild, say)
+    else:
+        _check_named_store(tracking_uri)
     sink = Sink.open(tracking_uri or default_tracking_uri(home))
     witness = None if rebuild else sink.read_witness()
     if witness is not None and _ledger_head(home) == witness:  # up to date: nothing to fold, nothing to send
@@ -127,7 +132,59 @@ def _ledger_head(home: Path) -> tuple[int, str] | None:
 def _experiment_tags(pipeline: str) -> dict[str, str]:
     note = (f"View-only mirror of the ledgerline pipeline `{pipeline}`. The ledger (audit.jsonl) is the source "
             "of truth: edits made here are never read back, and `bin/replay --to mlflow --rebuild` recreates this.")
-    return {"ledger.pipeline": pipeline, "mlflow.note.content": note}
+    return {"ledger.pipeline": pipeline, "mlflow.note.content": note, **EXPERIMENT_KIND}
+
+
+def _ensure_default_store(home: Path, rebuild: bool, say: Progress) -> bool:
+    """Make the default store complete before any request: dropped on rebuild or when found half-created, then
+    created atomically (MLflow builds its tables in a temporary file beside it, renamed into place). True if rebuilt."""
+    db = home / MLFLOW_DB
+    for stale in home.glob(f".{MLFLOW_DB}.*.tmp"):  # a creation killed before its rename (we hold the mirror lock)
+        stale.unlink(missing_ok=True)
+    if not rebuild and db.exists():
+        problem = store_problem(db)
+        if problem is None:
+            return False
+        say(Step(f"mlflow store {db} is half-created or damaged ({problem}); it is derived: rebuilding it",
+                 model="mlflow"))
+        rebuild = True
+    if rebuild:
+        _drop_default_store(home)
+    _create_store(db)
+    return rebuild
+
+
+def _create_store(db: Path) -> None:
+    """A new, empty MLflow SQLite store at db, which appears complete or not at all."""
+    from mlflow.tracking import MlflowClient
+
+    fd, name = tempfile.mkstemp(prefix=f".{MLFLOW_DB}.", suffix=".tmp", dir=db.parent)
+    os.close(fd)
+    uri = f"sqlite:///{Path(name).resolve()}"
+    try:
+        MlflowClient(tracking_uri=uri, registry_uri=uri).search_experiments()  # runs MLflow's table creation
+        forget_engines(uri)
+        problem = store_problem(Path(name))
+        if problem is not None:
+            raise MirrorStoreIncompleteError(f"mlflow did not create a complete store in {name}: {problem}")
+        with open(name, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(name, db)
+    finally:
+        Path(name).unlink(missing_ok=True)
+
+
+def _check_named_store(uri: str) -> None:
+    """A SQLite store the user named is theirs: found half-created, it is refused (never dropped)."""
+    db = sqlite_path(uri)
+    if db is None or not db.exists() or db.stat().st_size == 0:
+        return
+    problem = store_problem(db)
+    if problem is not None:
+        raise MirrorStoreIncompleteError(
+            f"mlflow store {db} (named by --tracking-uri) is half-created or damaged: {problem}; "
+            "it is yours, so it is not replaced: delete it or name another store"
+        )
 
 
 def _drop_default_store(home: Path) -> None:
@@ -197,6 +254,7 @@ class _Replay:
         metrics = [Metric(m.key, m.value, m.timestamp, m.step) for m in run.metrics if m.seq > cutoff]
         batches = self.sink.log(run_id, params, tags, metrics)
         self._artifacts(run, run_id, cutoff)
+        self._ui_extras(run, run_id, cutoff)
         if run.completed is not None and (run.completed.seq is None or run.completed.seq > cutoff):
             status = "FINISHED" if run.completed.data.status == "succeeded" else "FAILED"
             self.sink.terminate(run_id, status, epoch_ms(run.completed.ts))
@@ -215,6 +273,21 @@ class _Replay:
                 files[f"{folder}/{art.data.name}.{art.data.format}"] = source
         self.sink.upload(run_id, files, {MANIFEST_PATH: manifest(run), REPORT_PATH: contract_report(run)})
         self.tally.artifacts += len(files) + 2
+
+    def _ui_extras(self, run: RunFold, run_id: str, cutoff: int) -> None:
+        """Inputs as MLflow datasets (once), and when the run completes: the equity chart and CSV previews."""
+        assert run.started is not None and run.started.seq is not None
+        if run.started.seq > cutoff:
+            self.sink.log_datasets(run_id, dataset_specs(run))
+        if run.completed is None or (run.completed.seq is not None and run.completed.seq <= cutoff):
+            return
+        blobs = csv_previews(run, self.home)
+        chart = equity_chart(run)
+        if chart is not None:
+            blobs[CHART_PATH] = chart
+        if blobs:
+            self.sink.upload(run_id, {}, {}, blobs)
+            self.tally.artifacts += len(blobs)
 
     def _aliases_of(self, run_id: str) -> list[str]:
         return sorted(alias for (_, alias), holder in self._after.items() if holder == run_id)

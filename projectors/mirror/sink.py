@@ -22,13 +22,13 @@ from mlflow.tracking import MlflowClient
 
 from projectors.errors import MirrorError, MirrorUnavailableError
 from ledger import MLFLOW_ARTIFACTS
+from projectors.mirror.extras import DatasetSpec
+from projectors.mirror.layout import HEAD_HASH_TAG, HEAD_SEQ_TAG, WITNESS_EXPERIMENT
 
 #: MLflow's HTTP retry defaults (7 retries, backoff factor 2, 120 s timeout) keep a replay to a dead server busy for minutes
 _HTTP_BOUNDS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
 
 T = TypeVar("T")
-WITNESS_EXPERIMENT = "ledgerline"
-HEAD_SEQ_TAG, HEAD_HASH_TAG = "ledger.head_seq", "ledger.head_hash"
 MIRRORED_SEQ_TAG, MIRRORED_HASH_TAG = "ledger.mirrored_seq", "ledger.mirrored_hash"
 MAX_METRICS, MAX_PARAMS_TAGS, MAX_ENTITIES = 1000, 100, 1000
 #: stay under MLflow's 1 MB request limit with room for the JSON framing of each entity
@@ -151,6 +151,9 @@ class Sink:
             exp_id = found.experiment_id
             if found.lifecycle_stage == "deleted":
                 self.call(self.client.restore_experiment, exp_id)
+            for key, value in (tags or {}).items():  # e.g. an experiment kind added after the store was made
+                if found.tags.get(key) != value:
+                    self.call(self.client.set_experiment_tag, exp_id, key, value)
         self._experiments[name] = exp_id
         return exp_id
 
@@ -173,6 +176,27 @@ class Sink:
         exp_id = self.experiment(WITNESS_EXPERIMENT, tags={"mlflow.note.content": note})
         self.call(self.client.set_experiment_tag, exp_id, HEAD_HASH_TAG, digest)
         self.call(self.client.set_experiment_tag, exp_id, HEAD_SEQ_TAG, str(seq))
+        self.hide_witness(exp_id)
+        self.hide_empty_default()
+
+    def hide_witness(self, exp_id: str) -> None:
+        """Keep the witness out of the UI's experiment list: a deleted experiment whose tags stay readable.
+
+        MLflow sets tags only on an active experiment, so the next write_witness restores it first
+        (Sink.experiment does); `mlflow gc` could purge it, which only makes the next replay a full one.
+        """
+        self.call(self.client.delete_experiment, exp_id)
+        self._experiments.pop(WITNESS_EXPERIMENT, None)
+
+    def hide_empty_default(self) -> None:
+        """Delete MLflow's `Default` experiment (id 0) while it holds no runs: it is clutter in the mirror's list."""
+        try:
+            default = self.call(self.client.get_experiment, "0")
+        except MirrorError:
+            return
+        if default.lifecycle_stage == "deleted" or self.call(self.client.search_runs, ["0"], max_results=1, run_view_type=ViewType.ALL):
+            return
+        self.call(self.client.delete_experiment, "0")
 
     # ------------------------------------------------------------ runs
 
@@ -217,9 +241,12 @@ class Sink:
         """Set a few tags in one request."""
         self.call(self.client.log_batch, run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
-    def upload(self, run_id: str, files: dict[str, Path], documents: dict[str, Any]) -> None:
-        """Copy files and JSON documents into the run at deterministic paths (a re-send overwrites them)."""
+    def upload(self, run_id: str, files: dict[str, Path], documents: dict[str, Any], blobs: dict[str, bytes] | None = None) -> None:
+        """Copy files, JSON documents and raw bytes (charts, CSV previews) into the run at deterministic paths."""
         with tempfile.TemporaryDirectory(prefix="ledgerline-mirror-") as tmp:
+            for dest, raw in (blobs or {}).items():
+                (Path(tmp) / dest).parent.mkdir(parents=True, exist_ok=True)
+                (Path(tmp) / dest).write_bytes(raw)
             for dest, source in files.items():
                 (Path(tmp) / dest).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, Path(tmp) / dest)
@@ -228,6 +255,18 @@ class Sink:
                 raw = orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
                 (Path(tmp) / dest).write_bytes(raw)
             self.call(self.client.log_artifacts, run_id, tmp)
+
+    def log_datasets(self, run_id: str, specs: Sequence[DatasetSpec]) -> None:
+        """Log the run's inputs as MLflow datasets (one request), so the UI's Datasets column is filled."""
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        inputs = [
+            DatasetInput(Dataset(s.name, s.digest, s.source_type, s.source, s.schema, s.profile),
+                         tags=[InputTag("mlflow.data.context", "input")])
+            for s in specs
+        ]  # fmt: skip
+        if inputs:
+            self.call(self.client.log_inputs, run_id, datasets=inputs)
 
     # ------------------------------------------------------------ registry
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from schemas.events import CURRENT_VERSIONS
+from projectors.errors import LedgerUnreadableError
 from projectors.projection.schema import EventTable, event_tables, staging_columns
 from projectors.projection.source import Checkpoint, read_range, write_bytes, write_normalized
-from projectors.errors import LedgerUnreadableError
+from schemas.events import CURRENT_VERSIONS
 
 TABLES: list[EventTable] = event_tables()
 STAGING = "staging"
@@ -100,13 +101,20 @@ def _gapless(first_seq: int, until: Checkpoint, found: tuple[Any, ...], last_has
     return n
 
 
-def write_rows(con: duckdb.DuckDBPyConnection, until: Checkpoint, staged: Staged) -> None:
-    """Insert the staged rows into the typed tables and move the checkpoint (call inside one transaction)."""
+def write_rows(
+    con: duckdb.DuckDBPyConnection, until: Checkpoint, staged: Staged, digests: Callable[[], str] | None = None
+) -> None:
+    """Insert the staged rows into the typed tables and move the checkpoint (call inside one transaction).
+
+    digests, called after the inserts, gives the checkpoint's table digests (projection.digest), so they are
+    written in the same transaction as the rows they describe.
+    """
     for table in TABLES:
         if table.type_name in staged.types:
             con.execute(table.insert_from(STAGING))
     con.execute("DELETE FROM checkpoint")
-    con.execute("INSERT INTO checkpoint VALUES (?, ?, ?, ?)", [until.seq, until.hash, until.offset, until.line_offset])
+    con.execute("INSERT INTO checkpoint VALUES (?, ?, ?, ?, ?)",
+                [until.seq, until.hash, until.offset, until.line_offset, digests() if digests else None])
 
 
 def drop_staging(con: duckdb.DuckDBPyConnection) -> None:

@@ -9,9 +9,12 @@ from typing import Any
 import duckdb
 
 from ledger import LEDGER_NAME
-from projectors.projection.store import _host, catch_up, checkpoint, connect, first_line
-from projectors.projection.source import check_checkpoint, complete_end
 from projectors.errors import ProjectionMissingError, QueryError
+from projectors.projection.source import check_checkpoint, complete_end
+from projectors.projection.store import _host, catch_up, checkpoint, connect, first_line
+
+READ_ONLY = ("the projection is derived and read-only: it is rebuilt from the ledger, so a change made here would "
+             "be lost; record facts through the ledger (bin/run-pipeline, bin/tag) and query them here")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +64,8 @@ def _run(home: Path, sql: str) -> QueryResult:
         types = [str(d[1]) for d in rel.description or []]
         return QueryResult(columns, types, rel.fetchall())
     except duckdb.Error as exc:
+        if "read-only mode" in str(exc):
+            raise QueryError(READ_ONLY) from exc
         raise QueryError(first_line(exc)) from exc
     finally:
         con.close()

@@ -7,6 +7,7 @@ import hashlib
 import itertools
 import os
 import re
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,18 +17,28 @@ from pathlib import Path
 import duckdb
 
 from ledger import LEDGER_NAME, PROJECTION_NAME, fsync_dir
-from projectors.projection.apply import TABLES, drop_staging, stage, write_rows
+from projectors.errors import ProjectionBusyError, ProjectionLockedError, ProjectionMissingError
+from projectors.projection import digest
+from projectors.projection.apply import TABLES, Staged, drop_staging, stage, write_rows
 from projectors.projection.schema import SCHEMA, quote
 from projectors.projection.source import Checkpoint, check_checkpoint, complete_end, head_at
-from projectors.errors import ProjectionBusyError, ProjectionMissingError
 from projectors.readmodel import Progress, Step, quiet
 
 __all__ = [
     "PROJECTION_NAME", "Checkpoint", "as_of", "catch_up", "checkpoint", "connect", "projection_path", "read_checkpoint",
-    "rebuild", "view_names",
+    "deep_compare", "integrity", "rebuild", "view_names",
 ]
 
-_LOCK_WAIT_S = 10.0
+#: how long a command waits for another process's lock on projections.duckdb (LEDGERLINE_LOCK_WAIT_S overrides)
+LOCK_WAIT_S = 5.0
+
+
+def lock_wait_s() -> float:
+    """The bounded wait for the projection's lock, in seconds."""
+    try:
+        return max(0.0, float(os.environ.get("LEDGERLINE_LOCK_WAIT_S", LOCK_WAIT_S)))
+    except ValueError:
+        return LOCK_WAIT_S
 
 
 # ------------------------------------------------------------------ schema and views
@@ -49,7 +60,8 @@ def _digest(parts: list[str]) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-SCHEMA_DIGEST = _digest([t.ddl() for t in TABLES])
+CHECKPOINT_DDL = 'CREATE TABLE checkpoint (seq BIGINT, hash VARCHAR, "offset" BIGINT, line_offset BIGINT, digests VARCHAR)'
+SCHEMA_DIGEST = _digest([t.ddl() for t in TABLES] + [CHECKPOINT_DDL])
 
 
 def create_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -57,7 +69,7 @@ def create_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
     for table in TABLES:
         con.execute(table.ddl())
-    con.execute('CREATE TABLE checkpoint (seq BIGINT, hash VARCHAR, "offset" BIGINT, line_offset BIGINT)')
+    con.execute(CHECKPOINT_DDL)
     con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
     con.execute("INSERT INTO meta VALUES ('schema_digest', ?), ('views_digest', '')", [SCHEMA_DIGEST])
 
@@ -137,7 +149,8 @@ STORAGE_VERSION = "v1.0.0"
 
 def _attach(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool, alias: str) -> None:
     """ATTACH path as alias and make it the default catalog, waiting while another process writes it."""
-    deadline = time.monotonic() + _LOCK_WAIT_S
+    wait = lock_wait_s()
+    deadline = time.monotonic() + wait
     mode = " (READ_ONLY)" if read_only else f" (STORAGE_VERSION '{STORAGE_VERSION}')"
     while True:
         try:
@@ -145,8 +158,13 @@ def _attach(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool, alias: 
             con.execute(f"USE {alias}")
             return
         except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+            if "lock" not in str(exc).lower():
                 raise ProjectionBusyError(f"cannot open {path}: {first_line(exc)}") from exc
+            if time.monotonic() > deadline:
+                raise ProjectionLockedError(
+                    f"{path.name} is locked by another process (another DuckDB client holding it open?) after waiting "
+                    f"{wait:g} s; close that client and retry (to read it without blocking writers, see docs/views.md)"
+                ) from exc
             time.sleep(0.05)
         except duckdb.Error as exc:
             raise ProjectionBusyError(f"cannot open {path}: {first_line(exc)}") from exc
@@ -247,20 +265,62 @@ def rebuild(home: Path, *, progress: Progress = quiet) -> int:
     _remove(scratch)
     progress(Step(f"duckdb: rebuilding from {until.seq:,} events into {scratch.name}", model="duckdb", done=0, total=until.seq))
     try:
-        with _session(scratch, False) as con:
-            staged = stage(con, ledger, Checkpoint(), until, direct=True)
-            con.execute("BEGIN")
-            create_tables(con)
-            write_rows(con, until, staged)
-            create_views(con)
-            con.execute("COMMIT")
-            drop_staging(con)
-            con.execute("CHECKPOINT")  # everything into the file itself: its WAL does not travel with the rename
+        staged = _build(ledger, until, scratch)
         _swap(scratch, target)
+        _stamp(target)
     finally:
         _remove(scratch)
     progress(Step(f"duckdb: rebuilt {staged.count:,} events, checkpoint seq {until.seq}", model="duckdb", done=staged.count, total=staged.count))
     return staged.count
+
+
+def _build(ledger: Path, until: Checkpoint, scratch: Path) -> Staged:
+    """A complete projection of the ledger up to until, written into the new file scratch."""
+    with _session(scratch, False) as con:
+        staged = stage(con, ledger, Checkpoint(), until, direct=True)
+        con.execute("BEGIN")
+        create_tables(con)
+        write_rows(con, until, staged, lambda: digest.encode(digest.advance(con, {}, -1, staged.types)))
+        create_views(con)
+        con.execute("COMMIT")
+        drop_staging(con)
+        con.execute("CHECKPOINT")  # everything into the file itself: its WAL does not travel with the rename
+    return staged
+
+
+def integrity(home: Path) -> list[str]:
+    """What is wrong with the projection (missing tables or views, a table whose rows do not match its digest), read-only.
+
+    Cheap: one catalog query and one scan per table, compared with the digests the last catch-up wrote.
+    """
+    path = projection_path(home)
+    if not path.exists():
+        return []
+    with _session(path, True, threads=1) as con:
+        cp, schema_digest, _, stored = _state(con)
+        if schema_digest != SCHEMA_DIGEST:
+            return []  # another catalog or an older file: its next catch-up rebuilds it
+        return digest.problems(con, stored, view_names())
+
+
+def deep_compare(home: Path) -> list[str]:
+    """Rebuild the projection up to its checkpoint into a temporary file and name every table that differs."""
+    home = Path(home)
+    path = projection_path(home)
+    if not path.exists():
+        return []
+    with _session(path, True, threads=1) as con:
+        cp = read_checkpoint(con)
+        if digest.missing_objects(con, view_names()):
+            return digest.problems(con, None, view_names())
+        actual = digest.all_digests(con)
+    with tempfile.TemporaryDirectory(prefix=".verify-", dir=home) as tmp:
+        scratch = Path(tmp) / PROJECTION_NAME
+        _build(_ledger_path(home), cp, scratch)
+        with _session(scratch, True, threads=1) as con:
+            expected = digest.all_digests(con)
+    return [f"table {SCHEMA}.{name} differs from a rebuild from the ledger at seq {cp.seq}"
+            for name, value in expected.items() if actual.get(name) != value]
 
 
 def _swap(scratch: Path, target: Path) -> None:
@@ -284,33 +344,87 @@ def catch_up(home: Path, *, progress: Progress = quiet) -> int:
     target = projection_path(home)
     if not target.exists():
         return rebuild(home, progress=progress)
+    applied: int | None = None
     with _session(target, False, threads=1) as con:
-        cp, schema_digest, views_digest = _state(con)
+        cp, schema_digest, views_digest, stored = _state(con)
         check_checkpoint(ledger, cp)
-        if schema_digest == SCHEMA_DIGEST:
-            return _catch_up_open(con, ledger, cp, views_digest != _views_digest(), progress)
-    progress(Step("duckdb: the event catalog changed since the projection was built; rebuilding", model="duckdb"))
+        # the full digest scan only when the file changed since this product last closed it (an outside writer)
+        full = not _stamp_matches(target)
+        found = digest.problems(con, stored, view_names(), full=full) if schema_digest == SCHEMA_DIGEST else []
+        damage = [p for p in found if not p.startswith("view ")]
+        if schema_digest == SCHEMA_DIGEST and not damage:
+            if found:  # a dropped view is recreated from views/*.sql, the tables are intact
+                progress(Step(f"duckdb: {'; '.join(found)}; recreating the views", model="duckdb"))
+            applied = _catch_up_open(con, ledger, cp, stored, bool(found) or views_digest != _views_digest(), progress)
+    if applied is not None:
+        _stamp(target)
+        return applied
+    if damage:  # the projection is derived: a damaged one is rebuilt from the ledger, never trusted
+        progress(Step(f"duckdb: {target.name} is damaged ({'; '.join(damage)}); it is derived from the ledger: "
+                      "rebuilding it", model="duckdb"))
+    else:
+        progress(Step("duckdb: the event catalog changed since the projection was built; rebuilding", model="duckdb"))
     return rebuild(home, progress=progress)
 
 
-def _state(con: duckdb.DuckDBPyConnection) -> tuple[Checkpoint, str | None, str | None]:
-    """The checkpoint and the schema and views digests, in one query (each statement costs a catch-up ~1 ms)."""
-    row = con.execute(
-        'SELECT c.seq, c.hash, c."offset", c.line_offset, '
-        "(SELECT value FROM meta WHERE key = 'schema_digest'), (SELECT value FROM meta WHERE key = 'views_digest') "
-        "FROM (SELECT 1) LEFT JOIN checkpoint c ON true"
-    ).fetchall()[0]
-    return _checkpoint_of(*row[:4]), row[4], row[5]
+def _stamp_path(target: Path) -> Path:
+    return target.with_name(f".{target.name}.stamp")
 
 
-def _catch_up_open(con: duckdb.DuckDBPyConnection, ledger: Path, cp: Checkpoint, stale_views: bool, progress: Progress) -> int:
+def _file_state(target: Path) -> str:
+    st = target.stat()
+    return f"{st.st_size} {st.st_mtime_ns} {st.st_ino}"
+
+
+def _stamp(target: Path) -> None:
+    """Record the file's size, mtime and inode as this product left it (catch-up's cheap check trusts an unchanged file)."""
+    try:
+        _stamp_path(target).write_text(_file_state(target))
+    except OSError:
+        pass  # only an optimization: without it the next catch-up scans the digests
+
+
+def _stamp_matches(target: Path) -> bool:
+    try:
+        return _stamp_path(target).read_text() == _file_state(target)
+    except OSError:
+        return False
+
+
+def _state(con: duckdb.DuckDBPyConnection) -> tuple[Checkpoint, str | None, str | None, str | None]:
+    """The checkpoint, the schema and views digests and the table digests, in one query (a statement costs ~1 ms).
+
+    A projection missing its checkpoint or meta table (or an older one without digests) reports no schema digest,
+    so it is rebuilt; its checkpoint is still read when it can be, for check_checkpoint.
+    """
+    try:
+        row = con.execute(
+            'SELECT c.seq, c.hash, c."offset", c.line_offset, '
+            "(SELECT value FROM meta WHERE key = 'schema_digest'), (SELECT value FROM meta WHERE key = 'views_digest'), "
+            "c.digests FROM (SELECT 1) LEFT JOIN checkpoint c ON true"
+        ).fetchall()[0]
+    except duckdb.CatalogException:
+        try:
+            return read_checkpoint(con), None, None, None
+        except duckdb.Error:
+            return Checkpoint(), None, None, None
+    except duckdb.BinderException:
+        return read_checkpoint(con), None, None, None
+    return _checkpoint_of(*row[:4]), row[4], row[5], row[6]
+
+
+def _catch_up_open(
+    con: duckdb.DuckDBPyConnection, ledger: Path, cp: Checkpoint, stored: str | None, stale_views: bool, progress: Progress
+) -> int:
     end = complete_end(ledger, cp.offset)
     until = cp if end == cp.offset else head_at(ledger, end)  # cp's line was just checked: nothing new to parse
     if until.seq == cp.seq and not stale_views:
         return 0
     staged = stage(con, ledger, cp, until)
+    previous = digest.decode(stored)
     con.execute("BEGIN")
-    write_rows(con, until, staged)
+    write_rows(con, until, staged, lambda: digest.encode(
+        digest.advance(con, previous, cp.seq, staged.types) if previous is not None else digest.all_digests(con)))
     if stale_views:
         create_views(con)
     con.execute("COMMIT")  # the staging table goes with the session's cursor
@@ -336,6 +450,6 @@ def as_of(home: Path, seq: int) -> duckdb.DuckDBPyConnection:
             mem.execute(f"INSERT INTO {name} SELECT * FROM src.{name} WHERE seq <= ? ORDER BY seq", [seq])
     finally:
         mem.execute("DETACH src")
-    mem.execute("INSERT INTO checkpoint VALUES (?, NULL, NULL, NULL)", [min(seq, head)])
+    mem.execute("INSERT INTO checkpoint VALUES (?, NULL, NULL, NULL, NULL)", [min(seq, head)])
     create_views(mem)
     return mem

@@ -82,12 +82,23 @@ def load_state(con: duckdb.DuckDBPyConnection, run_id: str) -> RunState:
     return RunState(
         run_id=run_id, status=status, pipeline=pipeline, profile=profile, git_sha=sha, git_dirty=dirty,
         config_hash=config_hash, packages=dict(packages or {}),
-        inputs={i["name"]: i["sha256"] for i in inputs or []},
+        inputs=_inputs(inputs or []),
         params=_params(con, run_id), stages=stages, contracts=_contracts(con, run_id),
         drops=_drops(con, run_id), tags=_tags(con, run_id), **_metrics(con, run_id),
         execution={"orchestrator": orchestrator or "plain", "flow_run_id": flow_run_id,
                    **{f"{st.name} attempts": st.attempts for st in stages}},
     )
+
+
+def _inputs(inputs: list[dict[str, Any]]) -> dict[str, str]:
+    """Each file's sha256, then one entry per DVC-tracked path: its md5, the repo commit, and whether the files matched."""
+    out = {i["name"]: i["sha256"] for i in inputs}
+    for i in inputs:
+        d = i.get("dvc")
+        if d:
+            commit = (d.get("repo_commit") or "no commit")[:12]
+            out[f"dvc {d['path']}"] = f"md5 {d['md5']} at commit {commit}" + ("" if d.get("matches") else " (files differ)")
+    return out
 
 
 def _params(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, JsonScalar]:

@@ -1,4 +1,8 @@
-"""Candidate tagging and registry-like aliases: decisions read from the projections, recorded as RunTagged events."""
+"""Candidate tagging and registry-like aliases: decisions read from the projections, recorded as RunTagged events.
+
+Every decision first checks the facts it rests on against the run's own ledger events
+(projectors/runs/facts.py): an edited projection is refused, never written into the ledger.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import orjson
 from ledger import Ledger, Recorded, WrongExpectedSeqError
 from projectors import projection
 from projectors.errors import TaggingError, UnknownRunError
+from projectors.runs.facts import checked_facts
 from schemas.context import check_run_id
 from schemas.events import Envelope, RunTaggedData, envelope
 from schemas.settings import TaggingPolicy
@@ -54,6 +59,12 @@ def _require_run(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[Any, ...]
     return tuple(row)
 
 
+def _require_facts(home: Path, con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """The run is in the projection and the projection agrees with its ledger events (ProjectionDisagreesError)."""
+    _require_run(con, run_id)
+    checked_facts(home, con, run_id)
+
+
 def _current(con: duckdb.DuckDBPyConnection, run_id: str, key: str) -> tuple[str, str] | None:
     row = con.execute("SELECT value, tagged_by FROM tags_current WHERE run_id = ? AND key = ?", [run_id, key]).fetchone()
     return None if row is None else (str(row[0]), str(row[1]))
@@ -76,6 +87,9 @@ def evaluate(con: duckdb.DuckDBPyConnection, run_id: str, policy: TaggingPolicy)
         (blocking == 0, f"{blocking} unremedied error-level contract failures"),
         (rate <= policy.max_drop_rate, f"drop rate {rate:.2%} {'<=' if rate <= policy.max_drop_rate else '>'} {policy.max_drop_rate:.2%}"),
     ]
+    unmatched = _unversioned_inputs(con, run_id)
+    if unmatched is not None:
+        checks.append((unmatched == 0, "data matches its DVC version" if unmatched == 0 else f"{unmatched} input files do not match their DVC version"))
     if policy.min_sharpe is not None:
         ok = sharpe is not None and sharpe >= policy.min_sharpe
         shown = "n/a" if sharpe is None else f"{sharpe:.3f}"
@@ -95,6 +109,16 @@ def _input_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
     return int(row[0] or row[1]) if row else 0
 
 
+def _unversioned_inputs(con: duckdb.DuckDBPyConnection, run_id: str) -> int | None:
+    """How many of the run's input files did not match their DVC version; None when none is DVC-tracked."""
+    row = con.execute(
+        "SELECT count(struct_extract(i, 'dvc')), count(*) FILTER (WHERE NOT struct_extract(struct_extract(i, 'dvc'), 'matches')) "
+        "FROM ledger.run_started s, unnest(s.inputs) AS u(i) WHERE s.run_id = ?",
+        [run_id],
+    ).fetchone()
+    return None if not row or not row[0] else int(row[1])
+
+
 def policy_of_run(con: duckdb.DuckDBPyConnection, run_id: str) -> TaggingPolicy:
     """The tagging policy the run was configured with (its tagging.* params), defaults for the rest."""
     _require_run(con, run_id)
@@ -111,6 +135,7 @@ def tag_run(home: Path, run_id: str, policy: TaggingPolicy | None = None) -> lis
     """
 
     def decide(con: duckdb.DuckDBPyConnection) -> list[Envelope]:
+        _require_facts(home, con, run_id)
         ok, reason = evaluate(con, run_id, policy if policy is not None else policy_of_run(con, run_id))
         value = "true" if ok else "false"
         if _current(con, run_id, "candidate") == (value, "policy"):
@@ -118,6 +143,27 @@ def tag_run(home: Path, run_id: str, policy: TaggingPolicy | None = None) -> lis
         return [_tag(run_id, "candidate", value, reason, "policy")]
 
     return _decide_and_append(home, decide)
+
+
+def decide_pending(home: Path, skip: set[str] | None = None) -> list[Recorded]:
+    """Let each succeeded run without a policy verdict get one (with its own configured policy).
+
+    A run recorded while the projection was locked by another process got no candidate decision; the next
+    command that can take the lock decides it, and every other one left undecided.
+    """
+    projection.catch_up(home)
+    con = projection.connect(home)
+    try:
+        pending = [r[0] for r in con.execute(
+            "SELECT run_id FROM runs WHERE status = 'succeeded' AND run_id NOT IN "
+            "(SELECT run_id FROM tags_current WHERE key = 'candidate') ORDER BY run_id"
+        ).fetchall() if r[0] not in (skip or set())]
+    finally:
+        con.close()
+    out: list[Recorded] = []
+    for run_id in pending:
+        out += tag_run(home, run_id)
+    return out
 
 
 # ------------------------------------------------------------------ aliases and free tags
@@ -129,6 +175,7 @@ def promote(home: Path, run_id: str, alias: str, *, by: str, reason: str | None 
         raise TaggingError(f"unknown alias {alias!r}; choose one of: {', '.join(ALIASES)}")
 
     def decide(con: duckdb.DuckDBPyConnection) -> list[Envelope]:
+        _require_facts(home, con, run_id)
         status = _require_run(con, run_id)[0]
         if status != "succeeded":
             raise TaggingError(f"run {run_id} is {status}; only a succeeded run can be {alias}")
@@ -154,6 +201,7 @@ def rollback(home: Path, alias: str = "champion", *, by: str) -> list[Recorded]:
         earlier = [r for r in holders if r != current]
         if not earlier:
             raise TaggingError(f"{current} is the only run that was ever {alias}; nothing to roll back to")
+        _require_facts(home, con, earlier[-1])
         return [_tag(earlier[-1], "alias", alias, f"rollback from {current}", by)]
 
     return _decide_and_append(home, decide)

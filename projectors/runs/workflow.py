@@ -6,9 +6,10 @@ import dataclasses
 from pathlib import Path
 
 from ledger import Recorded
+from projectors.errors import ProjectionLockedError
 from projectors.readmodel import Progress, quiet
 from projectors.registry import open_model
-from projectors.runs.tagging import tag_run
+from projectors.runs.tagging import decide_pending, tag_run
 from schemas.settings import TaggingPolicy
 
 
@@ -20,10 +21,13 @@ class AfterRun:
     projected: int
     tags: list[Recorded]
     mirrored: str | None = None
+    locked: str | None = None  # why the projection could not be caught up (another process holds it)
 
     def notes(self) -> list[str]:
         """One human line per step (the `notes` of `bin/run-pipeline --json`)."""
-        lines = [f"projections: {self.projected} events applied"]
+        lines = [f"projections: {self.projected} events applied"] if self.locked is None else [
+            f"projection locked: {self.locked}; the run is recorded, its catch-up and candidate decision are left to "
+            "the next command that can take the lock"]
         for r in self.tags:
             d = r.event.data  # type: ignore[attr-defined]
             lines.append(f"tagged {d.key}={d.value}: {d.reason}")
@@ -49,12 +53,20 @@ def after_run(
     """
     home = Path(home)
     projection = open_model("duckdb", home)
-    projected = projection.catch_up(progress=progress)
-    tags = tag_run(home, run_id, policy) if tag else []  # a pipeline without a candidate policy is never tagged
+    try:
+        projected = projection.catch_up(progress=progress)
+        # a pipeline without a candidate policy is never tagged
+        tags = tag_run(home, run_id, policy) + decide_pending(home, skip={run_id}) if tag else []
+    except ProjectionLockedError as exc:  # the run is in the ledger: the next command with the lock decides
+        projected, tags = 0, []
+        locked: str | None = str(exc)
+        progress(f"projection locked: {exc}")
+    else:
+        locked = None
     if tags:
         projection.catch_up(progress=progress)
     mirrored = None
     if mirror:
         model = open_model("mlflow", home, {"tracking_uri": tracking_uri} if tracking_uri else {})
         mirrored = model.report(model.catch_up(progress=progress))
-    return AfterRun(run_id, projected, tags, mirrored)
+    return AfterRun(run_id, projected, tags, mirrored, locked)

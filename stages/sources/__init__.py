@@ -30,7 +30,7 @@ def _read(folder: Path, path: Path) -> pl.DataFrame:
     try:
         return directory.read_file(path)
     except (OSError, pl.exceptions.PolarsError) as exc:
-        message = f"{path.relative_to(folder)} does not parse: {type(exc).__name__}: {exc}"
+        message = f"{directory.input_name(folder, path)} does not parse: {type(exc).__name__}: {exc}"
         raise droplog.breach(TIER1, 1, "readable", message, 0) from exc
 
 
@@ -39,5 +39,5 @@ def load(settings: Settings) -> list[tuple[str, pl.DataFrame]]:
     source = settings.source
     if source.kind == "directory":
         folder = Path(source.path or ".")
-        return [(str(p.relative_to(folder)), _read(folder, p)) for p in directory.data_files(folder)]
+        return [(directory.input_name(folder, p), _read(folder, p)) for p in directory.data_files(folder)]
     return [(f"synthetic:seed={settings.seed}", synthetic.generate(source, settings.seed))]

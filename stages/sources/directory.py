@@ -1,4 +1,4 @@
-"""The directory source: a folder of Parquet or CSV files in the long bar format, read as plain files."""
+"""The directory source: a folder of Parquet or CSV files (or one such file) in the long bar format, read as plain files."""
 
 from __future__ import annotations
 
@@ -13,8 +13,23 @@ SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 _CHUNK = 1 << 20
 
 
+def is_data_file(path: Path) -> bool:
+    """True when path is a regular file with a Parquet or CSV suffix: a source on its own."""
+    return path.suffix.lower() in SUFFIXES and path.is_file()
+
+
+def input_name(source: Path, path: Path) -> str:
+    """How RunStarted names one data file: its path under the source folder, or its file name for a file source."""
+    return path.name if source == path else str(path.relative_to(source))
+
+
 def data_files(folder: Path) -> list[Path]:
-    """The Parquet and CSV files under folder (recursively, hidden entries such as .dvc skipped), sorted."""
+    """The Parquet and CSV files under folder (recursively, hidden entries such as .dvc skipped), sorted.
+
+    A folder that is itself a Parquet or CSV file is its own single data file.
+    """
+    if is_data_file(folder):
+        return [folder]
     found = [
         p
         for p in folder.rglob("*")
@@ -40,9 +55,14 @@ def row_count(path: Path) -> int:
 
 
 def describe(folder: Path) -> list[DataInput]:
-    """One DataInput (relative name, sha256, rows, format) per data file: what RunStarted records."""
+    """One DataInput (relative name, sha256, rows, format, DVC version when tracked) per data file: what RunStarted records."""
+    from stages.sources.dvc import version_of
+
+    version = version_of(folder)
     return [
-        DataInput(name=str(p.relative_to(folder)), sha256=sha256_file(p), rows=row_count(p), format=SUFFIXES[p.suffix.lower()])
+        DataInput(
+            name=input_name(folder, p), sha256=sha256_file(p), rows=row_count(p), format=SUFFIXES[p.suffix.lower()], dvc=version
+        )
         for p in data_files(folder)
     ]
 

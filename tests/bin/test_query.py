@@ -13,7 +13,6 @@ import pytest
 from bin.query import main
 from ledger import LEDGER_NAME
 from projectors import projection as proj
-
 from tests.support.ledger_factory import RUN_A, RUN_B, Clock, run_events, write
 
 SQL = "SELECT run_id, status, sharpe FROM runs ORDER BY run_id"
@@ -62,7 +61,9 @@ def test_stale_projection_is_caught_up_first(home: Path, capsys: pytest.CaptureF
         ("SELECT nope FROM runs", "Binder Error"),
         ("SELECT * FROM no_such_view", "Catalog Error"),
         ("SELECT 1; SELECT 2", "one SQL statement"),
-        ("CREATE TABLE x AS SELECT 1", "read-only"),
+        ("CREATE TABLE x AS SELECT 1", "the projection is derived and read-only"),
+        ("UPDATE ledger.metric_logged SET value = 0", "the projection is derived and read-only"),
+        ("DROP VIEW runs", "the projection is derived and read-only"),
     ],
 )
 def test_bad_sql_is_one_line_exit_2_and_writes_nothing(home: Path, capsys: pytest.CaptureFixture[str], sql: str, message: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import sqlite3
 import subprocess
 import sys
 import types
@@ -101,17 +103,58 @@ def test_truncated_ledger_is_caught_by_a_witness_past_its_head(tmp_path: Path, c
     assert "witnessed seq 8 but the ledger ends before it" in capsys.readouterr().err
 
 
-def test_mlflow_witness_is_read_only_when_a_store_exists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mlflow_witness_of_a_server_uri_is_read_through_the_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = _home(tmp_path)
     fake = types.ModuleType("projectors.mirror.replay")
     fake.read_witness = lambda h, uri=None: (3, "f" * 64)  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "projectors.mirror.replay", fake)
     assert witnesses(home) == []  # no mlflow.db: the mirror is not consulted
-    (home / "mlflow.db").touch()
-    found = witnesses(home)
-    assert found == [Witness("mlflow mirror", 3, "f" * 64, str(home / "mlflow.db"))]
+    found = witnesses(home, options={"tracking_uri": "http://127.0.0.1:9"})
+    assert found == [Witness("mlflow mirror", 3, "f" * 64, "http://127.0.0.1:9")]
     (problem,) = cross_check(home / "audit.jsonl", found)
     assert problem.startswith("mlflow mirror") and "seq 3" in problem
+
+
+def _mirrored_home(tmp_path: Path, template: Path) -> Path:
+    from projectors.mirror.replay import replay
+
+    home = _home(tmp_path)
+    shutil.copyfile(template, home / "mlflow.db")
+    replay(home)
+    return home
+
+
+_PROBE = """
+import json, sys
+from bin.verify import main
+rc = main(sys.argv[1:])
+print(json.dumps({"rc": rc, "loaded": sorted(m for m in ("mlflow", "sqlalchemy", "numba", "polars") if m in sys.modules)}))
+"""
+
+
+def test_verify_reads_a_sqlite_mirror_witness_without_importing_mlflow(tmp_path: Path, mlflow_template: Path) -> None:
+    home = _mirrored_home(tmp_path, mlflow_template)
+    done = subprocess.run([sys.executable, "-c", _PROBE, "--home", str(home), "--json"], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    report, probe = (json.loads(line) for line in done.stdout.strip().splitlines()[-2:])
+    assert probe == {"rc": 0, "loaded": []}, done.stderr
+    assert [w["name"] for w in report["witnesses"]] == ["mlflow mirror"] and report["witnesses"][0]["seq"] == 8
+
+
+def test_a_forged_sqlite_witness_disagrees(tmp_path: Path, mlflow_template: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = _mirrored_home(tmp_path, mlflow_template)
+    with sqlite3.connect(home / "mlflow.db") as con:
+        con.execute("UPDATE experiment_tags SET value = ? WHERE key = 'ledger.head_hash'", ["e" * 64])
+    assert main(["--home", str(home)]) == 1
+    assert "mlflow mirror" in capsys.readouterr().err
+
+
+def test_a_half_created_sqlite_store_is_a_note(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = _home(tmp_path)
+    with sqlite3.connect(home / "mlflow.db") as con:
+        con.execute("CREATE TABLE experiments (experiment_id INTEGER)")
+    assert main(["--home", str(home)]) == 0
+    assert "half-created" in capsys.readouterr().err
 
 
 def test_an_unreadable_witness_is_a_note_not_a_verdict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -128,3 +171,81 @@ def test_shim_runs_from_anywhere(tmp_path: Path) -> None:
     (home / "audit.jsonl").write_bytes(b"garbage\n")
     done = subprocess.run([str(ROOT / "bin" / "verify"), str(home)], capture_output=True, text=True, cwd="/")
     assert done.returncode == 1 and "BROKEN at seq 1" in done.stderr
+
+
+def _projected(tmp_path: Path) -> Path:
+    from projectors.projection import catch_up
+
+    home = _home(tmp_path)
+    catch_up(home)
+    return home
+
+
+def test_an_edited_projection_row_is_named_by_verify_and_healed_by_catch_up(tmp_path: Path,
+                                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from projectors.projection import catch_up
+
+    home = _projected(tmp_path)
+    assert main(["--home", str(home)]) == 0
+    with duckdb.connect(str(home / "projections.duckdb")) as con:
+        con.execute("UPDATE ledger.metric_logged SET value = 1e9 WHERE seq = 3")
+    capsys.readouterr()
+    assert main(["--home", str(home)]) == 1
+    err = capsys.readouterr().err
+    assert "READ MODEL DAMAGED" in err and "ledger.metric_logged was edited" in err
+    said: list[str] = []
+    catch_up(home, progress=said.append)
+    assert any("damaged" in line and "rebuilding" in line for line in said)
+    assert main(["--home", str(home)]) == 0
+    with duckdb.connect(str(home / "projections.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT value FROM ledger.metric_logged WHERE seq = 3").fetchone() == (2.0,)
+
+
+def test_a_dropped_view_or_table_is_named_and_healed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from projectors.projection import catch_up, view_names
+
+    home = _projected(tmp_path)
+    view = view_names()[0]
+    with duckdb.connect(str(home / "projections.duckdb")) as con:
+        con.execute(f"DROP VIEW {view} CASCADE")
+        con.execute("DROP TABLE ledger.metric_logged")
+    assert main(["--home", str(home)]) == 1
+    err = capsys.readouterr().err
+    assert "table ledger.metric_logged missing" in err and f"view {view} missing" in err
+    said: list[str] = []
+    catch_up(home, progress=said.append)
+    assert any("table ledger.metric_logged missing" in line and "rebuilding" in line for line in said)
+    assert main(["--home", str(home)]) == 0
+
+
+def test_deep_verify_rebuilds_and_compares_even_when_the_digest_was_forged_too(tmp_path: Path,
+                                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from projectors.projection import digest
+
+    home = _projected(tmp_path)
+    with duckdb.connect(str(home / "projections.duckdb")) as con:
+        con.execute("UPDATE ledger.metric_logged SET value = 1e9 WHERE seq = 3")
+        con.execute("UPDATE checkpoint SET digests = ?", [digest.encode(digest.all_digests(con))])
+    assert main(["--home", str(home)]) == 0  # the cheap check trusts a digest forged with the rows
+    assert main(["--home", str(home), "--deep"]) == 1
+    assert "ledger.metric_logged differs from a rebuild" in capsys.readouterr().err
+
+
+def test_deep_verify_compares_the_sqlite_mirror_with_the_ledger(tmp_path: Path, mlflow_template: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from projectors.mirror.replay import replay
+    from tests.support.mlflow_fixtures import append, standard_history
+
+    home = tmp_path / "home"
+    for batch in standard_history(home, metrics=5):
+        append(home, batch)
+    shutil.copyfile(mlflow_template, home / "mlflow.db")
+    replay(home)
+    assert main(["--home", str(home), "--deep"]) == 0, capsys.readouterr().err
+    with sqlite3.connect(home / "mlflow.db") as con:
+        (key,) = con.execute("SELECT key FROM metrics LIMIT 1").fetchone()
+        con.execute("UPDATE metrics SET value = value + 1 WHERE rowid = (SELECT min(rowid) FROM metrics)")
+    capsys.readouterr()
+    assert main(["--home", str(home)]) == 0  # the cheap check reads the witness only
+    assert main(["--home", str(home), "--deep"]) == 1
+    assert f"metric values differ from the ledger ({key}" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""The read-model contract (readmodel_contract.py) run against the DuckDB projection and the MLflow mirror."""
+"""The read-model contract (readmodel_contract.py) run against the DuckDB projection, the MLflow mirror and OpenLineage."""
 
 from __future__ import annotations
 
@@ -46,3 +46,14 @@ class TestMLflowContract(ReadModelContract):
         for run in dump["runs"].values():
             run["tags"] = {k: v for k, v in run["tags"].items() if not k.startswith("mlflow.") or k == "mlflow.note.content"}
         return dump
+
+
+class TestOpenLineageContract(ReadModelContract):
+    """The OpenLineage file output; small batches so a kill can land between committed batches."""
+
+    def make_model(self, home: Path) -> ReadModel:
+        return open_model("openlineage", home, {"batch_lines": 4})
+
+    def snapshot(self, model: ReadModel) -> object:
+        out = model.home / "openlineage.jsonl"
+        return out.read_bytes().replace(str(model.home.resolve()).encode(), b"<home>") if out.exists() else None

@@ -13,12 +13,11 @@ from schemas.contracts import (
     RET,
     TIER1_REASONS,
     TIER2_REASONS,
-    check_name,
     row_checks,
-    row_schema,
     structure_schema,
 )
 from schemas.settings import ContractSettings
+from tests.support.pandera_twin import check_name, row_schema
 
 
 def bars(**overrides: list[object]) -> pl.DataFrame:

@@ -7,7 +7,8 @@ import polars as pl
 import pytest
 from tests.support.quant_market import clean_frame, small_settings
 
-from stages import kernels, reference
+from stages import kernels
+from tests.support import reference
 from stages.features import compute_features
 
 

@@ -1,4 +1,4 @@
-"""Each numba kernel against its plain numpy reference (stages/reference.py) to 1e-12, on small arrays with gaps."""
+"""Each numba kernel against its plain numpy reference (tests/support/reference.py) to 1e-12, on small arrays with gaps."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stages import kernels, reference
+from stages import kernels
+from tests.support import reference
 
 TOL = {"rtol": 1e-12, "atol": 1e-12}
 

@@ -68,7 +68,13 @@ def test_predictability_filters_drop_assets_before_ranking() -> None:
 
 def test_sector_cap_skips_to_the_next_best_in_another_sector() -> None:
     first = _select(_features(UNIVERSE), **{"selection.max_per_sector": "1"}).filter(pl.col("date") == DAYS[5])
-    assert first.get_column("symbol").to_list() == ["A", "D", "E"]  # one tech, one energy, the null-sector group
+    assert first.get_column("symbol").to_list() == ["A", "D", "E"]  # one tech, one energy, E (no sector: its own)
+
+
+def test_symbols_without_a_sector_are_each_their_own_sector() -> None:
+    unknown = [(s, None, m, v, h, e) for s, _, m, v, h, e in UNIVERSE]
+    first = _select(_features(unknown), **{"selection.max_per_sector": "1"}).filter(pl.col("date") == DAYS[5])
+    assert first.get_column("symbol").to_list() == ["A", "B", "C"]  # not one shared null sector capped at 1
 
 
 def test_assets_without_a_score_yet_are_not_eligible() -> None:

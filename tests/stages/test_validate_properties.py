@@ -11,7 +11,8 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from tests.support.contracts_kit import settings
-from schemas.contracts import BAR_SCHEMA, REASON_SEPARATOR, TIER1_REASONS, any_failure, check_name, row_checks, row_schema
+from tests.support.pandera_twin import check_name, row_schema
+from schemas.contracts import BAR_SCHEMA, REASON_SEPARATOR, TIER1_REASONS, any_failure, row_checks
 from schemas.events import RowsDroppedData
 from stages.validate import prepare, row_failures, validate
 

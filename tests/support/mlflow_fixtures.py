@@ -346,8 +346,62 @@ def _fork(body: Any, kill_after: float | None = None) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
+def creation_trials(home: Path, work: Path, kills_wanted: int, seed: int) -> dict[str, Any]:
+    """SIGKILL a replay into the default store (mlflow.db in the home) while MLflow creates its tables, resume it.
+
+    Each trial copies the ledger into a home without a store, kills the replay at a random moment within the
+    time one store creation takes, and checks that what is left is no store or a complete one, and that the
+    next replay finishes and gives the store one clean replay gives.
+    """
+    import random
+    import signal
+
+    from projectors.mirror import replay as mirror
+    from projectors.mirror.layout import store_problem
+
+    rng = random.Random(seed)
+
+    def fresh_home(name: str) -> Path:
+        folder = work / name
+        folder.mkdir(parents=True)
+        shutil.copyfile(home / "audit.jsonl", folder / "audit.jsonl")
+        if (home / "artifacts").exists():
+            shutil.copytree(home / "artifacts", folder / "artifacts")
+        return folder
+
+    ref = fresh_home("reference")
+    assert _fork(lambda: mirror.replay(ref)) == 0, "clean replay failed"
+    reference = dump_store(f"sqlite:///{ref / 'mlflow.db'}")
+    started = time.monotonic()
+    assert _fork(lambda: mirror._create_store(work / "timed.db")) == 0
+    create_s = time.monotonic() - started
+    kills, problems, points = 0, [], []
+    for trial in range(kills_wanted * 2):
+        if kills >= kills_wanted:
+            break
+        target = fresh_home(f"trial-{trial}")
+        point = round(rng.uniform(0.05, 0.95) * create_s, 3)
+        if _fork(lambda: mirror.replay(target), kill_after=point) == -signal.SIGKILL:
+            kills += 1
+            points.append(point)
+        db = target / "mlflow.db"
+        left = store_problem(db) if db.exists() else None
+        if left is not None:
+            problems.append({"trial": trial, "point": point, "left": left})
+        if _fork(lambda: mirror.replay(target)) != 0:
+            problems.append({"trial": trial, "point": point, "resume": "failed"})
+        elif dump_store(f"sqlite:///{db}") != reference:
+            problems.append({"trial": trial, "point": point, "resume": "differs from a clean replay"})
+        if list(target.glob(".mlflow.db.*.tmp")):
+            problems.append({"trial": trial, "point": point, "left": "a temporary store file"})
+    return {"kills": kills, "create_s": create_s, "problems": problems, "points": points}
+
+
 if __name__ == "__main__":
     import json
 
-    result = crash_trials(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+    if sys.argv[1] == "--creation":
+        result = creation_trials(Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+    else:
+        result = crash_trials(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
     print(json.dumps(result))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -36,3 +37,65 @@ def test_sigkill_at_random_points_then_resume_equals_clean_replay(tmp_path: Path
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["kills"] >= KILLS, f"only {result['kills']} replays were actually killed: {result['points']}"
     assert result["mismatches"] == [], f"seed {seed}: resumed store differs from a clean replay: {result['mismatches']}"
+
+
+def test_sigkill_while_the_default_store_is_created_then_resume_equals_clean_replay(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    for batch in standard_history(home, metrics=5):
+        append(home, batch)
+    seed = int(os.environ.get("LEDGERLINE_CRASH_SEED", "20261203"))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MLFLOW_DISABLE_TELEMETRY": "true"}
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.support.mlflow_fixtures", "--creation", str(home), str(tmp_path / "work"), "4",
+         str(seed)],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["kills"] >= 4, f"only {result['kills']} creations were actually killed: {result['points']}"
+    assert result["problems"] == [], f"seed {seed}: {result['problems']}"
+
+
+def _half_created(path: Path, template: Path) -> None:
+    """What a kill during MLflow's table creation leaves: some tables, no schema version."""
+    import sqlite3
+
+    shutil.copyfile(template, path)
+    with sqlite3.connect(path) as con:
+        con.execute("DELETE FROM alembic_version")
+        con.execute("DROP TABLE IF EXISTS webhooks")
+        con.execute("DROP TABLE params")
+
+
+def test_a_half_created_default_store_is_named_and_rebuilt(tmp_path: Path, mlflow_template: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from bin.replay import main
+
+    home = tmp_path / "home"
+    for batch in standard_history(home, metrics=5):
+        append(home, batch)
+    _half_created(home / "mlflow.db", mlflow_template)
+    assert main(["--to", "mlflow", "--home", str(home)]) == 0
+    err = capsys.readouterr().err
+    assert "half-created" in err and "rebuilding" in err and "Traceback" not in err
+    from projectors.mirror.layout import store_problem
+
+    assert store_problem(home / "mlflow.db") is None
+    assert main(["--to", "mlflow", "--home", str(home)]) == 0  # and it stays healed
+
+
+def test_a_half_created_store_the_user_named_is_refused_in_one_line(tmp_path: Path, mlflow_template: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from bin.replay import main
+
+    home = tmp_path / "home"
+    for batch in standard_history(home, metrics=5):
+        append(home, batch)
+    store = tmp_path / "mine.db"
+    _half_created(store, mlflow_template)
+    before = store.read_bytes()
+    assert main(["--to", "mlflow", "--home", str(home), "--tracking-uri", f"sqlite:///{store}"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "half-created" in err[0] and "--tracking-uri" in err[0]
+    assert store.read_bytes() == before
+

@@ -43,8 +43,10 @@ def test_artifacts_are_the_ledgers_json_and_parquet_never_pickle(home: Path) -> 
     local = Path(run.info.artifact_uri.removeprefix("file://"))
     assert local.is_relative_to(home / "mlartifacts"), "the default store keeps artifacts in the home"
     files = sorted(p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file())
-    assert files == ["contract/contract_report.json", "manifest/manifest.json", "tables/asset_metrics.parquet",
-                     "tables/drops.parquet"]
+    ledger_files = [f for f in files if not f.startswith(("charts/", "previews/"))]
+    assert ledger_files == ["contract/contract_report.json", "manifest/manifest.json", "tables/asset_metrics.parquet",
+                            "tables/drops.parquet"]
+    assert all(f.endswith((".png", ".csv")) for f in files if f not in ledger_files), "UI extras are PNG and CSV only"
     manifest = json.loads((local / "manifest/manifest.json").read_text())
     assert manifest["run_id"] == run_id(1) and manifest["params"]["selection.top_k"] == 11
     assert {a["name"] for a in manifest["artifacts"]} == {"drops", "raw", "asset_metrics"}

@@ -12,7 +12,8 @@ from tests.support.ledger_factory import RUN_A, Clock, run_events, write
 EXPECTED: dict[str, list[tuple[str, str]]] = {
     "artifacts": [
         ('run_id', 'VARCHAR'), ('stage', 'VARCHAR'), ('name', 'VARCHAR'), ('hash', 'VARCHAR'), ('format', 'VARCHAR'),
-        ('rows', 'BIGINT'), ('bytes', 'BIGINT'), ('path', 'VARCHAR'), ('ts', 'TIMESTAMP'), ('seq', 'BIGINT'),
+        ('rows', 'BIGINT'), ('bytes', 'BIGINT'), ('path', 'VARCHAR'), ('sha256', 'VARCHAR'), ('ts', 'TIMESTAMP'),
+        ('seq', 'BIGINT'),
     ],
     "candidates": [
         ('run_id', 'VARCHAR'), ('profile', 'VARCHAR'), ('status', 'VARCHAR'), ('started_at', 'TIMESTAMP'),
@@ -47,7 +48,7 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
     "stages": [
         ('run_id', 'VARCHAR'), ('stage', 'VARCHAR'), ('position', 'BIGINT'), ('status', 'VARCHAR'),
         ('started_at', 'TIMESTAMP'), ('ended_at', 'TIMESTAMP'), ('rows_in', 'BIGINT'), ('rows_out', 'BIGINT'),
-        ('duration_s', 'DOUBLE'), ('outputs', 'STRUCT("name" VARCHAR, hash VARCHAR, "rows" BIGINT)[]'),
+        ('duration_s', 'DOUBLE'), ('outputs', 'STRUCT("name" VARCHAR, hash VARCHAR, "rows" BIGINT, sha256 VARCHAR, bytes BIGINT)[]'),
         ('changed', 'VARCHAR[]'), ('error_type', 'VARCHAR'), ('message', 'VARCHAR'), ('traceback_tail', 'VARCHAR'),
         ('first_seq', 'BIGINT'),
     ],

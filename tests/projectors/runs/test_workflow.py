@@ -21,7 +21,9 @@ def _seqs(home: Path, run_id: str) -> tuple[int, int]:
 
 def test_after_run_projects_tags_and_projects_the_tags(two_runs: Path) -> None:
     done = after_run(two_runs, RUN_A, policy=TaggingPolicy())
-    assert done.projected > 0 and [r.event.data.key for r in done.tags] == ["candidate"]  # type: ignore[attr-defined]
+    # RUN_A's verdict, plus the verdict of every other untagged succeeded run still pending (RUN_B here)
+    assert done.projected > 0 and {r.event.data.key for r in done.tags} == {"candidate"}  # type: ignore[attr-defined]
+    assert RUN_A in {r.event.run_id for r in done.tags}
     assert done.mirrored is None
     cp = projection.checkpoint(two_runs)
     with Ledger.open(two_runs, readonly=True) as ledger:

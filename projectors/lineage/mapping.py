@@ -1,0 +1,330 @@
+"""Ledger events -> OpenLineage RunEvents: a fold over the ledger that emits START and COMPLETE/FAIL events.
+
+Imports openlineage: load it only once the extra is known present (projectors.lineage.model checks).
+
+A pipeline run is the job NS/<pipeline>; each stage run the job NS/<pipeline>.<stage> with the `parent` facet
+pointing at the pipeline run. Run ids are uuid5 of the ledger run id (and stage name), so a rebuild sends the
+same ids. Events come out in ledger order; each depends only on the ledger lines of its own run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+from openlineage.client.facet_v2 import (
+    data_quality_assertions_dataset,
+    data_quality_metrics_input_dataset,
+    dataset_version_dataset,
+    error_message_run,
+    job_type_job,
+    output_statistics_output_dataset,
+    parent_run,
+    schema_dataset,
+)
+
+from ledger import ARTIFACTS_DIR
+from projectors.lineage.facets import (
+    LEDGERLINE_FACET,
+    ROWS_DROPPED_FACET,
+    LedgerlineRowsDroppedRunFacet,
+    LedgerlineRunFacet,
+)
+from schemas.events import (
+    ArtifactRef,
+    ArtifactWritten,
+    DataContractChecked,
+    DataContractCheckedData,
+    DataInput,
+    Event,
+    RowsDropped,
+    RunCompleted,
+    RunStarted,
+    StageCompleted,
+    StageFailed,
+    StageStarted,
+)
+
+#: the uuid5 namespace of every run id this projector derives (fixed: the same ledger always gives the same ids)
+RUN_ID_NAMESPACE = uuid.UUID("6c6a2f0e-5b1d-5d0e-9c7a-1e6f6c8a4b21")
+PRODUCER = "https://ledgerline.dev/ledgerline"
+DATASET_NAMESPACE = "file"
+DEFAULT_NAMESPACE = "ledgerline"
+#: artifacts larger than this are not read for null counts when their footer has no statistics
+NULL_COUNT_READ_LIMIT = 64 * 1024 * 1024
+
+
+def run_uuid(run_id: str, stage: str | None = None, attempt: int = 1) -> str:
+    """The OpenLineage runId of a ledger run, or of one of its stage runs (attempt 2+ of a stage gets its own)."""
+    key = run_id if stage is None else f"{run_id}/{stage}" + ("" if attempt == 1 else f"/{attempt}")
+    return str(uuid.uuid5(RUN_ID_NAMESPACE, key))
+
+
+@dataclasses.dataclass
+class _Stage:
+    name: str
+    uuid: str
+    seq: int
+    inputs: list[ArtifactRef]
+    checks: list[DataContractCheckedData] = dataclasses.field(default_factory=list)
+    dropped: Counter[str] = dataclasses.field(default_factory=Counter)
+
+
+@dataclasses.dataclass
+class _Run:
+    run_id: str
+    pipeline: str
+    uuid: str
+    seq: int
+    config_hash: str
+    code_version: dict[str, object]
+    sources: list[DataInput]
+    stages: dict[str, _Stage] = dataclasses.field(default_factory=dict)
+    attempts: Counter[str] = dataclasses.field(default_factory=Counter)
+    loose_checks: list[DataContractCheckedData] = dataclasses.field(default_factory=list)
+    paths: dict[str, str] = dataclasses.field(default_factory=dict)  # artifact hash -> path under the home
+    outputs: dict[str, ArtifactRef] = dataclasses.field(default_factory=dict)  # artifact hash -> ref, in order
+
+
+class Parquet:
+    """What the Parquet footers of the artifacts say (schema, null counts), read once per file (artifacts never change)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[Path, tuple[list[tuple[str, str]], dict[str, int]] | None] = {}
+
+    def describe(self, path: Path) -> tuple[list[tuple[str, str]], dict[str, int]] | None:
+        """((column, type) pairs, column -> null count where known) of a Parquet file; None when absent or unreadable."""
+        if path not in self._seen:
+            self._seen[path] = self._read(path)
+        return self._seen[path]
+
+    @staticmethod
+    def _read(path: Path) -> tuple[list[tuple[str, str]], dict[str, int]] | None:
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+        try:
+            meta = pq.read_metadata(path)
+        except (OSError, ValueError):
+            return None
+        schema = meta.schema.to_arrow_schema()
+        fields = [(f.name, str(f.type)) for f in schema]
+        nulls: dict[str, int] = {}
+        known = True
+        for j, name in enumerate(schema.names):
+            total = 0
+            for i in range(meta.num_row_groups):
+                stats = meta.row_group(i).column(j).statistics
+                if stats is None or not stats.has_null_count:
+                    known = False
+                    break
+                total += stats.null_count
+            if not known:
+                break
+            nulls[name] = total
+        if not known and path.stat().st_size <= NULL_COUNT_READ_LIMIT:  # no statistics (stages write none): count them
+            try:
+                table = pq.read_table(path)
+            except (OSError, ValueError):
+                return fields, {}
+            nulls = {name: table.column(name).null_count for name in table.column_names}
+        elif not known:
+            nulls = {}
+        return fields, nulls
+
+
+class Fold:
+    """The state of the runs still open, and the OpenLineage events each new ledger line completes."""
+
+    def __init__(self, home: Path, namespace: str = DEFAULT_NAMESPACE, parquet: Parquet | None = None) -> None:
+        self.home = Path(home)
+        self.namespace = namespace
+        self.parquet = parquet or Parquet()
+        self.runs: dict[str, _Run] = {}
+
+    def open_from(self) -> int | None:
+        """The seq of the earliest RunStarted of a run still open: a resumed fold re-reads from there."""
+        return min((r.seq for r in self.runs.values()), default=None)
+
+    def apply(self, event: Event) -> list[RunEvent]:
+        """Fold one ledger event in; return the OpenLineage events it completes (usually none or one)."""
+        run_id = event.run_id
+        if run_id is None:
+            return []
+        if isinstance(event, RunStarted):
+            if run_id in self.runs:  # a second RunStarted for an open run (bin/verify names it): keep the first
+                return []
+            d = event.data
+            started = _Run(run_id, d.pipeline, run_uuid(run_id), int(event.seq or 0), d.config_hash,
+                       {"gitSha": d.code_version.git_sha, "dirty": d.code_version.dirty}, list(d.inputs))
+            self.runs[run_id] = started
+            return [self._event(RunState.START, event, started, None, self._sources(started), [])]
+        run = self.runs.get(run_id)
+        if run is None:  # a line of a run that ended (a tag, say) or that this fold did not see start
+            return []
+        stage = run.stages.get(event.stage) if event.stage else None
+        if isinstance(event, StageStarted):
+            if event.stage is None or stage is not None:
+                return []
+            run.attempts[event.stage] += 1
+            stage = _Stage(event.stage, run_uuid(run_id, event.stage, run.attempts[event.stage]), int(event.seq or 0),
+                           list(event.data.inputs))
+            run.stages[event.stage] = stage
+            return [self._event(RunState.START, event, run, stage, self._stage_inputs(run, stage, False), [])]
+        if isinstance(event, ArtifactWritten):
+            run.paths[event.data.hash] = event.data.path
+            return []
+        if isinstance(event, DataContractChecked):
+            (stage.checks if stage is not None else run.loose_checks).append(event.data)
+            return []
+        if isinstance(event, RowsDropped):
+            if stage is not None:
+                stage.dropped[event.data.reason] += event.data.count
+            return []
+        if isinstance(event, StageCompleted) and stage is not None:
+            del run.stages[stage.name]
+            for ref in event.data.outputs:
+                run.outputs.setdefault(ref.hash, ref)
+            outputs = [self._output(run, ref) for ref in event.data.outputs]
+            return [self._event(RunState.COMPLETE, event, run, stage, self._stage_inputs(run, stage, True), outputs)]
+        if isinstance(event, StageFailed) and stage is not None:
+            del run.stages[stage.name]
+            error = error_message_run.ErrorMessageRunFacet(
+                message=f"{event.data.error_type}: {event.data.message}", programmingLanguage="python",
+                stackTrace=event.data.traceback_tail)
+            return [self._event(RunState.FAIL, event, run, stage, self._stage_inputs(run, stage, True), [], error)]
+        if isinstance(event, RunCompleted):
+            return self._complete(event, run)
+        return []
+
+    # ------------------------------------------------------------ events
+
+    def _complete(self, event: RunCompleted, run: _Run) -> list[RunEvent]:
+        out = []
+        status, error_text = event.data.status, event.data.error
+        for stage in list(run.stages.values()):  # a stage the run never ended still gets its one terminal event
+            error: error_message_run.ErrorMessageRunFacet | None = error_message_run.ErrorMessageRunFacet(
+                message=f"the run ended ({status}) before stage {stage.name} completed", programmingLanguage="python")
+            out.append(self._event(RunState.FAIL, event, run, stage, self._stage_inputs(run, stage, True), [], error))
+        run.stages.clear()
+        del self.runs[run.run_id]
+        failed = status != "succeeded"
+        error = None
+        if failed:
+            error = error_message_run.ErrorMessageRunFacet(message=f"{status}: {error_text or 'no error recorded'}",
+                                                           programmingLanguage="python")
+        inputs = self._sources(run, run.loose_checks)
+        outputs = [self._output(run, ref) for ref in run.outputs.values()]
+        out.append(self._event(RunState.FAIL if failed else RunState.COMPLETE, event, run, None, inputs, outputs, error))
+        return out
+
+    def _event(self, state: RunState, event: Event, run: _Run, stage: _Stage | None, inputs: list[InputDataset],
+               outputs: list[OutputDataset], error: Any = None) -> RunEvent:
+        seq = int(event.seq or 0)
+        first = run.seq if stage is None else stage.seq
+        facets: dict[str, Any] = {
+            LEDGERLINE_FACET: LedgerlineRunFacet(
+                ledgerRunId=run.run_id, firstSeq=first if state != RunState.START else seq, lastSeq=seq,
+                headHash=str(event.hash), configHash=run.config_hash, codeVersion=run.code_version, producer=PRODUCER),
+        }
+        if stage is not None:
+            facets["parent"] = parent_run.ParentRunFacet(
+                run=parent_run.Run(runId=run.uuid), job=parent_run.Job(namespace=self.namespace, name=run.pipeline),
+                root=parent_run.Root(run=parent_run.RootRun(runId=run.uuid),
+                                     job=parent_run.RootJob(namespace=self.namespace, name=run.pipeline)),
+                producer=PRODUCER)
+            if stage.dropped and state != RunState.START:
+                facets[ROWS_DROPPED_FACET] = LedgerlineRowsDroppedRunFacet(rowsDropped=dict(sorted(stage.dropped.items())),
+                                                                           producer=PRODUCER)
+        if error is not None:
+            error._producer = PRODUCER
+            facets["errorMessage"] = error
+        job_type = job_type_job.JobTypeJobFacet(processingType="BATCH", integration="LEDGERLINE",
+                                                jobType="PIPELINE" if stage is None else "STAGE", producer=PRODUCER)
+        name = run.pipeline if stage is None else f"{run.pipeline}.{stage.name}"
+        return RunEvent(
+            eventType=state,
+            eventTime=event.ts.isoformat(),
+            run=Run(runId=run.uuid if stage is None else stage.uuid, facets=facets),
+            job=Job(namespace=self.namespace, name=name, facets={"jobType": job_type}),
+            producer=PRODUCER,
+            inputs=inputs,
+            outputs=outputs,
+        )
+
+    # ------------------------------------------------------------ datasets
+
+    def _sources(self, run: _Run, checks: list[DataContractCheckedData] | None = None) -> list[InputDataset]:
+        out = []
+        for i, src in enumerate(run.sources):
+            input_facets: dict[str, Any] = {"dataQualityMetrics": data_quality_metrics_input_dataset.DataQualityMetricsInputDatasetFacet(
+                columnMetrics={}, rowCount=src.rows, producer=PRODUCER)}
+            if checks and i == 0:
+                input_facets["dataQualityAssertions"] = _assertions(checks)
+            facets: dict[str, Any] = {"version": dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=src.sha256, producer=PRODUCER)}
+            out.append(InputDataset(namespace=DATASET_NAMESPACE, name=src.name, facets=facets, inputFacets=input_facets))
+        return out
+
+    def _stage_inputs(self, run: _Run, stage: _Stage, terminal: bool) -> list[InputDataset]:
+        """A stage's input artifacts (the run's sources for a stage that reads none); checks on the first, at its end."""
+        checks = stage.checks if terminal else None
+        if not stage.inputs:
+            return self._sources(run, checks)
+        out = []
+        for i, ref in enumerate(stage.inputs):
+            path = self._path(run, ref)
+            described = self.parquet.describe(path) if path.suffix == ".parquet" else None
+            nulls = described[1] if described else {}
+            metrics = data_quality_metrics_input_dataset.DataQualityMetricsInputDatasetFacet(
+                columnMetrics={c: data_quality_metrics_input_dataset.ColumnMetrics(nullCount=n) for c, n in nulls.items()},
+                rowCount=ref.rows, producer=PRODUCER)
+            input_facets: dict[str, Any] = {"dataQualityMetrics": metrics}
+            if checks and i == 0:
+                input_facets["dataQualityAssertions"] = _assertions(checks)
+            out.append(InputDataset(namespace=DATASET_NAMESPACE, name=str(path), facets=self._facets(ref, described),
+                                    inputFacets=input_facets))
+        return out
+
+    def _output(self, run: _Run, ref: ArtifactRef) -> OutputDataset:
+        path = self._path(run, ref)
+        described = self.parquet.describe(path) if path.suffix == ".parquet" else None
+        stats = output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
+            rowCount=ref.rows, size=path.stat().st_size if path.exists() else None, producer=PRODUCER)
+        return OutputDataset(namespace=DATASET_NAMESPACE, name=str(path), facets=self._facets(ref, described),
+                             outputFacets={"outputStatistics": stats})
+
+    @staticmethod
+    def _facets(ref: ArtifactRef, described: tuple[list[tuple[str, str]], dict[str, int]] | None) -> dict[str, Any]:
+        facets: dict[str, Any] = {"version": dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=ref.hash, producer=PRODUCER)}
+        if described is not None:
+            fields = [schema_dataset.SchemaDatasetFacetFields(name=n, type=t, ordinal_position=i + 1)
+                      for i, (n, t) in enumerate(described[0])]
+            facets["schema"] = schema_dataset.SchemaDatasetFacet(fields=fields, producer=PRODUCER)
+        return facets
+
+    def _path(self, run: _Run, ref: ArtifactRef) -> Path:
+        """The artifact's file: the path its ArtifactWritten gave, else artifacts/<hash>.parquet|json as found."""
+        if ref.hash in run.paths:
+            return (self.home / run.paths[ref.hash]).resolve()
+        folder = self.home / ARTIFACTS_DIR
+        for suffix in ((".parquet", ".json") if ref.rows is not None else (".json", ".parquet")):
+            if (folder / f"{ref.hash}{suffix}").exists():
+                return (folder / f"{ref.hash}{suffix}").resolve()
+        return (folder / f"{ref.hash}{'.parquet' if ref.rows is not None else '.json'}").resolve()
+
+
+def _assertions(checks: list[DataContractCheckedData]) -> Any:
+    """One assertion per DataContractChecked (success = passed)."""
+    return data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet(
+        assertions=[
+            data_quality_assertions_dataset.Assertion(
+                assertion=c.check, success=c.status == "passed", column=c.column, severity=c.severity,
+                name=f"{c.contract}.{c.check}", expected="0", actual=str(c.failed),
+                description=f"tier {c.tier} contract {c.contract}: {c.failed} of {c.total} rows failed ({c.status}, action {c.action})")
+            for c in checks
+        ],
+        producer=PRODUCER,
+    )

@@ -1,0 +1,75 @@
+"""Issue 12.11: what the MLflow UI shows: training layout, inputs as datasets, an equity chart and CSV previews."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("mlflow")
+
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+from projectors.mirror import replay as mirror  # noqa: E402
+from projectors.mirror.extras import CHART_PATH, DIGEST_CHARS  # noqa: E402
+from projectors.mirror.sink import Sink, experiment_name  # noqa: E402
+from schemas.events import DataInput, RunStarted  # noqa: E402
+from tests.support.mlflow_fixtures import PIPELINE, append, run_events, run_id  # noqa: E402
+
+SHA = "ab" * 32
+
+
+@pytest.fixture
+def home(tmp_path: Path, mlflow_template: Path) -> Path:
+    """One mirrored run whose RunStarted names a directory input, with an equity curve and drops."""
+    home = tmp_path / "home"
+    events = run_events(home, 1, metrics=30)
+    started = events[0]
+    assert isinstance(started, RunStarted)
+    data = started.data.model_copy(update={
+        "inputs": [DataInput(name="SPY.parquet", sha256=SHA, rows=504, format="parquet")],
+        "params": {**started.data.params, "source.kind": "directory", "source.path": "/data/market"},
+    })  # fmt: skip
+    append(home, [started.model_copy(update={"data": data}), *events[1:]])
+    shutil.copyfile(mlflow_template, home / "mlflow.db")
+    mirror.replay(home)
+    return home
+
+
+def test_the_experiment_opens_in_the_model_training_layout(home: Path) -> None:
+    client = MlflowClient(mirror.default_tracking_uri(home))
+    exp = client.get_experiment_by_name(experiment_name(PIPELINE))
+    assert exp is not None and exp.tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+def test_inputs_are_logged_as_datasets_with_the_recorded_digest(home: Path) -> None:
+    client = MlflowClient(mirror.default_tracking_uri(home))
+    exp = client.get_experiment_by_name(experiment_name(PIPELINE))
+    (run,) = client.search_runs([exp.experiment_id], filter_string=f"tags.`ledger.run_id` = '{run_id(1)}'")
+    (ds,) = [d.dataset for d in run.inputs.dataset_inputs]
+    assert ds.name == "SPY.parquet" and ds.digest == SHA[:DIGEST_CHARS] and ds.source_type == "local"
+    assert "/data/market/SPY.parquet" in ds.source and SHA in ds.source and '"close"' in ds.schema
+
+
+def test_an_equity_chart_and_csv_previews_are_uploaded(home: Path) -> None:
+    client = MlflowClient(mirror.default_tracking_uri(home))
+    exp = client.get_experiment_by_name(experiment_name(PIPELINE))
+    (run,) = client.search_runs([exp.experiment_id], filter_string=f"tags.`ledger.run_id` = '{run_id(1)}'")
+    local = Path(client.download_artifacts(run.info.run_id, "", str(home.parent / "dl")))
+    assert (local / CHART_PATH).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (local / CHART_PATH).stat().st_size > 10_000
+    assert (local / "previews" / "drops_by_reason.csv").read_text().splitlines() == ["reason,rows", "gap,2"]
+    assert (local / "previews" / "asset_metrics.csv").read_text().splitlines()[0] == "symbol,sharpe"
+
+
+def test_the_experiment_list_shows_only_the_pipeline_experiment_and_the_witness_still_reads(home: Path) -> None:
+    uri = mirror.default_tracking_uri(home)
+    client = MlflowClient(uri)
+    assert [e.name for e in client.search_experiments()] == [experiment_name(PIPELINE)]  # no witness, no empty Default
+    head = mirror.read_witness(home)
+    assert head is not None
+    append(home, run_events(home, 2, metrics=6))
+    again = mirror.replay(home)  # restores the hidden witness to move it, then hides it again
+    assert again.head_seq > head[0] and mirror.read_witness(home) == (again.head_seq, again.head_hash)
+    assert [e.name for e in client.search_experiments()] == [experiment_name(PIPELINE)]
+    assert Sink.open(uri).read_witness() == (again.head_seq, again.head_hash)  # the server path reads it too
