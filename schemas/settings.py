@@ -1,12 +1,9 @@
-"""Run settings: profiles as TOML, --set overrides, a resolved-config hash, and a ContextVar holding the active settings."""
+"""Run settings: profiles as TOML, --set overrides, a resolved-config hash; settings are passed explicitly, never held in a global."""
 
 from __future__ import annotations
 
 import hashlib
 import tomllib
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -189,21 +186,3 @@ def _set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
         if not isinstance(node, dict):
             raise SettingsError(f"--set {key}: {part} is not a section")
     node[leaf] = value
-
-
-CURRENT_SETTINGS: ContextVar[Settings] = ContextVar("ledgerline_settings")
-
-
-@contextmanager
-def using(settings: Settings) -> Iterator[Settings]:
-    """Make settings the active ones for this thread/task for the duration of the block."""
-    token = CURRENT_SETTINGS.set(settings)
-    try:
-        yield settings
-    finally:
-        CURRENT_SETTINGS.reset(token)
-
-
-def current() -> Settings:
-    """The active settings (defaults when none were set)."""
-    return CURRENT_SETTINGS.get(Settings())

@@ -32,7 +32,7 @@ from schemas.events import (
     StageStartedData,
     envelope,
 )
-from schemas.settings import Settings, using
+from schemas.settings import Settings
 from stages.artifacts import ArtifactStore
 from stages.errors import ArtifactCorruptError, ContractBreachError, PostflightError, PreflightError, StageError
 from stages.pipeline import Pipeline, PipelineError
@@ -111,16 +111,11 @@ class RunSession:
     def __enter__(self) -> RunSession:
         self._ledger_cm = Ledger.open(self.home)
         ledger = self._ledger_cm.__enter__()
-        self._using = using(self.settings) if self.quant else None
-        if self._using is not None:
-            self._using.__enter__()
         self.rec = _Recorder(ledger, self.run_id)
         self.store = ArtifactStore(self.home / ARTIFACTS_DIR)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._using is not None:
-            self._using.__exit__(*exc)
         self._ledger_cm.__exit__(*exc)
 
     # ------------------------------------------------------------ the run's life

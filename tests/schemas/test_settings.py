@@ -1,4 +1,4 @@
-"""Settings: profiles, --set overrides, feature flags, validation, the config hash, and ContextVar isolation across threads."""
+"""Settings: profiles, --set overrides, feature flags, validation, the config hash, and isolation across threads with settings passed explicitly."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import threading
 
 import pytest
 
-from schemas.settings import Settings, SettingsError, current, load_settings, profile_names, using
+from schemas.settings import Settings, SettingsError, load_settings, profile_names
+from stages.validate import validate
+from tests.support.contracts_kit import market, patch
+from tests.support.contracts_kit import settings as kit_settings
 
 
 def test_both_profiles_load_and_differ_where_they_should() -> None:
@@ -54,36 +57,35 @@ def test_settings_are_frozen() -> None:
 
 
 def test_two_threads_with_different_settings_never_see_each_others() -> None:
-    barrier = threading.Barrier(2, timeout=10)
-    seen: dict[str, list[float]] = {}
+    """Isolation rests on settings passed explicitly: two validations with different contracts run at
+    once in two threads, interleaved by a barrier, and each sees only its own settings."""
+    spiked = patch(market("AAA"), "AAA", 12, close=800.0)
+    strict = kit_settings(contracts={"max_abs_return": 0.5})
+    loose = kit_settings(contracts={"max_abs_return": 1e6})
+    barrier = threading.Barrier(2, timeout=30)
+    seen: dict[str, list[int]] = {}
     errors: list[BaseException] = []
 
     def worker(name: str, settings: Settings) -> None:
         try:
-            with using(settings):
-                barrier.wait()  # both threads are now inside their own `using` block
-                first = current().backtest.cost_bps
-                barrier.wait()  # and both have read once: force a second read after the other's
-                seen[name] = [first, current().backtest.cost_bps]
-            seen[name].append(current().backtest.cost_bps)
+            seen[name] = []
+            for _ in range(3):
+                barrier.wait()  # both threads validate at the same time, three rounds
+                seen[name].append(validate(raw=spiked, settings=settings).outputs["drops"].height)
         except BaseException as exc:  # surfaced in the main thread below
             errors.append(exc)
 
-    a = load_settings("canary", {"backtest.cost_bps": "1"})
-    b = load_settings("production", {"backtest.cost_bps": "2"})
-    threads = [threading.Thread(target=worker, args=("a", a)), threading.Thread(target=worker, args=("b", b))]
+    threads = [threading.Thread(target=worker, args=("strict", strict)), threading.Thread(target=worker, args=("loose", loose))]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert not errors
-    default = Settings().backtest.cost_bps
-    assert seen == {"a": [1.0, 1.0, default], "b": [2.0, 2.0, default]}
+    assert seen["loose"] == [0, 0, 0]
+    assert seen["strict"][0] > 0 and len(set(seen["strict"])) == 1
 
 
-def test_using_restores_the_outer_settings() -> None:
-    outer, inner = load_settings("canary"), load_settings("production")
-    with using(outer):
-        with using(inner):
-            assert current() is inner
-        assert current() is outer
+def test_settings_module_holds_no_active_settings() -> None:
+    import schemas.settings as module
+
+    assert not hasattr(module, "current") and not hasattr(module, "using") and not hasattr(module, "CURRENT_SETTINGS")
