@@ -167,14 +167,15 @@ class RunSession:
 
     # ------------------------------------------------------------ one stage
 
-    def refs(self, spec: StageSpec) -> list[ArtifactRef]:
+    def refs(self, spec: StageSpec) -> list[ArtifactRef | None]:
+        """The refs of the stage's reads in the run so far (None for one not produced yet)."""
         return [getattr(self.ctx, f, None) for f in spec.reads]
 
     def _run_stage(self, spec: StageSpec, attempt: int) -> list[ArtifactRef]:
         missing = [f for f in spec.reads if getattr(self.ctx, f, None) is None]
         if missing:
             raise StageError(f"reads {', '.join(missing)}, which no earlier stage produced")
-        refs: list[ArtifactRef] = self.refs(spec)
+        refs = [ref for ref in self.refs(spec) if ref is not None]
         self.rec.record([StageStartedData(inputs=refs)], stage=spec.name)
         started = time.perf_counter()
         frames: dict[str, Any] = {f: self._load(ref) for f, ref in zip(spec.reads, refs)}
@@ -215,7 +216,8 @@ class RunSession:
     def _load(self, ref: ArtifactRef) -> pl.DataFrame:
         if ref.hash not in self.cache:
             self.cache[ref.hash] = self.store.get_frame(ref)
-        return self.cache[ref.hash]
+        frame: pl.DataFrame = self.cache[ref.hash]
+        return frame
 
 
 def run(pipeline: Pipeline, settings: Any, home: Path, *, run_id: str | None = None,

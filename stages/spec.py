@@ -47,4 +47,5 @@ def frame_rows(frame: Any) -> int:
     """Rows of a polars/pandas frame or Arrow table."""
     if isinstance(frame, pl.DataFrame):
         return frame.height
-    return int(getattr(frame, "num_rows", None) if hasattr(frame, "num_rows") else len(frame))
+    rows = frame.num_rows if hasattr(frame, "num_rows") else len(frame)
+    return int(rows)

@@ -70,7 +70,7 @@ def run_prefect(pipeline: Pipeline, settings: Any, home: Path, *, run_id: str | 
 
         tasks = {
             spec.name: task(run_stage, name=spec.name, retries=spec.retries, retry_delay_seconds=spec.retry_delay_s,
-                            persist_result=False, cache_policy=NO_CACHE, log_prints=False)
+                            persist_result=False, cache_policy=NO_CACHE, log_prints=False)  # type: ignore[call-overload]
             for spec in pipeline.stages
         }
 
@@ -86,8 +86,8 @@ def run_prefect(pipeline: Pipeline, settings: Any, home: Path, *, run_id: str | 
                     break
             return flow_run_id
 
-        the_flow = flow(body, name=f"ledgerline-{pipeline.name}", flow_run_name=session.run_id, persist_result=False,
-                        log_prints=False, validate_parameters=False)
+        the_flow = flow(body, name=f"ledgerline-{pipeline.name}", flow_run_name=session.run_id,  # type: ignore[call-overload]
+                        persist_result=False, log_prints=False, validate_parameters=False)
         progress(f"prefect: flow ledgerline-{pipeline.name} (API {os.environ.get('PREFECT_API_URL') or 'ephemeral'})")
         try:
             the_flow()
