@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 HOME_DIR ?= runs
 PROFILE ?= canary
 DATA ?=
+# `make run ORCHESTRATOR=prefect` runs the same stages as a Prefect flow (the ephemeral API under the home)
+ORCHESTRATOR ?= plain
 
 .PHONY: install run test bench flow-production clean
 
@@ -21,9 +23,9 @@ $(STAMP): pyproject.toml
 run: install
 ifdef DATA
 	bin/_dvc_pull.sh $(DATA)
-	bin/run-pipeline --profile $(PROFILE) --home $(HOME_DIR) --mirror --source $(DATA)
+	bin/run-pipeline --profile $(PROFILE) --home $(HOME_DIR) --mirror --orchestrator $(ORCHESTRATOR) --source $(DATA)
 else
-	bin/run-pipeline --profile $(PROFILE) --home $(HOME_DIR) --mirror
+	bin/run-pipeline --profile $(PROFILE) --home $(HOME_DIR) --mirror --orchestrator $(ORCHESTRATOR)
 endif
 
 flow-production: run
