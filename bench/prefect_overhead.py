@@ -1,0 +1,65 @@
+"""Benchmark: the Prefect orchestrator's overhead against the plain runner, on the canary profile, in the same run.
+
+examples:
+  .venv/bin/python bench/prefect_overhead.py              # canary and toy, plain and prefect, best of 2
+  .venv/bin/python bench/prefect_overhead.py --repeats 1
+
+Each run is `bin/run-pipeline --no-project --quiet` in a fresh child process into a fresh home, so both
+runners pay the same interpreter, import and numba-cache start-up. The per-flow and per-task overheads
+are solved from two pipelines of different lengths (the toy's 2 stages, the canary's 8):
+  prefect - plain = flow + tasks x per_task
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TOY = str(ROOT / "examples" / "toy.py") + ":PIPELINE"
+
+
+def wall(args: list[str], orchestrator: str) -> float:
+    """Seconds of one cold `bin/run-pipeline` into a fresh home (its Prefect home included)."""
+    with tempfile.TemporaryDirectory(prefix="ll-bench-prefect-") as home:
+        started = time.perf_counter()
+        done = subprocess.run([str(ROOT / "bin" / "run-pipeline"), "--home", home, "--no-project", "--quiet",
+                               "--orchestrator", orchestrator, *args], capture_output=True, text=True)
+        took = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.exit(f"prefect_overhead: run-pipeline {orchestrator} {' '.join(args)} failed: {done.stderr.strip()[-500:]}")
+    return took
+
+
+def best(args: list[str], orchestrator: str, repeats: int) -> float:
+    return min(wall(args, orchestrator) for _ in range(repeats))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repeats", type=int, default=2, help="runs per configuration; the best is kept (default 2)")
+    args = p.parse_args()
+    from stages.registry import QUANT_REFERENCE
+
+    canary = ["--profile", "canary"]
+    toy = ["--pipeline", TOY]
+    figures = {(name, o): best(a, o, args.repeats) for name, a in (("canary", canary), ("toy", toy))
+               for o in ("plain", "prefect")}
+    n_canary, n_toy = len(QUANT_REFERENCE.stages), 2
+    extra_canary = figures["canary", "prefect"] - figures["canary", "plain"]
+    extra_toy = figures["toy", "prefect"] - figures["toy", "plain"]
+    per_task = (extra_canary - extra_toy) / (n_canary - n_toy)
+    per_flow = extra_toy - n_toy * per_task
+    print("pipeline  stages   plain s  prefect s   ratio")
+    for name, n in (("canary", n_canary), ("toy", n_toy)):
+        plain, pref = figures[name, "plain"], figures[name, "prefect"]
+        print(f"{name:<8}  {n:>6}  {plain:8.2f}  {pref:9.2f}  {pref / plain:5.2f}x")
+    print(f"prefect overhead: {per_flow:.2f} s per flow (ephemeral API start-up included) + {per_task * 1000:.0f} ms per task")
+
+
+if __name__ == "__main__":
+    main()
