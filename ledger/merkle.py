@@ -1,0 +1,141 @@
+"""RFC 9162 Merkle tree hashing and proofs: pure functions over leaf entries or leaf hashes (SHA-256)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+def leaf_hash(entry: bytes) -> bytes:
+    """SHA-256(0x00 || entry)."""
+    return hashlib.sha256(b"\x00" + entry).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """SHA-256(0x01 || left || right)."""
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def split(n: int) -> int:
+    """The largest power of two strictly below n (n >= 2)."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def root_of_hashes(hashes: Sequence[bytes]) -> bytes:
+    """The tree head over leaf hashes (level by level; an odd last node is promoted, never duplicated)."""
+    if not hashes:
+        return EMPTY_ROOT
+    level = list(hashes)
+    while len(level) > 1:
+        nxt = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0]
+
+
+def root(leaves: Sequence[bytes]) -> bytes:
+    """MTH(D[n]) over leaf entries (RFC 9162 2.1.1)."""
+    return root_of_hashes([leaf_hash(e) for e in leaves])
+
+
+def inclusion_path(index: int, hashes: Sequence[bytes]) -> list[bytes]:
+    """PATH(m, D[n]) over leaf hashes (RFC 9162 2.1.3.1), leaf-to-root order."""
+    n = len(hashes)
+    if not 0 <= index < n:
+        raise ValueError(f"leaf index {index} outside a tree of {n}")
+    if n == 1:
+        return []
+    k = split(n)
+    if index < k:
+        return inclusion_path(index, hashes[:k]) + [root_of_hashes(hashes[k:])]
+    return inclusion_path(index - k, hashes[k:]) + [root_of_hashes(hashes[:k])]
+
+
+def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
+    """The inclusion proof of leaf `index` over leaf entries."""
+    return inclusion_path(index, [leaf_hash(e) for e in leaves])
+
+
+def consistency_path(m: int, hashes: Sequence[bytes]) -> list[bytes]:
+    """PROOF(m, D[n]) over leaf hashes (RFC 9162 2.1.4.1, SUBPROOF)."""
+    n = len(hashes)
+    if not 0 < m <= n:
+        raise ValueError(f"old size {m} outside 1..{n}")
+    return _subproof(m, hashes, True)
+
+
+def _subproof(m: int, hashes: Sequence[bytes], complete: bool) -> list[bytes]:
+    n = len(hashes)
+    if m == n:
+        return [] if complete else [root_of_hashes(hashes)]
+    k = split(n)
+    if m <= k:
+        return _subproof(m, hashes[:k], complete) + [root_of_hashes(hashes[k:])]
+    return _subproof(m - k, hashes[k:], False) + [root_of_hashes(hashes[:k])]
+
+
+def consistency_proof(m: int, leaves: Sequence[bytes]) -> list[bytes]:
+    """The consistency proof from size m to len(leaves), over leaf entries."""
+    return consistency_path(m, [leaf_hash(e) for e in leaves])
+
+
+def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes | None:
+    """The root the proof leads to (RFC 9162 2.1.3.2), or None when the proof has the wrong shape."""
+    if not 0 <= index < size:
+        return None
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return None
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            if not fn & 1:
+                while fn & 1 == 0 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return r if sn == 0 else None
+
+
+def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes], expected_root: bytes) -> bool:
+    """Whether `proof` shows leaf hash `leaf` at `index` in the tree of `size` with `expected_root`."""
+    return root_from_inclusion(index, size, leaf, proof) == expected_root
+
+
+def verify_consistency(m: int, n: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> bool:
+    """RFC 9162 2.1.4.2: whether `proof` shows the tree of size m with old_root is a prefix of size n's new_root."""
+    if not 0 < m <= n:
+        return m == 0 and not proof and old_root == EMPTY_ROOT  # the empty tree is a prefix of every tree
+    if m == n:
+        return not proof and old_root == new_root
+    path = list(proof)
+    if m & (m - 1) == 0:  # a power of two: the old root is the first node
+        path.insert(0, old_root)
+    if not path:
+        return False
+    fn, sn = m - 1, n - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            if not fn & 1:
+                while fn & 1 == 0 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and fr == old_root and sr == new_root
