@@ -17,6 +17,7 @@ from projectors.errors import (
     ProjectionBusyError,
     ProjectionDisagreesError,
 )
+from ledger.errors import EvidenceError
 from schemas.errors import LedgerlineError
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
@@ -30,7 +31,7 @@ class UsageError(LedgerlineError):
 #: library errors that mean "a check found a problem" (exit 1); every other LedgerlineError is exit 2
 FOUND_ERRORS: tuple[type[LedgerlineError], ...] = (
     CheckpointMismatchError, MirrorDivergedError, MirrorStoreIncompleteError, ProjectionBusyError, ProjectionDisagreesError,
-    LineageDivergedError,
+    LineageDivergedError, EvidenceError,
 )
 
 

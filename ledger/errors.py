@@ -55,3 +55,7 @@ class EventRejectedError(LedgerError, ValueError):
 
 class UnknownEventError(LedgerError, ValueError):
     """Raised when a line names an event type or version this code cannot read or upcast."""
+
+
+class EvidenceError(LedgerError):
+    """A checkpoint or proof that does not hold: a bad signature, a root the ledger does not have, a fork (exit 1)."""
