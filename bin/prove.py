@@ -38,7 +38,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError(f"no ledger at {args.home / LEDGER_NAME}")
         tree = Tree(args.home)
         head, head_root = tree.root()
-        b64 = lambda h: base64.b64encode(h).decode()  # noqa: E731
         if args.consistency:
             if len(args.consistency) > 2:
                 raise UsageError("--consistency takes OLD.note and at most one NEW.note")
@@ -47,9 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             n, new_root = (new.size, new.root) if new else (head, head_root)
             if old.size > n or n > head:
                 raise UsageError(f"sizes {old.size} -> {n} do not fit a ledger of {head} lines")
+            hashes = [b64(h) for h in tree.consistency(old.size, n)]
             doc: Any = {"old_size": old.size, "new_size": n, "old_root": b64(old.root), "new_root": b64(new_root),
-                        "hashes": [b64(h) for h in tree.consistency(old.size, n)]}
-            _print(args.json, doc, f"consistency proof {old.size} -> {n}: {len(doc['hashes'])} hashes")
+                        "hashes": hashes}
+            _print(args.json, doc, f"consistency proof {old.size} -> {n}: {len(hashes)} hashes")
             return EXIT_OK
         size, root = head, head_root
         if args.checkpoint:
@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not 1 <= seq <= size:
                 raise UsageError(f"seq {seq} is not in a tree of {size} lines")
         lines = _lines(args.home, set(seqs))
-        proofs = [{"seq": s, "leaf_index": s - 1, "tree_size": size, "root": b64(root), "entry": lines[s],
+        proofs: list[dict[str, Any]] = [{"seq": s, "leaf_index": s - 1, "tree_size": size, "root": b64(root), "entry": lines[s],
                    "hashes": [b64(h) for h in tree.inclusion(s, size)]} for s in seqs]
         out: Any = proofs if args.run else proofs[0]
         _print(args.json, out, "\n".join(f"seq {d['seq']}: included in the tree of size {size} ({len(d['hashes'])} hashes)"
@@ -72,6 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
     return run(PROG, body)
+
+
+def b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode()
 
 
 def _run_seqs(home: Path, run_id: str, size: int) -> list[int]:
