@@ -26,6 +26,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--deep", action="store_true",
                    help="also decode every event and rebuild the projection in a temporary file to compare (slower)")
     p.add_argument("--no-witnesses", action="store_true", help="check the chain only")
+    p.add_argument("--checkpoint", type=Path, metavar="NOTE",
+                   help="check this signed checkpoint (default <home>/checkpoints/latest.note when present) and consistency to now")
+    p.add_argument("--vkey", action="append", default=[], metavar="KEY",
+                   help="a verifier key (NAME+HEXID+BASE64, or a file holding one) to check checkpoints with "
+                        "(default the keys in <home>/checkpoints/keys); repeatable")
     args = p.parse_args(argv)
 
     def body() -> int:
@@ -37,6 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         found = [] if args.no_witnesses else witnesses(target.parent, notes)
         disagree = cross_check(target, found)
         damaged = [] if args.no_witnesses else read_models(target.parent, args.deep, notes)
+        damaged += checkpoint_problems(target.parent, args.checkpoint, args.vkey, notes)
         ok = report.ok and not disagree and not damaged
         if args.json:
             out = dataclasses.asdict(report) | {
@@ -53,6 +59,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK if ok else EXIT_FOUND
 
     return run(PROG, body)
+
+
+def checkpoint_problems(home: Path, note_path: Path | None, vkeys: list[str], notes: list[str]) -> list[str]:
+    """The signed checkpoint's check (signature, root at its size, consistency to now): one line per problem."""
+    from ledger.checkpoints import LATEST_NOTE, check_note, checkpoints_dir, known_verifiers, read_note
+    from ledger.errors import EvidenceError
+    from ledger.notes import Verifier
+
+    path = note_path or checkpoints_dir(home) / LATEST_NOTE
+    if note_path is None and not path.exists():
+        return []
+    note = read_note(path)  # a missing or malformed note the user named is bad input (exit 2)
+    verifiers = [Verifier.parse(Path(k).read_text() if Path(k).is_file() else k) for k in vkeys] or known_verifiers(home)
+    try:
+        notes.append(check_note(home, note, verifiers).line())
+    except EvidenceError as exc:
+        return [f"checkpoint {path}: {exc}"]
+    return []
 
 
 def read_models(home: Path, deep: bool, notes: list[str]) -> list[str]:

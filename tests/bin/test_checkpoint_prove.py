@@ -123,3 +123,30 @@ def test_bad_input_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixt
     assert prove(["--home", str(home), "--consistency", str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 4 and "Traceback" not in "".join(err)
+
+
+def test_verify_checks_the_latest_checkpoint_and_a_given_one(keyed: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    from bin.verify import main as verify
+
+    home, key = keyed
+    assert checkpoint(["--home", str(home), "--key", str(key)]) == 0
+    old = home.parent / "old.note"
+    old.write_bytes((home / "checkpoints" / "latest.note").read_bytes())
+    write(home, run_events(RUN_B))
+    capsys.readouterr()
+    assert verify(["--home", str(home), "--no-witnesses", "--checkpoint", str(old)]) == 0
+    capsys.readouterr()
+    assert verify(["--home", str(home), "--no-witnesses", "--checkpoint", str(old), "--json"]) == 0
+    assert any("checkpoint at size" in n for n in json.loads(capsys.readouterr().out)["notes"])
+    stranger = home.parent / "stranger.vkey"
+    assert checkpoint(["--home", str(home), "--keygen", "mallory", "--key-dir", str(home.parent / "mk")]) == 0
+    stranger.write_text((home.parent / "mk" / "mallory.vkey").read_text())
+    capsys.readouterr()
+    assert verify(["--home", str(home), "--no-witnesses", "--checkpoint", str(old), "--vkey", str(stranger)]) == 1
+    assert "signature does not verify" in capsys.readouterr().err
+    path = home / LEDGER_NAME
+    lines = path.read_bytes().split(b"\n")
+    lines[2] = lines[2][:-3] + bytes([lines[2][-3] ^ 1]) + lines[2][-2:]
+    path.write_bytes(b"\n".join(lines))
+    assert verify(["--home", str(home), "--no-witnesses", "--checkpoint", str(old)]) == 1
+    assert "the first line that differs is seq 3" in capsys.readouterr().err
