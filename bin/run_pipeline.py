@@ -117,6 +117,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             done = after_run(args.home, outcome.run_id, policy=policy, tag=policy is not None, mirror=args.mirror,
                              tracking_uri=args.tracking_uri, progress=progress)
             notes = done.notes()
+        key = os.environ.get("LEDGERLINE_SIGNING_KEY")
+        if key:  # sign the head after the run (and its tags): an auditor's checkpoint
+            from ledger.checkpoints import load_signer, sign_head
+
+            path, _ = sign_head(args.home, load_signer(Path(key)))
+            notes.append(f"checkpoint: signed the tree head into {path}")
         summary = summarize_run(args.home, outcome.run_id, outcome.status, outcome.first_seq, outcome.last_seq, outcome.error)
         if args.json:
             print(json.dumps({**summary.as_dict(), "notes": notes}))

@@ -150,3 +150,17 @@ def test_verify_checks_the_latest_checkpoint_and_a_given_one(keyed: tuple[Path, 
     path.write_bytes(b"\n".join(lines))
     assert verify(["--home", str(home), "--no-witnesses", "--checkpoint", str(old)]) == 1
     assert "the first line that differs is seq 3" in capsys.readouterr().err
+
+
+def test_run_pipeline_signs_after_each_run_when_a_key_is_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from bin.run_pipeline import main as run_pipeline
+
+    home = tmp_path / "home"
+    assert checkpoint(["--home", str(home), "--keygen", "ci", "--key-dir", str(tmp_path / "keys")]) == 0
+    monkeypatch.setenv("LEDGERLINE_SIGNING_KEY", str(tmp_path / "keys" / "ci.key"))
+    small = ["--no-project", "--json"]
+    assert run_pipeline(["--home", str(home), *small]) == 0
+    note = read_note(home / "checkpoints" / "latest.note")
+    lines = (home / LEDGER_NAME).read_bytes().count(b"\n")
+    assert Checkpoint.parse(note.text).size == lines and check_note(home, note, known_verifiers(home)).signers == ["ci"]
