@@ -167,7 +167,8 @@ def test_old_event_versions_are_upcast_never_rewritten(tmp_path: Path) -> None:
     assert b'"type":"StageFailed","v":1' in before
     proj.rebuild(tmp_path)
     rebuilt = snapshot(tmp_path)
-    assert [r[5:] for r in rebuilt["stage_failed"]] == [("ValueError", "select exploded", None)]
+    # v1 upcast through v2 (traceback_tail None) and v3 (attempt 1, will_retry false)
+    assert [r[5:] for r in rebuilt["stage_failed"]] == [("ValueError", "select exploded", None, 1, False)]
     proj.projection_path(tmp_path).unlink()
     _catch_up_in_two_steps(tmp_path, split=31)
     assert snapshot(tmp_path) == rebuilt

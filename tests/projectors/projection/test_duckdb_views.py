@@ -41,12 +41,13 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
     "runs": [
         ('run_id', 'VARCHAR'), ('status', 'VARCHAR'), ('pipeline', 'VARCHAR'), ('profile', 'VARCHAR'),
         ('started_at', 'TIMESTAMP'), ('completed_at', 'TIMESTAMP'), ('duration_s', 'DOUBLE'), ('git_sha', 'VARCHAR'),
-        ('git_dirty', 'BOOLEAN'), ('config_hash', 'VARCHAR'), ('seed', 'BIGINT'), ('sharpe', 'DOUBLE'),
+        ('git_dirty', 'BOOLEAN'), ('config_hash', 'VARCHAR'), ('seed', 'BIGINT'), ('orchestrator', 'VARCHAR'),
+        ('flow_run_id', 'VARCHAR'), ('sharpe', 'DOUBLE'),
         ('max_drawdown', 'DOUBLE'), ('cagr', 'DOUBLE'), ('rows_dropped', 'BIGINT'), ('error', 'VARCHAR'),
         ('started_seq', 'BIGINT'), ('completed_seq', 'BIGINT'),
     ],
     "stages": [
-        ('run_id', 'VARCHAR'), ('stage', 'VARCHAR'), ('position', 'BIGINT'), ('status', 'VARCHAR'),
+        ('run_id', 'VARCHAR'), ('stage', 'VARCHAR'), ('position', 'BIGINT'), ('status', 'VARCHAR'), ('attempts', 'BIGINT'),
         ('started_at', 'TIMESTAMP'), ('ended_at', 'TIMESTAMP'), ('rows_in', 'BIGINT'), ('rows_out', 'BIGINT'),
         ('duration_s', 'DOUBLE'), ('outputs', 'STRUCT("name" VARCHAR, hash VARCHAR, "rows" BIGINT, sha256 VARCHAR, bytes BIGINT)[]'),
         ('changed', 'VARCHAR[]'), ('error_type', 'VARCHAR'), ('message', 'VARCHAR'), ('traceback_tail', 'VARCHAR'),
