@@ -43,6 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         disagree = cross_check(target, found)
         damaged = [] if args.no_witnesses else read_models(target.parent, args.deep, notes)
         damaged += checkpoint_problems(target.parent, args.checkpoint, args.vkey, notes)
+        damaged += artifacts(target.parent) if report.ok and not args.no_witnesses else []
         ok = report.ok and not disagree and not damaged
         if args.json:
             out = dataclasses.asdict(report) | {
@@ -59,6 +60,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK if ok else EXIT_FOUND
 
     return run(PROG, body)
+
+
+def artifacts(home: Path) -> list[str]:
+    """Every artifact the ledger names, checked against its recorded size and SHA-256: one line per bad one."""
+    from projectors.runs.artifacts import artifact_problems
+
+    _, problems = artifact_problems(home)
+    return [p.line() for p in problems]
 
 
 def checkpoint_problems(home: Path, note_path: Path | None, vkeys: list[str], notes: list[str]) -> list[str]:
@@ -113,7 +122,7 @@ def _print_human(
     for problem in disagree:
         print(f"{PROG}: WITNESS DISAGREES: {problem}", file=sys.stderr)
     for problem in damaged:
-        print(f"{PROG}: READ MODEL DAMAGED: {problem}", file=sys.stderr)
+        print(f"{PROG}: {'ARTIFACT' if problem.startswith('artifact ') else 'READ MODEL DAMAGED'}: {problem}", file=sys.stderr)
     if report.ok and not disagree and not damaged:
         agreed = ", ".join(f"{w.name} at seq {w.seq}" for w in found) or "none found"
         print(f"ok: chain intact, {report.events} events, head seq {report.head_seq} {report.head_hash[:12]}; witnesses agree: {agreed}")

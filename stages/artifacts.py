@@ -107,7 +107,7 @@ class ArtifactStore:
     def get_frame(self, ref: ArtifactRef) -> pl.DataFrame:
         """Load the frame a ref points to, after checking the file is what the ref says (ArtifactCorruptError)."""
         raw = self._read_checked(ref, "parquet")
-        df = _parse_parquet(raw)
+        df = parse_parquet(raw)
         if ref.sha256 is None and (df is None or frame_hash(df) != ref.hash):
             raise ArtifactCorruptError(ref.name, ref.hash, "its content no longer hashes to its name")
         assert df is not None  # a file matching its recorded sha256 is the Parquet that was written
@@ -145,7 +145,7 @@ class ArtifactStore:
         existing = hashlib.sha256(raw).hexdigest()
         if existing == sha:
             return sha
-        df = _parse_parquet(raw)  # another writer version may lay out the same content differently
+        df = parse_parquet(raw)  # another writer version may lay out the same content differently
         if df is None or frame_hash(df) != digest:
             raise ArtifactCorruptError(name, digest, "the existing file no longer holds the content it is named by")
         return existing
@@ -167,7 +167,7 @@ class ArtifactStore:
         write_atomic(path, write)
 
 
-def _parse_parquet(raw: bytes) -> pl.DataFrame | None:
+def parse_parquet(raw: bytes) -> pl.DataFrame | None:
     """The frame in raw, or None when polars cannot read it (its panic message kept off the terminal)."""
     try:
         with _quiet_stderr():

@@ -1,0 +1,73 @@
+"""Do the artifacts the ledger names still hold what the ledger says? (bin/verify's artifact check.)
+
+Every `ArtifactWritten` names a file under the home (`artifacts/<hash>.<format>`), its size and, from
+v2 on, the SHA-256 of its bytes. A file that is missing, has another size or other bytes is reported
+with the run and stage that wrote it. Events written before v2 carry no file SHA-256: a JSON
+document is checked by its name (the SHA-256 of its bytes), a Parquet frame by re-reading it and
+recomputing its frame hash (the only check that needs polars, imported then).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+
+from ledger import Ledger
+from schemas.events import ArtifactWritten
+
+
+@dataclasses.dataclass(frozen=True)
+class ArtifactProblem:
+    """One artifact that is not what the ledger says."""
+
+    run_id: str | None
+    stage: str | None
+    name: str
+    path: str
+    problem: str
+
+    def line(self) -> str:
+        return f"artifact {self.name} ({self.path}) of run {self.run_id}, stage {self.stage}: {self.problem}"
+
+
+def artifact_problems(home: Path) -> tuple[int, list[ArtifactProblem]]:
+    """(artifacts checked, problems): each file named by an ArtifactWritten event, checked once."""
+    home = Path(home)
+    first: dict[str, ArtifactWritten] = {}
+    with Ledger.open(home, readonly=True) as ledger:
+        for event in ledger.read():
+            if isinstance(event, ArtifactWritten):
+                known = first.get(event.data.path)
+                if known is None or (known.data.sha256 is None and event.data.sha256 is not None):
+                    first[event.data.path] = event
+    problems = [p for p in (_check(home, e) for e in first.values()) if p is not None]
+    return len(first), problems
+
+
+def _check(home: Path, event: ArtifactWritten) -> ArtifactProblem | None:
+    d = event.data
+
+    def problem(text: str) -> ArtifactProblem:
+        return ArtifactProblem(event.run_id, event.stage, d.name, d.path, text)
+
+    path = home / d.path
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return problem("missing")
+    except OSError as exc:
+        return problem(f"unreadable ({exc.strerror or exc})")
+    if len(raw) != d.bytes:
+        return problem(f"has {len(raw)} bytes, the ledger says {d.bytes}")
+    digest = hashlib.sha256(raw).hexdigest()
+    if d.sha256 is not None:
+        return None if digest == d.sha256 else problem("its bytes no longer match the recorded SHA-256")
+    if d.format == "json":
+        return None if digest == d.hash else problem("its bytes no longer hash to its name")
+    from stages.artifacts import frame_hash, parse_parquet  # only for artifacts recorded before ArtifactWritten v2
+
+    df = parse_parquet(raw)
+    if df is None or frame_hash(df) != d.hash:
+        return problem("its frame no longer hashes to its recorded frame hash")
+    return None
