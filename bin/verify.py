@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         disagree = cross_check(target, found)
         damaged = [] if args.no_witnesses else read_models(target.parent, args.deep, notes)
         damaged += checkpoint_problems(target.parent, args.checkpoint, args.vkey, notes)
-        damaged += artifacts(target.parent) if report.ok and not args.no_witnesses else []
+        damaged += artifacts(target.parent, notes) if report.ok and not args.no_witnesses else []
         ok = report.ok and not disagree and not damaged
         if args.json:
             out = dataclasses.asdict(report) | {
@@ -62,9 +62,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run(PROG, body)
 
 
-def artifacts(home: Path) -> list[str]:
-    """Every artifact the ledger names, checked against its recorded size and SHA-256: one line per bad one."""
+def artifacts(home: Path, notes: list[str]) -> list[str]:
+    """Every artifact the ledger names, checked against its recorded size and SHA-256: one line per bad one.
+
+    A ledger without an artifacts folder beside it (a copy of audit.jsonl alone) gets a note instead.
+    """
+    from ledger import ARTIFACTS_DIR
     from projectors.runs.artifacts import artifact_problems
+
+    if not (home / ARTIFACTS_DIR).is_dir():
+        notes.append(f"artifacts not checked: no {ARTIFACTS_DIR}/ folder beside the ledger")
+        return []
 
     _, problems = artifact_problems(home)
     return [p.line() for p in problems]
