@@ -31,9 +31,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--vkey", action="append", default=[], metavar="KEY",
                    help="a verifier key (NAME+HEXID+BASE64, or a file holding one) to check checkpoints with "
                         "(default the keys in <home>/checkpoints/keys); repeatable")
+    p.add_argument("--bundle", type=Path, metavar="FILE.zip",
+                   help="check an evidence bundle made by bin/export instead of a ledger (as its verify_bundle.py does)")
     args = p.parse_args(argv)
 
     def body() -> int:
+        if args.bundle is not None:
+            return _bundle(args.bundle, args.vkey, args.json)
         target = resolve_path(args.path or args.home)
         if not target.is_file():
             raise UsageError(f"no ledger at {target}")
@@ -60,6 +64,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK if ok else EXIT_FOUND
 
     return run(PROG, body)
+
+
+def _bundle(path: Path, vkeys: list[str], as_json: bool) -> int:
+    """Check an evidence bundle with the same code its verify_bundle.py runs."""
+    from ledger.verify_bundle import BundleError, verify
+
+    if not path.is_file():
+        raise UsageError(f"no bundle at {path}")
+    pinned = (Path(vkeys[0]).read_text() if Path(vkeys[0]).is_file() else vkeys[0]) if vkeys else None
+    try:
+        lines = verify(str(path), pinned)
+    except BundleError as exc:
+        print(json.dumps({"ok": False, "problem": str(exc)}) if as_json else f"{PROG}: BUNDLE FAILS: {exc}",
+              file=sys.stdout if as_json else sys.stderr)
+        return EXIT_FOUND
+    except (KeyError, ValueError) as exc:
+        raise UsageError(f"{path} is not an evidence bundle: {exc}") from None
+    print(json.dumps({"ok": True, "checks": lines}) if as_json else "\n".join(f"ok: {line}" for line in lines))
+    return EXIT_OK
 
 
 def artifacts(home: Path, notes: list[str]) -> list[str]:

@@ -59,3 +59,7 @@ class UnknownEventError(LedgerError, ValueError):
 
 class EvidenceError(LedgerError):
     """A checkpoint or proof that does not hold: a bad signature, a root the ledger does not have, a fork (exit 1)."""
+
+
+class ExportError(LedgerError):
+    """An evidence bundle that cannot be made as asked: no such run, no checkpoint covering it (exit 2)."""

@@ -338,10 +338,10 @@ def test_a_removed_flag_is_reported_at_its_doc_line(parsers: dict[str, argparse.
 
 
 def test_an_undocumented_command_is_demanded(parsers: dict[str, argparse.ArgumentParser]) -> None:
-    extra = argparse.ArgumentParser(prog="export")
+    extra = argparse.ArgumentParser(prog="archive")
     extra.add_argument("--out")
-    problems = check_cli_reference({**parsers, "export": extra})
-    assert problems == ["docs/cli.md: no `## bin/export` section for the command bin/export"]
+    problems = check_cli_reference({**parsers, "archive": extra})
+    assert problems == ["docs/cli.md: no `## bin/archive` section for the command bin/archive"]
 
 
 def test_an_undocumented_flag_is_demanded(parsers: dict[str, argparse.ArgumentParser]) -> None:
