@@ -47,9 +47,10 @@ def _artifact(home: Path, name: str, df: pl.DataFrame) -> tuple[ArtifactRef, Art
     df.write_parquet(tmp, statistics=False)
     digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
     tmp.rename(folder / f"{digest}.parquet")
-    return (ArtifactRef(name=name, hash=digest, rows=df.height),
-            ArtifactWrittenData(name=name, hash=digest, format="parquet", rows=df.height,
-                                bytes=(folder / f"{digest}.parquet").stat().st_size, path=f"artifacts/{digest}.parquet"))
+    size = (folder / f"{digest}.parquet").stat().st_size  # named by its file hash here; sha256 records the same
+    return (ArtifactRef(name=name, hash=digest, rows=df.height, sha256=digest, bytes=size),
+            ArtifactWrittenData(name=name, hash=digest, format="parquet", rows=df.height, sha256=digest,
+                                bytes=size, path=f"artifacts/{digest}.parquet"))
 
 
 def lineage_home(home: Path) -> Path:
