@@ -54,7 +54,9 @@ def floor(df: pl.DataFrame) -> pl.DataFrame:
     same = pl.col("symbol") == pl.col("symbol").shift(1)
     ret = pl.col("close") / pl.when(same).then(pl.col("close").shift(1)) - 1.0
     dup = same & (pl.col("date") == pl.col("date").shift(1))
-    keep = pl.all_horizontal(*ok, pl.col("volume") >= 0, pl.col("high") >= pl.col("low"), ret.is_between(-1, 5).fill_null(True))
+    keep = pl.all_horizontal(
+        *ok, pl.col("volume") >= 0, pl.col("high") >= pl.col("low"), ret.is_between(-1, 5).fill_null(True)
+    )
     return df.filter(keep & ~dup.fill_null(False))
 
 
@@ -98,7 +100,9 @@ def main() -> None:
     result = validate(raw=df, settings=settings)
     kept, dropped = result.outputs["clean"].height, result.outputs["drops"].height
     assert kept + dropped == df.height
-    print(f"tier 1 on {df.height:,} rows ({dropped:,} dropped), best of {repeats}; goal <= {GOAL_S} s for our filter-and-log")
+    print(
+        f"tier 1 on {df.height:,} rows ({dropped:,} dropped), best of {repeats}; goal <= {GOAL_S} s for our filter-and-log"
+    )
     ours = best_of(repeats, lambda: validate(raw=df, settings=settings))
     base = best_of(repeats, lambda: floor(df))
     pandera_pl = best_of(repeats, lambda: pandera_schema_polars().validate(df, lazy=True))
@@ -107,14 +111,18 @@ def main() -> None:
     if rows <= 2_000_000 or not args.quick:
         pdf = df.to_pandas()
         pdf["date"] = pd.to_datetime(pdf["date"])
-        table.append(("pandera pandas drop_invalid_rows", best_of(1, lambda: pandera_schema_pandas().validate(pdf, lazy=True))))
+        table.append(
+            ("pandera pandas drop_invalid_rows", best_of(1, lambda: pandera_schema_pandas().validate(pdf, lazy=True)))
+        )
     for name, seconds in table:
         print(f"  {name:<40} {seconds:8.3f} s   {seconds / base:6.1f}x floor   {seconds / ours:6.2f}x ours")
     if rows != 10_000_000:
         print(f"ours {ours:.3f} s on {rows:,} rows; the goal of {GOAL_S} s is for 10M rows (run without --quick)")
         return
     verdict = "meets" if ours <= GOAL_S else "MISSES"
-    print(f"ours {ours:.3f} s {verdict} the goal of {GOAL_S} s ({ours / GOAL_S:.2f}x the goal; the floor is {base / GOAL_S:.2f}x)")
+    print(
+        f"ours {ours:.3f} s {verdict} the goal of {GOAL_S} s ({ours / GOAL_S:.2f}x the goal; the floor is {base / GOAL_S:.2f}x)"
+    )
 
 
 if __name__ == "__main__":

@@ -57,13 +57,17 @@ def bench_kernel(name: str, x: np.ndarray, pandas_cols: int) -> dict[str, float]
     warm = timed(run_numba, repeat=3)
     got = run_numba()
     numpy_s = timed(lambda: [column_numpy(x[:, j]) for j in range(x.shape[1])])
-    np.testing.assert_allclose(np.column_stack([column_numpy(x[:, j]) for j in range(3)]), got[:, :3], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        np.column_stack([column_numpy(x[:, j]) for j in range(3)]), got[:, :3], rtol=1e-9, atol=1e-12
+    )
     frame = pd.DataFrame(x[:, :pandas_cols])
     pandas_s = timed(lambda: frame.rolling(window).apply(per_window, raw=True)) * x.shape[1] / pandas_cols
     return {"cold": cold, "numba": warm, "numpy": numpy_s, "pandas": pandas_s}
 
 
-def _contenders(name: str, x: np.ndarray) -> tuple[int, Callable[[], np.ndarray], Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], float]]:
+def _contenders(
+    name: str, x: np.ndarray
+) -> tuple[int, Callable[[], np.ndarray], Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], float]]:
     """window, the numba call, the numpy per-column baseline and the pandas per-window function of one kernel."""
     if name == "hurst":
         sizes = kernels.hurst_sizes(HURST_WINDOW, MIN_CHUNK)
@@ -83,10 +87,14 @@ def _contenders(name: str, x: np.ndarray) -> tuple[int, Callable[[], np.ndarray]
 
 def report(name: str, symbols: int, sessions: int, pandas_cols: int, t: dict[str, float]) -> None:
     print(f"\n{name}: {symbols:,} symbols x {sessions:,} sessions, {numba.get_num_threads()} numba threads")
-    print(f"  numba  (warm, best of 3)      {t['numba']:8.3f} s   1.0x   (first call incl. cache load/compile {t['cold']:.2f} s)")
+    print(
+        f"  numba  (warm, best of 3)      {t['numba']:8.3f} s   1.0x   (first call incl. cache load/compile {t['cold']:.2f} s)"
+    )
     print(f"  numpy  (sliding windows)      {t['numpy']:8.3f} s   numba is {t['numpy'] / t['numba']:7.1f}x faster")
-    print(f"  pandas rolling().apply        {t['pandas']:8.3f} s   numba is {t['pandas'] / t['numba']:7.1f}x faster"
-          f"   [EXTRAPOLATED from {pandas_cols} of {symbols} symbols]")
+    print(
+        f"  pandas rolling().apply        {t['pandas']:8.3f} s   numba is {t['pandas'] / t['numba']:7.1f}x faster"
+        f"   [EXTRAPOLATED from {pandas_cols} of {symbols} symbols]"
+    )
     if name == "hurst":
         ok = t["pandas"] / t["numba"] >= GOAL_VS_PANDAS
         print(f"  goal: >= {GOAL_VS_PANDAS:.0f}x pandas for Hurst -> {'MET' if ok else 'NOT MET'}")
@@ -94,13 +102,19 @@ def report(name: str, symbols: int, sessions: int, pandas_cols: int, t: dict[str
 
 def main(argv: list[str] | None = None) -> int:
     """Run both kernels' benchmarks and print the figures with their baselines."""
-    parser = argparse.ArgumentParser(description=__doc__, epilog=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, epilog=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="200 symbols, pandas on 2 of them")
     args = parser.parse_args(argv)
     symbols, sessions, pandas_cols = (200, 2520, 2) if args.quick else (1000, 2520, 8)
     x = market(symbols, sessions)
-    print(f"numba cache: {numba.config.CACHE_DIR or '(beside the source)'}; NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', 'default')}")
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start (other work inflates every wall time)")
+    print(
+        f"numba cache: {numba.config.CACHE_DIR or '(beside the source)'}; NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', 'default')}"
+    )
+    print(
+        f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start (other work inflates every wall time)"
+    )
     for name in ("hurst", "entropy"):
         report(name, symbols, sessions, pandas_cols, bench_kernel(name, x, pandas_cols))
     return 0

@@ -48,10 +48,14 @@ def mirror(home: Path) -> tuple[float, int]:
     return timed(open_model("mlflow", home).catch_up)
 
 
-def row(label: str, events: int, ol: tuple[float, int, int], ml: tuple[float, int] | None, floor: tuple[float, int]) -> None:
+def row(
+    label: str, events: int, ol: tuple[float, int, int], ml: tuple[float, int] | None, floor: tuple[float, int]
+) -> None:
     ol_rate = events / ol[0]
-    text = (f"{label:<34} {events:>9,} ledger events  openlineage {ol_rate:>9,.0f} ev/s ({ol[2]:,} OL events, {ol[0]:.2f}s)"
-            f"  read floor {floor[1] / floor[0]:>9,.0f} ev/s")
+    text = (
+        f"{label:<34} {events:>9,} ledger events  openlineage {ol_rate:>9,.0f} ev/s ({ol[2]:,} OL events, {ol[0]:.2f}s)"
+        f"  read floor {floor[1] / floor[0]:>9,.0f} ev/s"
+    )
     if ml is not None:
         ml_rate = events / ml[0]
         text += f"  mlflow mirror {ml_rate:>8,.0f} ev/s ({ml[0]:.2f}s)  openlineage/mlflow x{ol_rate / ml_rate:.1f}"

@@ -8,7 +8,7 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -18,7 +18,7 @@ from ledger import Ledger  # noqa: E402
 from schemas.events import CodeVersion, MetricLoggedData, RunCompletedData, RunStartedData, envelope  # noqa: E402
 
 GOAL_RATE, GOAL_VS_LOOP = 10_000, 25
-T0 = datetime(2026, 1, 5, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 5, tzinfo=UTC)
 KEYS = ("equity", "drawdown", "turnover", "exposure", "sharpe_20d", "vol_20d", "gross", "net", "cash", "hits")
 
 
@@ -29,9 +29,15 @@ def build_ledger(home: Path, runs: int, per_run: int) -> list[list[tuple[str, fl
         for r in range(runs):
             rid = f"20260105-0000{r:02d}-b{r:03d}"
             ts = T0 + timedelta(hours=r)
-            started = RunStartedData(pipeline="bench", profile="bench", params={"run": r, "k": "v"},
-                                     config_hash=f"{r:064x}", code_version=CodeVersion(git_sha=None, dirty=False),
-                                     packages={}, inputs=[])
+            started = RunStartedData(
+                pipeline="bench",
+                profile="bench",
+                params={"run": r, "k": "v"},
+                config_hash=f"{r:064x}",
+                code_version=CodeVersion(git_sha=None, dirty=False),
+                packages={},
+                inputs=[],
+            )
             events = [envelope(started, run_id=rid, ts=ts)]
             rows = []
             for i in range(per_run):

@@ -17,9 +17,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--hide-scrollbars", "--window-size=1400,1000", "--virtual-time-budget=15000")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--window-size=1400,1000",
+    "--virtual-time-budget=15000",
+)
 
 
 def find_chromium(explicit: str | None = None) -> str | None:
@@ -41,8 +51,22 @@ def demo_home(folder: Path) -> Path:
 
 def serve(backend: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     """`mlflow server` on 127.0.0.1 over the mirrored store, waited for until /health answers."""
-    cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-           "--backend-store-uri", backend, "--artifacts-destination", str(log.parent / "served-artifacts")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--backend-store-uri",
+        backend,
+        "--artifacts-destination",
+        str(log.parent / "served-artifacts"),
+    ]
     proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -101,15 +125,25 @@ def screenshot(chromium: str, url: str, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, epilog="example: .venv/bin/python bench/mlflow_screenshot.py "
-                                "--home runs --out /tmp/mlflow-run.png")
-    p.add_argument("--home", type=Path, help="a ledgerline home to mirror (default: ./runs from `make run` if it "
-                   "exists, else a small synthetic demo history)")
+    p = argparse.ArgumentParser(
+        description=__doc__,
+        epilog="example: .venv/bin/python bench/mlflow_screenshot.py --home runs --out /tmp/mlflow-run.png",
+    )
+    p.add_argument(
+        "--home",
+        type=Path,
+        help="a ledgerline home to mirror (default: ./runs from `make run` if it "
+        "exists, else a small synthetic demo history)",
+    )
     p.add_argument("--run", help="ledger run id to show (default: the champion, else the latest run)")
     p.add_argument("--out", type=Path, default=Path("/tmp/mlflow-run.png"))
     p.add_argument("--chromium", help="path of the Chromium binary (default: found on PATH)")
-    p.add_argument("--expect", action="append", default=[],
-                   help="fail unless the rendered run page contains this text (e.g. the ledger run id); repeatable")
+    p.add_argument(
+        "--expect",
+        action="append",
+        default=[],
+        help="fail unless the rendered run page contains this text (e.g. the ledger run id); repeatable",
+    )
     args = p.parse_args(argv)
     chromium = find_chromium(args.chromium)
     if chromium is None:

@@ -74,7 +74,9 @@ def child(args: list[str]) -> tuple[dict[str, Any], float, float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     """Measure the baseline and the production run, then print the figures, the ratios and the goals."""
-    parser = argparse.ArgumentParser(description=__doc__, epilog=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, epilog=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="400 symbols instead of 2,000")
     parser.add_argument("--profile", default="production")
     args = parser.parse_args(argv)
@@ -82,19 +84,32 @@ def main(argv: list[str] | None = None) -> int:
     _, base_wall, base_rss, _ = child(["--import-only"])
     with tempfile.TemporaryDirectory() as tmp:
         report, wall, rss, cpu = child([str(Path(tmp) / "runs"), args.profile, json.dumps(overrides)])
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} after the run (other work inflates wall times)")
+    print(
+        f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} after the run (other work inflates wall times)"
+    )
     label = args.profile + (" (--quick: source.symbols=400)" if args.quick else "")
-    print(f"pipeline benchmark: profile {label}, status {report['status']}" + (f" ({report['error']})" if report["error"] else ""))
+    print(
+        f"pipeline benchmark: profile {label}, status {report['status']}"
+        + (f" ({report['error']})" if report["error"] else "")
+    )
     print(f"  baseline (import the pipeline and exit): {base_wall:6.2f} s wall, {base_rss:7.0f} MB peak RSS")
-    print(f"  end to end (fresh process)              : {wall:6.2f} s wall, {rss:7.0f} MB peak RSS"
-          f"   = {wall / base_wall:5.1f}x / {rss / base_rss:4.1f}x the baseline")
-    print(f"  CPU (user + sys) of that process      : {cpu:6.2f} s  (on an idle 2-core machine wall >= {cpu / 2:.1f} s)")
-    print(f"  goal: wall <= {GOAL_WALL_S:.0f} s -> {wall / GOAL_WALL_S:.2f} of goal ({'MET' if wall <= GOAL_WALL_S else 'NOT MET'});"
-          f" peak RSS <= {GOAL_RSS_MB:.0f} MB -> {rss / GOAL_RSS_MB:.2f} of goal ({'MET' if rss <= GOAL_RSS_MB else 'NOT MET'})")
+    print(
+        f"  end to end (fresh process)              : {wall:6.2f} s wall, {rss:7.0f} MB peak RSS"
+        f"   = {wall / base_wall:5.1f}x / {rss / base_rss:4.1f}x the baseline"
+    )
+    print(
+        f"  CPU (user + sys) of that process      : {cpu:6.2f} s  (on an idle 2-core machine wall >= {cpu / 2:.1f} s)"
+    )
+    print(
+        f"  goal: wall <= {GOAL_WALL_S:.0f} s -> {wall / GOAL_WALL_S:.2f} of goal ({'MET' if wall <= GOAL_WALL_S else 'NOT MET'});"
+        f" peak RSS <= {GOAL_RSS_MB:.0f} MB -> {rss / GOAL_RSS_MB:.2f} of goal ({'MET' if rss <= GOAL_RSS_MB else 'NOT MET'})"
+    )
     run_s, append_s = float(report["run_s"]), float(report["append_s"])
     share = append_s / run_s
-    print(f"  appending {report['events']} events: {append_s:.3f} s of a {run_s:.2f} s run = {share:.1%}"
-          f" (goal <= {GOAL_APPEND_SHARE:.0%}: {'MET' if share <= GOAL_APPEND_SHARE else 'NOT MET'})")
+    print(
+        f"  appending {report['events']} events: {append_s:.3f} s of a {run_s:.2f} s run = {share:.1%}"
+        f" (goal <= {GOAL_APPEND_SHARE:.0%}: {'MET' if share <= GOAL_APPEND_SHARE else 'NOT MET'})"
+    )
     print(f"  imports {float(report['import_s']):.2f} s; by stage (StageCompleted.duration_s):")
     for stage, seconds in report["stages"].items():
         print(f"    {stage:<10} {seconds:7.2f} s  {seconds / run_s:6.1%}")

@@ -27,8 +27,20 @@ def wall(args: list[str], orchestrator: str) -> float:
     """Seconds of one cold `bin/run-pipeline` into a fresh home (its Prefect home included)."""
     with tempfile.TemporaryDirectory(prefix="ll-bench-prefect-") as home:
         started = time.perf_counter()
-        done = subprocess.run([str(ROOT / "bin" / "run-pipeline"), "--home", home, "--no-project", "--quiet",
-                               "--orchestrator", orchestrator, *args], capture_output=True, text=True)
+        done = subprocess.run(
+            [
+                str(ROOT / "bin" / "run-pipeline"),
+                "--home",
+                home,
+                "--no-project",
+                "--quiet",
+                "--orchestrator",
+                orchestrator,
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+        )
         took = time.perf_counter() - started
     if done.returncode != 0:
         sys.exit(f"prefect_overhead: run-pipeline {orchestrator} {' '.join(args)} failed: {done.stderr.strip()[-500:]}")
@@ -47,8 +59,11 @@ def main() -> None:
 
     canary = ["--profile", "canary"]
     toy = ["--pipeline", TOY]
-    figures = {(name, o): best(a, o, args.repeats) for name, a in (("canary", canary), ("toy", toy))
-               for o in ("plain", "prefect")}
+    figures = {
+        (name, o): best(a, o, args.repeats)
+        for name, a in (("canary", canary), ("toy", toy))
+        for o in ("plain", "prefect")
+    }
     n_canary, n_toy = len(QUANT_REFERENCE.stages), 2
     extra_canary = figures["canary", "prefect"] - figures["canary", "plain"]
     extra_toy = figures["toy", "prefect"] - figures["toy", "plain"]
@@ -58,7 +73,9 @@ def main() -> None:
     for name, n in (("canary", n_canary), ("toy", n_toy)):
         plain, pref = figures[name, "plain"], figures[name, "prefect"]
         print(f"{name:<8}  {n:>6}  {plain:8.2f}  {pref:9.2f}  {pref / plain:5.2f}x")
-    print(f"prefect overhead: {per_flow:.2f} s per flow (ephemeral API start-up included) + {per_task * 1000:.0f} ms per task")
+    print(
+        f"prefect overhead: {per_flow:.2f} s per flow (ephemeral API start-up included) + {per_task * 1000:.0f} ms per task"
+    )
 
 
 if __name__ == "__main__":

@@ -50,11 +50,16 @@ def main() -> int:
     print(f"start-up of every command, median of {args.repeat} (load {load:.1f})")
     for name in COMMANDS:
         secs = timed([str(ROOT / "bin" / name), "--help"], args.repeat)
-        print(f"  bin/{name:<13} --help {secs * 1000:7.0f} ms   imports: {' '.join(loaded(name.replace('-', '_'))) or '-'}")
+        print(
+            f"  bin/{name:<13} --help {secs * 1000:7.0f} ms   imports: {' '.join(loaded(name.replace('-', '_'))) or '-'}"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
-        done = subprocess.run([str(ROOT / "bin" / "run-pipeline"), "--profile", "canary", "--home", str(home), "--mirror",
-                               "--quiet"], capture_output=True, text=True)
+        done = subprocess.run(
+            [str(ROOT / "bin" / "run-pipeline"), "--profile", "canary", "--home", str(home), "--mirror", "--quiet"],
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             raise SystemExit(f"canary run failed: {done.stderr.strip()[-500:]}")
         events = sum(1 for _ in (home / "audit.jsonl").open("rb"))
@@ -62,9 +67,11 @@ def main() -> int:
         verify = timed([str(ROOT / "bin" / "verify"), "--home", str(home)], args.repeat)
         ratio = verify / query
         verdict = "OK" if ratio <= GOAL_VERIFY_VS_QUERY else "MISSED"
-        print(f"canary home ({events:,} events, SQLite mirror): bin/query \"select 1\" {query * 1000:.0f} ms (baseline), "
-              f"bin/verify {verify * 1000:.0f} ms   ratio {ratio:.2f}x   goal <= {GOAL_VERIFY_VS_QUERY:.0f}x  {verdict}  "
-              f"[load {os.getloadavg()[0]:.1f}]")
+        print(
+            f'canary home ({events:,} events, SQLite mirror): bin/query "select 1" {query * 1000:.0f} ms (baseline), '
+            f"bin/verify {verify * 1000:.0f} ms   ratio {ratio:.2f}x   goal <= {GOAL_VERIFY_VS_QUERY:.0f}x  {verdict}  "
+            f"[load {os.getloadavg()[0]:.1f}]"
+        )
     return 0
 
 

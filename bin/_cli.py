@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
+from ledger.errors import EvidenceError
 from projectors.errors import (
     CheckpointMismatchError,
     LineageDivergedError,
@@ -17,7 +18,6 @@ from projectors.errors import (
     ProjectionBusyError,
     ProjectionDisagreesError,
 )
-from ledger.errors import EvidenceError
 from schemas.errors import LedgerlineError
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
@@ -30,8 +30,13 @@ class UsageError(LedgerlineError):
 
 #: library errors that mean "a check found a problem" (exit 1); every other LedgerlineError is exit 2
 FOUND_ERRORS: tuple[type[LedgerlineError], ...] = (
-    CheckpointMismatchError, MirrorDivergedError, MirrorStoreIncompleteError, ProjectionBusyError, ProjectionDisagreesError,
-    LineageDivergedError, EvidenceError,
+    CheckpointMismatchError,
+    MirrorDivergedError,
+    MirrorStoreIncompleteError,
+    ProjectionBusyError,
+    ProjectionDisagreesError,
+    LineageDivergedError,
+    EvidenceError,
 )
 
 
@@ -54,9 +59,13 @@ def home_arg(value: str) -> Path:
         raise argparse.ArgumentTypeError("empty; give a folder (default: ./runs)")
     too_long = [part for part in path.parts if len(part.encode()) > 255]
     if too_long or len(os.fsencode(value)) >= 4096:
-        raise argparse.ArgumentTypeError(f"not a usable path (a name or the whole path is too long: {len(value):,} characters)")
+        raise argparse.ArgumentTypeError(
+            f"not a usable path (a name or the whole path is too long: {len(value):,} characters)"
+        )
     if path.exists() and not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{value} exists and is not a folder; give a folder (it is created if missing)")
+        raise argparse.ArgumentTypeError(
+            f"{value} exists and is not a folder; give a folder (it is created if missing)"
+        )
     return path
 
 
@@ -119,4 +128,3 @@ def describe_failure(exc: BaseException) -> str:
         lines = str(exc).strip().splitlines()
         text = lines[0] if lines else "no message"
     return f"{where}{type(exc).__name__}: {text[:500]}"
-

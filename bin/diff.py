@@ -23,7 +23,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("run_b", help="the run compared with it")
     p.add_argument("--json", action="store_true", help="print the structured diff as JSON")
     p.add_argument("--all", action="store_true", help="also show what is the same")
-    p.add_argument("--as-of", type=int, default=None, metavar="SEQ", help="compare the runs as they were right after SEQ")
+    p.add_argument(
+        "--as-of", type=int, default=None, metavar="SEQ", help="compare the runs as they were right after SEQ"
+    )
     args = p.parse_args(argv)
 
     def body() -> int:

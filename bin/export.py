@@ -41,8 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.json:
             print(json.dumps(manifest, indent=2))
         else:
-            print(f"wrote {args.out}: {manifest['lines']} lines, {len(manifest['files'])} files, proofs against the "  # type: ignore[arg-type]
-                  f"checkpoint at size {manifest['tree_size']}\ncheck it: unzip it, then python verify_bundle.py {args.out.name}")
+            print(
+                f"wrote {args.out}: {manifest['lines']} lines, {len(manifest['files'])} files, proofs against the "  # type: ignore[arg-type]
+                f"checkpoint at size {manifest['tree_size']}\ncheck it: unzip it, then python verify_bundle.py {args.out.name}"
+            )
         return EXIT_OK
 
     return run(PROG, body)

@@ -23,9 +23,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("seq", nargs="?", type=int, help="the seq of the line to prove")
     p.add_argument("--run", metavar="RUN_ID", help="prove every line of this run")
-    p.add_argument("--checkpoint", type=Path, metavar="NOTE", help="prove against this note's tree size (default the ledger's head)")
-    p.add_argument("--consistency", type=Path, nargs="+", metavar="NOTE",
-                   help="OLD.note [NEW.note]: the consistency proof from OLD's tree to NEW's (default the head)")
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        metavar="NOTE",
+        help="prove against this note's tree size (default the ledger's head)",
+    )
+    p.add_argument(
+        "--consistency",
+        type=Path,
+        nargs="+",
+        metavar="NOTE",
+        help="OLD.note [NEW.note]: the consistency proof from OLD's tree to NEW's (default the head)",
+    )
     p.add_argument("--json", action="store_true", help="print the proofs as JSON")
     args = p.parse_args(argv)
 
@@ -42,13 +52,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             if len(args.consistency) > 2:
                 raise UsageError("--consistency takes OLD.note and at most one NEW.note")
             old = Checkpoint.parse(checkpoints.read_note(args.consistency[0]).text)
-            new = Checkpoint.parse(checkpoints.read_note(args.consistency[1]).text) if len(args.consistency) == 2 else None
+            new = (
+                Checkpoint.parse(checkpoints.read_note(args.consistency[1]).text)
+                if len(args.consistency) == 2
+                else None
+            )
             n, new_root = (new.size, new.root) if new else (head, head_root)
             if old.size > n or n > head:
                 raise UsageError(f"sizes {old.size} -> {n} do not fit a ledger of {head} lines")
             hashes = [b64(h) for h in tree.consistency(old.size, n)]
-            doc: Any = {"old_size": old.size, "new_size": n, "old_root": b64(old.root), "new_root": b64(new_root),
-                        "hashes": hashes}
+            doc: Any = {
+                "old_size": old.size,
+                "new_size": n,
+                "old_root": b64(old.root),
+                "new_root": b64(new_root),
+                "hashes": hashes,
+            }
             _print(args.json, doc, f"consistency proof {old.size} -> {n}: {len(hashes)} hashes")
             return EXIT_OK
         size, root = head, head_root
@@ -64,11 +83,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not 1 <= seq <= size:
                 raise UsageError(f"seq {seq} is not in a tree of {size} lines")
         lines = _lines(args.home, set(seqs))
-        proofs: list[dict[str, Any]] = [{"seq": s, "leaf_index": s - 1, "tree_size": size, "root": b64(root), "entry": lines[s],
-                   "hashes": [b64(h) for h in tree.inclusion(s, size)]} for s in seqs]
+        proofs: list[dict[str, Any]] = [
+            {
+                "seq": s,
+                "leaf_index": s - 1,
+                "tree_size": size,
+                "root": b64(root),
+                "entry": lines[s],
+                "hashes": [b64(h) for h in tree.inclusion(s, size)],
+            }
+            for s in seqs
+        ]
         out: Any = proofs if args.run else proofs[0]
-        _print(args.json, out, "\n".join(f"seq {d['seq']}: included in the tree of size {size} ({len(d['hashes'])} hashes)"
-                                         for d in proofs))
+        _print(
+            args.json,
+            out,
+            "\n".join(
+                f"seq {d['seq']}: included in the tree of size {size} ({len(d['hashes'])} hashes)" for d in proofs
+            ),
+        )
         return EXIT_OK
 
     return run(PROG, body)

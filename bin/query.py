@@ -23,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         PROG,
         "Run one read-only SQL statement over the projection (views: runs, stages, metrics, params, "
         "contract_checks, rows_dropped, artifacts, tag_history, tags_current, candidates).",
-        "bin/query \"SELECT run_id, status, sharpe FROM runs ORDER BY started_at DESC LIMIT 5\" --format csv",
+        'bin/query "SELECT run_id, status, sharpe FROM runs ORDER BY started_at DESC LIMIT 5" --format csv',
     )
     p.add_argument("sql", help="one SQL statement")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format (default table)")

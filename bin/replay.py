@@ -31,10 +31,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--to", required=True, choices=registry.names(), help="which read model to replay into")
     p.add_argument("--rebuild", action="store_true", help="throw the read model away and rebuild it from the ledger")
     p.add_argument("--follow", action="store_true", help="keep replaying new events until interrupted")
-    p.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (mlflow only; default sqlite under --home)")
+    p.add_argument(
+        "--tracking-uri", default=None, help="MLflow tracking URI (mlflow only; default sqlite under --home)"
+    )
     out = p.add_mutually_exclusive_group()
-    out.add_argument("--file", default=None, help="openlineage only: the JSON-lines file to write (default: <home>/openlineage.jsonl)")
-    out.add_argument("--url", default=None, help="openlineage only: post events to {URL}/api/v1/lineage instead of a file")
+    out.add_argument(
+        "--file",
+        default=None,
+        help="openlineage only: the JSON-lines file to write (default: <home>/openlineage.jsonl)",
+    )
+    out.add_argument(
+        "--url", default=None, help="openlineage only: post events to {URL}/api/v1/lineage instead of a file"
+    )
     p.add_argument("--namespace", default=None, help="openlineage only: the job namespace (default: ledgerline)")
     p.add_argument("--json", action="store_true", help="print the result (events applied, position) as JSON")
     args = p.parse_args(argv)
@@ -63,8 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_FOUND
         if args.json:
             pos = model.position()
-            doc = {"model": model.name, "applied": applied, "where": model.where(),
-                   "position": None if pos is None else {"seq": pos.seq, "hash": pos.hash}}
+            doc = {
+                "model": model.name,
+                "applied": applied,
+                "where": model.where(),
+                "position": None if pos is None else {"seq": pos.seq, "hash": pos.hash},
+            }
             print(json.dumps(doc))
         else:
             print(model.report(applied))

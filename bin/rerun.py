@@ -29,7 +29,9 @@ def recorded_start(home: Path, run_id: str) -> RunStartedData:
             for event in ledger.read():
                 if isinstance(event, RunStarted) and event.run_id == run_id:
                     return event.data
-    raise UsageError(f"unknown run id {run_id!r}: no RunStarted for it in {home} (see: bin/query \"SELECT run_id FROM runs\")")
+    raise UsageError(
+        f'unknown run id {run_id!r}: no RunStarted for it in {home} (see: bin/query "SELECT run_id FROM runs")'
+    )
 
 
 def recorded_settings(started: RunStartedData) -> Settings:
@@ -51,7 +53,9 @@ def recorded_settings(started: RunStartedData) -> Settings:
     except ValueError as exc:
         raise UsageError(f"the recorded params no longer make valid settings: {str(exc).splitlines()[0]}") from exc
     if settings.config_hash() != started.config_hash:
-        raise UsageError("the recorded params no longer resolve to the recorded config_hash (the settings schema changed)")
+        raise UsageError(
+            "the recorded params no longer resolve to the recorded config_hash (the settings schema changed)"
+        )
     return settings
 
 
@@ -83,7 +87,9 @@ def data_folder(settings: Settings, started: RunStartedData, scratch: Path) -> t
         path = materialize(folder, version, scratch)
         source = settings.source.model_copy(update={"path": str(path)})
         commit = (version.repo_commit or "no commit")[:12]
-        return settings.model_copy(update={"source": source}), f"DVC version {version.md5} of {version.path} (commit {commit})"
+        return settings.model_copy(
+            update={"source": source}
+        ), f"DVC version {version.md5} of {version.path} (commit {commit})"
     changed = _first_changed(folder, started)
     if changed is not None:
         why = "and its files did not match their DVC version" if version is not None else "and it has no DVC version"
@@ -147,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         started = recorded_start(args.home, args.run_id)
         settings = recorded_settings(started)
+
         def progress(line: str) -> None:
             if not args.quiet:
                 print(line, file=sys.stderr, flush=True)

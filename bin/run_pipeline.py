@@ -60,7 +60,7 @@ def _print_summary(summary: RunSummary, notes: list[str], home: Path) -> None:
     print(
         "\nnext:\n"
         f"  bin/verify{h}\n"
-        f"  bin/query{h} \"select * from runs\"\n"
+        f'  bin/query{h} "select * from runs"\n'
         f"  bin/diff{h} RUN_A RUN_B\n"
         f"  .venv/bin/mlflow ui --backend-store-uri {default_tracking_uri(home)}"
     )
@@ -70,22 +70,53 @@ ORCHESTRATORS = ("plain", "prefect")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = parser(PROG, "Run a pipeline (default: the reference quant pipeline) into the ledger.",
-               "bin/run-pipeline --profile canary --seed 7\n  bin/run-pipeline --pipeline examples/toy.py:PIPELINE --set n=5")
-    p.add_argument("--pipeline", default="stages.registry:QUANT_REFERENCE", metavar="PATH.py:NAME",
-                   help="the pipeline to run: PATH.py:NAME or package.module:NAME (default the quant reference)")
-    p.add_argument("--orchestrator", choices=ORCHESTRATORS, default=None,
-                   help="plain (default) or prefect: run the stages as a Prefect flow (or set LEDGERLINE_ORCHESTRATOR)")
-    p.add_argument("--prefect-api", default=None, metavar="URL",
-                   help="with --orchestrator prefect: a running Prefect API (or PREFECT_API_URL); default the ephemeral API")
-    p.add_argument("--profile", default=None,
-                   help=f"profile name (quant: {', '.join(profile_names())}, default canary; other pipelines: P.toml in their profiles folder)")
+    p = parser(
+        PROG,
+        "Run a pipeline (default: the reference quant pipeline) into the ledger.",
+        "bin/run-pipeline --profile canary --seed 7\n  bin/run-pipeline --pipeline examples/toy.py:PIPELINE --set n=5",
+    )
+    p.add_argument(
+        "--pipeline",
+        default="stages.registry:QUANT_REFERENCE",
+        metavar="PATH.py:NAME",
+        help="the pipeline to run: PATH.py:NAME or package.module:NAME (default the quant reference)",
+    )
+    p.add_argument(
+        "--orchestrator",
+        choices=ORCHESTRATORS,
+        default=None,
+        help="plain (default) or prefect: run the stages as a Prefect flow (or set LEDGERLINE_ORCHESTRATOR)",
+    )
+    p.add_argument(
+        "--prefect-api",
+        default=None,
+        metavar="URL",
+        help="with --orchestrator prefect: a running Prefect API (or PREFECT_API_URL); default the ephemeral API",
+    )
+    p.add_argument(
+        "--profile",
+        default=None,
+        help=f"profile name (quant: {', '.join(profile_names())}, default canary; other pipelines: P.toml in their profiles folder)",
+    )
     p.add_argument("--seed", type=int, help="random seed of the synthetic market (overrides the profile)")
-    p.add_argument("--source", type=Path, help="folder of Parquet/CSV market data (or one such file) instead of the synthetic market")
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help="override a setting, e.g. --set backtest.cost_bps=10")
+    p.add_argument(
+        "--source",
+        type=Path,
+        help="folder of Parquet/CSV market data (or one such file) instead of the synthetic market",
+    )
+    p.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting, e.g. --set backtest.cost_bps=10",
+    )
     p.add_argument("--run-id", help="use this run id (YYYYMMDD-HHMMSS-xxxx) instead of a fresh one")
     p.add_argument("--mirror", action="store_true", help="also mirror the ledger into MLflow (sqlite under the home)")
-    p.add_argument("--tracking-uri", default=None, help="with --mirror: the MLflow tracking URI (default sqlite under --home)")
+    p.add_argument(
+        "--tracking-uri", default=None, help="with --mirror: the MLflow tracking URI (default sqlite under --home)"
+    )
     p.add_argument("--no-project", action="store_true", help="only run the stages; skip projections and tagging")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -105,8 +136,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         pipeline.check_reads()
         settings = pipeline.resolve(args.profile, _overrides(args.sets, args.seed, args.source))
         progress = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
-        outcome = run_with(orchestrator, pipeline, settings, args.home, run_id=args.run_id, progress=progress,
-                           prefect_api=args.prefect_api)
+        outcome = run_with(
+            orchestrator,
+            pipeline,
+            settings,
+            args.home,
+            run_id=args.run_id,
+            progress=progress,
+            prefect_api=args.prefect_api,
+        )
         notes: list[str] = []
         if not args.no_project:
             from projectors.runs.workflow import after_run
@@ -114,8 +152,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             policy = settings.tagging if isinstance(settings, Settings) else pipeline.policy
             if policy is not None and not isinstance(policy, TaggingPolicy):
                 policy = TaggingPolicy.model_validate(policy if isinstance(policy, dict) else vars(policy))
-            done = after_run(args.home, outcome.run_id, policy=policy, tag=policy is not None, mirror=args.mirror,
-                             tracking_uri=args.tracking_uri, progress=progress)
+            done = after_run(
+                args.home,
+                outcome.run_id,
+                policy=policy,
+                tag=policy is not None,
+                mirror=args.mirror,
+                tracking_uri=args.tracking_uri,
+                progress=progress,
+            )
             notes = done.notes()
         key = os.environ.get("LEDGERLINE_SIGNING_KEY")
         if key:  # sign the head after the run (and its tags): an auditor's checkpoint
@@ -123,7 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             path, _ = sign_head(args.home, load_signer(Path(key)))
             notes.append(f"checkpoint: signed the tree head into {path}")
-        summary = summarize_run(args.home, outcome.run_id, outcome.status, outcome.first_seq, outcome.last_seq, outcome.error)
+        summary = summarize_run(
+            args.home, outcome.run_id, outcome.status, outcome.first_seq, outcome.last_seq, outcome.error
+        )
         if args.json:
             print(json.dumps({**summary.as_dict(), "notes": notes}))
         else:

@@ -30,8 +30,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     action.add_argument("--promote", choices=tagging.ALIASES, help="give this alias to the run")
     action.add_argument("--rollback", action="store_true", help="give the alias back to its previous holder")
     action.add_argument("--set", metavar="KEY=VALUE", help="set a per-run tag (last write wins)")
-    action.add_argument("--evaluate", action="store_true", help="apply the candidate policy the run was configured with")
-    p.add_argument("--alias", choices=tagging.ALIASES, default="champion", help="alias for --rollback (default champion)")
+    action.add_argument(
+        "--evaluate", action="store_true", help="apply the candidate policy the run was configured with"
+    )
+    p.add_argument(
+        "--alias", choices=tagging.ALIASES, default="champion", help="alias for --rollback (default champion)"
+    )
     p.add_argument("--reason", default=None, help="why (recorded in the ledger)")
     p.add_argument("--by", default=None, help="who (default user:<login name>)")
     p.add_argument("--json", action="store_true", help="print the appended events as JSON")
@@ -51,7 +55,7 @@ def _apply(args: argparse.Namespace, by: str) -> list[Recorded]:
             raise UsageError("--rollback takes no run id: the alias goes back to its previous holder")
         return tagging.rollback(args.home, args.alias, by=by)
     if not args.run_id:
-        raise UsageError("give a run id (see: bin/query \"SELECT run_id, status FROM runs\")")
+        raise UsageError('give a run id (see: bin/query "SELECT run_id, status FROM runs")')
     if args.promote:
         return tagging.promote(args.home, args.run_id, args.promote, by=by, reason=args.reason)
     if args.set:
@@ -64,7 +68,11 @@ def _apply(args: argparse.Namespace, by: str) -> list[Recorded]:
 
 def _report(recorded: list[Recorded], as_json: bool) -> None:
     if as_json:
-        print(json.dumps([{"seq": r.seq, **r.event.model_dump(mode="json", exclude={"seq", "prev", "hash"})} for r in recorded]))
+        print(
+            json.dumps(
+                [{"seq": r.seq, **r.event.model_dump(mode="json", exclude={"seq", "prev", "hash"})} for r in recorded]
+            )
+        )
         return
     if not recorded:
         print("nothing to do: the tag is already in force")

@@ -23,16 +23,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = parser(PROG, "Re-hash every line of audit.jsonl, check the chain and the witnesses beside it.", EXAMPLE)
     p.add_argument("path", nargs="?", type=Path, help="a ledger file or home folder (overrides --home)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--deep", action="store_true",
-                   help="also decode every event and rebuild the projection in a temporary file to compare (slower)")
+    p.add_argument(
+        "--deep",
+        action="store_true",
+        help="also decode every event and rebuild the projection in a temporary file to compare (slower)",
+    )
     p.add_argument("--no-witnesses", action="store_true", help="check the chain only")
-    p.add_argument("--checkpoint", type=Path, metavar="NOTE",
-                   help="check this signed checkpoint (default <home>/checkpoints/latest.note when present) and consistency to now")
-    p.add_argument("--vkey", action="append", default=[], metavar="KEY",
-                   help="a verifier key (NAME+HEXID+BASE64, or a file holding one) to check checkpoints with "
-                        "(default the keys in <home>/checkpoints/keys); repeatable")
-    p.add_argument("--bundle", type=Path, metavar="FILE.zip",
-                   help="check an evidence bundle made by bin/export instead of a ledger (as its verify_bundle.py does)")
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        metavar="NOTE",
+        help="check this signed checkpoint (default <home>/checkpoints/latest.note when present) and consistency to now",
+    )
+    p.add_argument(
+        "--vkey",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="a verifier key (NAME+HEXID+BASE64, or a file holding one) to check checkpoints with "
+        "(default the keys in <home>/checkpoints/keys); repeatable",
+    )
+    p.add_argument(
+        "--bundle",
+        type=Path,
+        metavar="FILE.zip",
+        help="check an evidence bundle made by bin/export instead of a ledger (as its verify_bundle.py does)",
+    )
     args = p.parse_args(argv)
 
     def body() -> int:
@@ -76,8 +92,10 @@ def _bundle(path: Path, vkeys: list[str], as_json: bool) -> int:
     try:
         lines = verify(str(path), pinned)
     except BundleError as exc:
-        print(json.dumps({"ok": False, "problem": str(exc)}) if as_json else f"{PROG}: BUNDLE FAILS: {exc}",
-              file=sys.stdout if as_json else sys.stderr)
+        print(
+            json.dumps({"ok": False, "problem": str(exc)}) if as_json else f"{PROG}: BUNDLE FAILS: {exc}",
+            file=sys.stdout if as_json else sys.stderr,
+        )
         return EXIT_FOUND
     except (KeyError, ValueError) as exc:
         raise UsageError(f"{path} is not an evidence bundle: {exc}") from None
@@ -111,7 +129,9 @@ def checkpoint_problems(home: Path, note_path: Path | None, vkeys: list[str], no
     if note_path is None and not path.exists():
         return []
     note = read_note(path)  # a missing or malformed note the user named is bad input (exit 2)
-    verifiers = [Verifier.parse(Path(k).read_text() if Path(k).is_file() else k) for k in vkeys] or known_verifiers(home)
+    verifiers = [Verifier.parse(Path(k).read_text() if Path(k).is_file() else k) for k in vkeys] or known_verifiers(
+        home
+    )
     try:
         notes.append(check_note(home, note, verifiers).line())
     except EvidenceError as exc:
@@ -128,10 +148,14 @@ def read_models(home: Path, deep: bool, notes: list[str]) -> list[str]:
         if deep and not found:
             found = deep_compare(home)
     except Exception as exc:  # a busy or unreadable projection is a note, as for its witness
-        notes.append(f"duckdb projection not checked: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        notes.append(
+            f"duckdb projection not checked: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        )
         return []
-    out = [f"duckdb projection ({home / 'projections.duckdb'}): {problem}; rebuild it: bin/replay --to duckdb --rebuild"
-           for problem in found]
+    out = [
+        f"duckdb projection ({home / 'projections.duckdb'}): {problem}; rebuild it: bin/replay --to duckdb --rebuild"
+        for problem in found
+    ]
     db = home / "mlflow.db"
     if deep and db.is_file():
         from projectors.mirror.check import compare_sqlite_mirror
@@ -139,7 +163,9 @@ def read_models(home: Path, deep: bool, notes: list[str]) -> list[str]:
         try:
             out += [f"{p}; rebuild it: bin/replay --to mlflow --rebuild" for p in compare_sqlite_mirror(home, db)]
         except Exception as exc:
-            notes.append(f"mlflow mirror not compared: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            notes.append(
+                f"mlflow mirror not compared: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            )
     return out
 
 
@@ -153,10 +179,15 @@ def _print_human(
     for problem in disagree:
         print(f"{PROG}: WITNESS DISAGREES: {problem}", file=sys.stderr)
     for problem in damaged:
-        print(f"{PROG}: {'ARTIFACT' if problem.startswith('artifact ') else 'READ MODEL DAMAGED'}: {problem}", file=sys.stderr)
+        print(
+            f"{PROG}: {'ARTIFACT' if problem.startswith('artifact ') else 'READ MODEL DAMAGED'}: {problem}",
+            file=sys.stderr,
+        )
     if report.ok and not disagree and not damaged:
         agreed = ", ".join(f"{w.name} at seq {w.seq}" for w in found) or "none found"
-        print(f"ok: chain intact, {report.events} events, head seq {report.head_seq} {report.head_hash[:12]}; witnesses agree: {agreed}")
+        print(
+            f"ok: chain intact, {report.events} events, head seq {report.head_seq} {report.head_hash[:12]}; witnesses agree: {agreed}"
+        )
 
 
 if __name__ == "__main__":

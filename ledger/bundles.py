@@ -40,17 +40,30 @@ def export_run(home: Path, run_id: str, out: Path, *, signer: Signer | None = No
     else:
         latest = checkpoints_dir(home) / LATEST_NOTE
         if not latest.exists():
-            raise ExportError("no signed checkpoint to prove against: sign one with bin/checkpoint --key KEY "
-                                "(or set LEDGERLINE_SIGNING_KEY)")
+            raise ExportError(
+                "no signed checkpoint to prove against: sign one with bin/checkpoint --key KEY "
+                "(or set LEDGERLINE_SIGNING_KEY)"
+            )
         note = read_note(latest)
     cp = Checkpoint.parse(note.text)
     if cp.size < entries[-1][0]:
-        raise ExportError(f"the latest checkpoint (size {cp.size}) predates the run's last line (seq {entries[-1][0]}): "
-                            "sign a new one with bin/checkpoint")
+        raise ExportError(
+            f"the latest checkpoint (size {cp.size}) predates the run's last line (seq {entries[-1][0]}): "
+            "sign a new one with bin/checkpoint"
+        )
     tree = Tree(home)
     tree.update()
-    proofs = [{"seq": s, "leaf_index": s - 1, "tree_size": cp.size, "root": b64(cp.root), "entry": line.decode(),
-               "hashes": [b64(h) for h in tree.inclusion(s, cp.size)]} for s, line in entries]
+    proofs = [
+        {
+            "seq": s,
+            "leaf_index": s - 1,
+            "tree_size": cp.size,
+            "root": b64(cp.root),
+            "entry": line.decode(),
+            "hashes": [b64(h) for h in tree.inclusion(s, cp.size)],
+        }
+        for s, line in entries
+    ]
     files: dict[str, bytes] = {
         "lines.jsonl": b"".join(line + b"\n" for _, line in entries),
         "proofs.json": json.dumps(proofs, indent=1).encode(),
@@ -62,8 +75,14 @@ def export_run(home: Path, run_id: str, out: Path, *, signer: Signer | None = No
         if event.get("type") == "ArtifactWritten":
             rel = event["data"]["path"]
             files[f"artifacts/{Path(rel).name}"] = (home / rel).read_bytes()
-    manifest = {"run_id": run_id, "origin": cp.origin, "tree_size": cp.size, "root": b64(cp.root),
-                "lines": len(entries), "files": {n: hashlib.sha256(b).hexdigest() for n, b in sorted(files.items())}}
+    manifest = {
+        "run_id": run_id,
+        "origin": cp.origin,
+        "tree_size": cp.size,
+        "root": b64(cp.root),
+        "lines": len(entries),
+        "files": {n: hashlib.sha256(b).hexdigest() for n, b in sorted(files.items())},
+    }
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:

@@ -116,15 +116,18 @@ class NoteCheck:
 
     def line(self) -> str:
         cp = self.checkpoint
-        return (f"checkpoint at size {cp.size} signed by {', '.join(self.signers)}: the ledger's tree has that root"
-                + (f" and is consistent with it up to size {self.head_size}" if self.head_size > cp.size else ""))
+        return f"checkpoint at size {cp.size} signed by {', '.join(self.signers)}: the ledger's tree has that root" + (
+            f" and is consistent with it up to size {self.head_size}" if self.head_size > cp.size else ""
+        )
 
 
 def check_note(home: Path, note: Note, verifiers: list[Verifier]) -> NoteCheck:
     """Check note's signature (by one of verifiers), that the ledger's tree at its size has its root, and consistency to now."""
     home = Path(home)
     if not verifiers:
-        raise EvidenceError("no verifier key to check the checkpoint with (give --vkey, or list keys in checkpoints/keys)")
+        raise EvidenceError(
+            "no verifier key to check the checkpoint with (give --vkey, or list keys in checkpoints/keys)"
+        )
     signers = [v.name for v in verifiers if note.signed_by(v)]
     if not signers:
         raise EvidenceError(f"the checkpoint's signature does not verify with {', '.join(str(v) for v in verifiers)}")
@@ -182,11 +185,15 @@ def cosign(home: Path, note: Note, signer: Signer, witness_dir: Path) -> Note:
     if last_path.exists():
         last = Checkpoint.parse(read_note(last_path).text)
         if cp.size < last.size:
-            raise EvidenceError(f"the note's tree ({cp.size}) is smaller than the one {signer.name} signed before ({last.size})")
+            raise EvidenceError(
+                f"the note's tree ({cp.size}) is smaller than the one {signer.name} signed before ({last.size})"
+            )
         proof = consistency_path(last.size, actual[: cp.size])
         if not verify_consistency(last.size, cp.size, last.root, cp.root, proof):
-            raise EvidenceError(f"fork: the note at size {cp.size} is not consistent with the tree at size {last.size} "
-                                f"that {signer.name} signed before")
+            raise EvidenceError(
+                f"fork: the note at size {cp.size} is not consistent with the tree at size {last.size} "
+                f"that {signer.name} signed before"
+            )
     cosigned = note.add(signer)
     witness_dir.mkdir(parents=True, exist_ok=True)
     write_bytes_atomic(last_path, str(cosigned).encode(), durable=True)

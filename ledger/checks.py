@@ -95,7 +95,9 @@ SPECS: dict[type[Envelope], Spec] = {cls: _spec(cls) for cls in EVENT_TYPES}
 
 def rejected(event: Any, field: str, why: str) -> EventRejectedError:
     """The error for an event refused before anything was written, naming the field."""
-    return EventRejectedError(f"{getattr(event, 'type', type(event).__name__)}: {field}: {why}; nothing was written", field=field)
+    return EventRejectedError(
+        f"{getattr(event, 'type', type(event).__name__)}: {field}: {why}; nothing was written", field=field
+    )
 
 
 def check_unrecorded(event: Any, run_ids: set[str]) -> Spec:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from typing import Any
 
@@ -21,7 +21,9 @@ _OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z
 _ZERO = timedelta(0)
 
 #: `"type":"X","v":N` -> class, for every current (type, version): such lines need no upcasting
-_CURRENT_TAILS: dict[bytes, type[BaseModel]] = {f'"type":"{s.type}","v":{s.version}'.encode(): cls for cls, s in SPECS.items()}
+_CURRENT_TAILS: dict[bytes, type[BaseModel]] = {
+    f'"type":"{s.type}","v":{s.version}'.encode(): cls for cls, s in SPECS.items()
+}
 
 
 def _as_dict(obj: Any) -> Any:
@@ -92,7 +94,7 @@ def _in_utc(event: Any) -> datetime:
     ts: datetime = event.ts
     if ts.utcoffset() is None:
         raise rejected(event, "ts", f"{ts.isoformat()} has no time zone; give an aware datetime (UTC)")
-    return ts.astimezone(timezone.utc)
+    return ts.astimezone(UTC)
 
 
 def _validate_data(event: Any, spec: Spec, data: bytes) -> None:
@@ -137,7 +139,9 @@ def decode(line: bytes) -> Event:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
-        raise UnknownEventError(f"seq {obj.get('seq')}: {obj.get('type')} v{obj.get('v')}: {where}: {err['msg']}") from exc
+        raise UnknownEventError(
+            f"seq {obj.get('seq')}: {obj.get('type')} v{obj.get('v')}: {where}: {err['msg']}"
+        ) from exc
 
 
 __all__ = [

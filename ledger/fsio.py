@@ -27,7 +27,9 @@ def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
         view = view[os.write(fd, view) :]
 
 
-def write_atomic(path: Path, write: Callable[[BinaryIO], object], prefix: str = ".tmp-", *, durable: bool = False) -> None:
+def write_atomic(
+    path: Path, write: Callable[[BinaryIO], object], prefix: str = ".tmp-", *, durable: bool = False
+) -> None:
     """Write path atomically: write(f) into a temp file beside it (named prefix...), flush, fsync, rename over path.
 
     The temp file is removed when anything fails. With durable, the folder is fsynced too so the

@@ -15,7 +15,9 @@ READ_CHUNK = 1 << 18
 _BACK_CHUNK = 1 << 16
 
 
-def iter_chunks(path: Path, start: int = 0, end: int | None = None, fd: int | None = None) -> Iterator[tuple[int, int, list[bytes]]]:
+def iter_chunks(
+    path: Path, start: int = 0, end: int | None = None, fd: int | None = None
+) -> Iterator[tuple[int, int, list[bytes]]]:
     """Yield (offset of the first line, offset after the last, complete lines without newlines) in big chunks.
 
     A partial last line (no newline yet: a writer mid-append or a torn tail) is never yielded.

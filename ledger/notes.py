@@ -88,7 +88,8 @@ class Signer:
     def generate(cls, name: str) -> Signer:
         """A fresh ed25519 key named name."""
         seed = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
         return cls(_check_name(name), seed)
 
     @classmethod
@@ -110,8 +111,11 @@ class Signer:
 
     @property
     def public(self) -> bytes:
-        return Ed25519PrivateKey.from_private_bytes(self.seed).public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return (
+            Ed25519PrivateKey.from_private_bytes(self.seed)
+            .public_key()
+            .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        )
 
     @property
     def verifier(self) -> Verifier:
@@ -173,8 +177,10 @@ class Note:
 
     def signed_by(self, verifier: Verifier) -> bool:
         """True when one of the note's signatures is verifier's valid signature of the text."""
-        return any(s.name == verifier.name and s.id == verifier.id and verifier.verify(self.text.encode(), s.signature)
-                   for s in self.signatures)
+        return any(
+            s.name == verifier.name and s.id == verifier.id and verifier.verify(self.text.encode(), s.signature)
+            for s in self.signatures
+        )
 
     def add(self, signer: Signer) -> Note:
         """The note with signer's signature added (replacing an earlier one by the same key)."""

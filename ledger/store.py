@@ -132,7 +132,9 @@ class Ledger:
         fields = chain_fields(line)
         if fields is None or hashlib.sha256(line[:-HASH_SUFFIX_LEN] + b"}").hexdigest().encode() != fields[2]:
             seq = count_lines(self.path, offset) + 1
-            raise LedgerCorruptError(seq, f"last complete line (byte {offset}) is not an intact ledger record; run bin/verify")
+            raise LedgerCorruptError(
+                seq, f"last complete line (byte {offset}) is not an intact ledger record; run bin/verify"
+            )
         seq, _, digest = fields
         if seq <= self._head[0]:
             raise LedgerCorruptError(seq, f"head went back from seq {self._head[0]} to {seq}; run bin/verify")
@@ -145,7 +147,9 @@ class Ledger:
             quarantine_tail(self.path, fd, self._size, size, self._head[0] + 1)
         except OSError as exc:
             self._stale = True
-            raise LedgerWriteError(exc.errno, f"torn tail at byte {self._size} could not be quarantined: {exc}") from exc
+            raise LedgerWriteError(
+                exc.errno, f"torn tail at byte {self._size} could not be quarantined: {exc}"
+            ) from exc
         self._finish_pending()
 
     def _finish_pending(self) -> None:
@@ -158,7 +162,9 @@ class Ledger:
             if seq <= self._head[0]:
                 recorded = next(read_events(self.path, seq - 1, seq), None)
                 if not (isinstance(recorded, LedgerRecovered) and recorded.data.sha256 == data.sha256):
-                    raise LedgerCorruptError(seq, f"{marker.name} expects its LedgerRecovered at seq {seq}; run bin/verify")
+                    raise LedgerCorruptError(
+                        seq, f"{marker.name} expects its LedgerRecovered at seq {seq}; run bin/verify"
+                    )
             else:
                 event = LedgerRecovered(run_id=None, data=data)
                 self._write([event], check_batch([event]), expected_seq=seq - 1)

@@ -19,6 +19,8 @@ def upcast_StageFailed_v1_v2(data: dict[str, Any]) -> dict[str, Any]:
 def upcast_StageFailed_v2_v3(data: dict[str, Any]) -> dict[str, Any]:
     """v2 had no attempts: the plain runner's one attempt, never retried."""
     return {**data, "attempt": 1, "will_retry": False}
+
+
 def upcast_ArtifactWritten_v1_v2(data: dict[str, Any]) -> dict[str, Any]:
     """v1 did not record the file's SHA-256; v2 does, unknown (None) for old events."""
     return {**data, "sha256": None}

@@ -43,7 +43,11 @@ def verify_file(path: Path, *, deep: bool = False, parallel: bool = True) -> Ver
     try:
         end = complete_end(fd, 0, os.fstat(fd).st_size)
         split = _split_point(fd, end) if parallel and not deep else 0
-        found = _scan_two(path, fd, split, end) if split else _as_report(chain.scan(fd, 0, end, 0, GENESIS_HASH.encode()), 0)
+        found = (
+            _scan_two(path, fd, split, end)
+            if split
+            else _as_report(chain.scan(fd, 0, end, 0, GENESIS_HASH.encode()), 0)
+        )
     finally:
         os.close(fd)
     if not found.ok:
@@ -57,7 +61,9 @@ def verify_file(path: Path, *, deep: bool = False, parallel: bool = True) -> Ver
     torn = torn_bytes(path, end)
     if torn:
         problem = f"torn tail: {torn} bytes after the last complete line (a crash mid-append?); the next writer quarantines them"
-        return dataclasses.replace(found, ok=False, first_bad_seq=found.head_seq + 1, problem=problem, torn_tail_bytes=torn)
+        return dataclasses.replace(
+            found, ok=False, first_bad_seq=found.head_seq + 1, problem=problem, torn_tail_bytes=torn
+        )
     return found
 
 
@@ -91,12 +97,16 @@ def _scan_two(path: Path, fd: int, split: int, end: int) -> VerifyReport:
     if not first.ok:
         return first
     if helper.returncode != 0:  # no helper: do the second half here
-        return _as_report(chain.scan(fd, split, end, first.head_seq, first.head_hash.encode()), first.head_seq, first.head_hash)
+        return _as_report(
+            chain.scan(fd, split, end, first.head_seq, first.head_hash.encode()), first.head_seq, first.head_hash
+        )
     second = chain.Scan(**json.loads(out))
     if second.lines and (second.first_seq != first.head_seq + 1 or second.first_prev != first.head_hash):
         line = next(iter_lines(path, split))[1]
         problem = chain.line_problem(line, first.head_seq + 1, first.head_hash.encode()) or "chain broken"
-        return VerifyReport(False, first.head_seq, first.head_seq, first.head_hash, first_bad_seq=first.head_seq + 1, problem=problem)
+        return VerifyReport(
+            False, first.head_seq, first.head_seq, first.head_hash, first_bad_seq=first.head_seq + 1, problem=problem
+        )
     return _as_report(second, first.head_seq, first.head_hash)
 
 

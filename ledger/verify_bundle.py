@@ -149,13 +149,16 @@ def verify(path: str, pinned: str | None = None) -> list[str]:
                 raise BundleError(f"artifact {data['name']} ({member}) named at seq {event['seq']} is missing")
             raw = z.read(member)
             if len(raw) != data["bytes"]:
-                raise BundleError(f"artifact {data['name']} ({member}) has {len(raw)} bytes, the ledger says {data['bytes']}")
+                raise BundleError(
+                    f"artifact {data['name']} ({member}) has {len(raw)} bytes, the ledger says {data['bytes']}"
+                )
             expected = data.get("sha256") or (data["hash"] if data.get("format") == "json" else None)
             if expected is not None and hashlib.sha256(raw).hexdigest() != expected:
                 raise BundleError(f"artifact {data['name']} ({member}) does not match its recorded SHA-256")
             checked += 1
     return [
-        f"checkpoint {origin} at size {size} signed by {signer}" + ("" if pinned else " (the bundled key; pin yours with --vkey)"),
+        f"checkpoint {origin} at size {size} signed by {signer}"
+        + ("" if pinned else " (the bundled key; pin yours with --vkey)"),
         f"{len(lines)} lines of run {manifest['run_id']} included in that tree",
         f"{checked} artifacts match their recorded SHA-256",
     ]
@@ -167,8 +170,12 @@ def main(argv: list[str]) -> int:
     if pinned:
         args.remove(pinned)
     if len(args) != 1 or args[0] in ("-h", "--help"):
-        print(__doc__.strip().split("\n\n")[1] if args and args[0] in ("-h", "--help") else "usage: verify_bundle.py BUNDLE.zip [--vkey KEY]",
-              file=sys.stderr)
+        print(
+            __doc__.strip().split("\n\n")[1]
+            if args and args[0] in ("-h", "--help")
+            else "usage: verify_bundle.py BUNDLE.zip [--vkey KEY]",
+            file=sys.stderr,
+        )
         return 2
     try:
         for line in verify(args[0], pinned):

@@ -54,8 +54,10 @@ class MirrorUnavailableError(MirrorError, ConnectionError):
 
     def __init__(self, uri: str, detail: str) -> None:
         first = detail.strip().splitlines()[0] if detail.strip() else "no detail"
-        super().__init__(f"mlflow tracking store at {uri} is unavailable ({first[:300]}); "
-                         "nothing is lost: rerun the replay when it is back to resume")
+        super().__init__(
+            f"mlflow tracking store at {uri} is unavailable ({first[:300]}); "
+            "nothing is lost: rerun the replay when it is back to resume"
+        )
         self.uri = uri
 
 
@@ -80,8 +82,10 @@ class LineageUnavailableError(LineageError, ConnectionError):
 
     def __init__(self, url: str, detail: str) -> None:
         first = detail.strip().splitlines()[0] if detail.strip() else "no detail"
-        super().__init__(f"openlineage endpoint {url} is unavailable after retries ({first[:300]}); "
-                         "nothing is lost: rerun the replay when it is back to resume")
+        super().__init__(
+            f"openlineage endpoint {url} is unavailable after retries ({first[:300]}); "
+            "nothing is lost: rerun the replay when it is back to resume"
+        )
         self.url = url
 
 

@@ -31,7 +31,9 @@ def witnesses(home: Path, notes: list[str] | None = None, options: Mapping[str, 
             position = model.position()
         except Exception as exc:  # a busy or damaged store is not evidence against the ledger
             if notes is not None:
-                notes.append(f"{title} not checked: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+                notes.append(
+                    f"{title} not checked: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                )
             continue
         if position is not None:
             found.append(Witness(title, position.seq, position.hash, model.where()))

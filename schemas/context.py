@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from schemas.errors import LedgerlineError
@@ -16,7 +16,7 @@ class InvalidRunIdError(LedgerlineError, ValueError):
 
 def new_run_id(now: datetime | None = None) -> str:
     """A fresh run id: UTC timestamp plus four random base-36 characters."""
-    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S")
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
     alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
     return f"{stamp}-{''.join(secrets.choice(alphabet) for _ in range(4))}"
 

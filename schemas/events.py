@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapte
 RUN_ID_PATTERN = r"^[0-9]{8}-[0-9]{6}-[0-9a-z]{4}$"
 RunId = Annotated[str, StringConstraints(pattern=RUN_ID_PATTERN)]
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-JsonScalar = Union[str, int, float, bool, None]
+JsonScalar = Union[str, int, float, bool, None]  # noqa: UP007 - kept a typing.Union: the projection schema maps it by get_origin
 Status = Literal["passed", "failed", "warned"]
 RunStatus = Literal["succeeded", "failed", "preflight_failed", "postflight_failed"]
 
@@ -25,7 +25,7 @@ def is_run_id(value: str) -> bool:
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _new_id() -> str:
@@ -275,19 +275,17 @@ class LedgerRecovered(Envelope):
 
 
 Event = Annotated[
-    Union[
-        RunStarted,
-        StageStarted,
-        StageCompleted,
-        StageFailed,
-        DataContractChecked,
-        RowsDropped,
-        MetricLogged,
-        ArtifactWritten,
-        RunTagged,
-        RunCompleted,
-        LedgerRecovered,
-    ],
+    RunStarted
+    | StageStarted
+    | StageCompleted
+    | StageFailed
+    | DataContractChecked
+    | RowsDropped
+    | MetricLogged
+    | ArtifactWritten
+    | RunTagged
+    | RunCompleted
+    | LedgerRecovered,
     Field(discriminator="type"),
 ]
 
@@ -303,7 +301,8 @@ CURRENT_VERSIONS: dict[str, int] = {
 
 #: payload class -> event class, so stages can return payloads and the runner envelopes them
 EVENT_FOR_PAYLOAD: dict[type[Model], type[Envelope]] = {
-    cls.model_fields["data"].annotation: cls for cls in EVENT_TYPES  # type: ignore[misc]
+    cls.model_fields["data"].annotation: cls
+    for cls in EVENT_TYPES  # type: ignore[misc]
 }
 
 

@@ -148,7 +148,9 @@ def profile_names() -> list[str]:
     return sorted(p.name[:-5] for p in resources.files("schemas.profiles").iterdir() if p.name.endswith(".toml"))
 
 
-def load_settings(profile: str = "canary", overrides: dict[str, str] | None = None, *, path: Path | None = None) -> Settings:
+def load_settings(
+    profile: str = "canary", overrides: dict[str, str] | None = None, *, path: Path | None = None
+) -> Settings:
     """Resolve a named profile (or a TOML file) plus key=value overrides into Settings."""
     if path is None:
         if profile not in profile_names():

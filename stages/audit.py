@@ -28,14 +28,18 @@ def audit(*, clean: pl.DataFrame, drops: pl.DataFrame, settings: Settings) -> St
     frame = clean if is_sorted(clean) else clean.sort(["symbol", "date"])
     sessions = _sessions(frame, source.calendar)
     found = tier2_failures(frame, sessions, source.benchmark, contracts)
-    kept, new_drops = droplog.split(frame, found, TIER2_REASONS, contract=TIER2, tier=2, columns=BAR_COLUMNS, input_rows=False)
+    kept, new_drops = droplog.split(
+        frame, found, TIER2_REASONS, contract=TIER2, tier=2, columns=BAR_COLUMNS, input_rows=False
+    )
     all_drops = pl.concat([drops, new_drops], how="vertical_relaxed")
     events = [
         *droplog.check_events(found, TIER2_REASONS, frame.height, contracts, contract=TIER2, tier=2, allowed=ALLOWED),
         *aggregate_checks(kept, sessions, source.benchmark, contracts),
         *droplog.drop_events(found, all_drops, TIER2_REASONS, contracts, contract=TIER2),
     ]
-    return StageResult(outputs={"clean": kept, "drops": all_drops}, values={"rows_dropped": all_drops.height}, events=events)
+    return StageResult(
+        outputs={"clean": kept, "drops": all_drops}, values={"rows_dropped": all_drops.height}, events=events
+    )
 
 
 def _sessions(frame: pl.DataFrame, calendar: str) -> pl.Series:
@@ -51,7 +55,9 @@ def _sessions(frame: pl.DataFrame, calendar: str) -> pl.Series:
     return sessions_between(calendar, first, last) if first <= last else pl.Series("date", [], dtype=pl.Date)
 
 
-def tier2_failures(frame: pl.DataFrame, sessions: pl.Series, benchmark: str, contracts: ContractSettings) -> pl.DataFrame:
+def tier2_failures(
+    frame: pl.DataFrame, sessions: pl.Series, benchmark: str, contracts: ContractSettings
+) -> pl.DataFrame:
     """Failure rows (index, keys, check, column, value) of every tier-2 row check on a (symbol, date)-sorted frame."""
     frame = frame.with_columns(first_of_symbol().alias(_FIRST), _last_of_symbol().alias(_LAST))
     frame = frame.with_columns(_observed().alias(_OBS), _split_ratio().alias(_RATIO))
@@ -146,7 +152,9 @@ def _stopped_early(frame: pl.DataFrame, sessions: pl.Series, benchmark: str, con
     ends = frame.filter(pl.col(_LAST)).select("symbol", "date")  # one row per symbol: its last date
     bench = ends.filter(pl.col("symbol") == benchmark).get_column("date")
     reference = _date(bench.max() if bench.len() else ends.get_column("date").max())
-    lag = sessions.search_sorted(reference, side="right") - sessions.search_sorted(ends.get_column("date"), side="right").cast(pl.Int64)
+    lag = sessions.search_sorted(reference, side="right") - sessions.search_sorted(
+        ends.get_column("date"), side="right"
+    ).cast(pl.Int64)
     stopped = ends.filter(lag > contracts.max_lag_sessions).get_column("symbol")
     return frame.select(pl.col("symbol").is_in(stopped.implode()).alias("stops_early")).to_series()
 
@@ -156,7 +164,9 @@ def _date(value: object) -> date:
     return value
 
 
-def aggregate_checks(kept: pl.DataFrame, sessions: pl.Series, benchmark: str, contracts: ContractSettings) -> list[DataContractCheckedData]:
+def aggregate_checks(
+    kept: pl.DataFrame, sessions: pl.Series, benchmark: str, contracts: ContractSettings
+) -> list[DataContractCheckedData]:
     """Frame-level checks that report an observed value and drop nothing."""
     missing = missing_sessions(kept, sessions)
     survivors = missing.height
@@ -171,7 +181,9 @@ def aggregate_checks(kept: pl.DataFrame, sessions: pl.Series, benchmark: str, co
     ]  # fmt: skip
 
 
-def _aggregate(check: str, failed: int, observed: float, total: int, sample: list[dict[str, JsonScalar]], *, warn: bool = False) -> DataContractCheckedData:
+def _aggregate(
+    check: str, failed: int, observed: float, total: int, sample: list[dict[str, JsonScalar]], *, warn: bool = False
+) -> DataContractCheckedData:
     status = "passed" if not failed else ("warned" if warn else "failed")
     return DataContractCheckedData(
         contract=TIER2, tier=2, check=check, status=status, severity="warning" if warn else "error",
@@ -185,7 +197,8 @@ def missing_sessions(kept: pl.DataFrame, sessions: pl.Series) -> pl.DataFrame:
     edges = kept.with_row_index("_k").filter(first_of_symbol() | _last_of_symbol())
     blocks = edges.group_by("symbol").agg(pl.col("date").min().alias("first"), pl.col("date").max().alias("last"),
                                           (pl.col("_k").max() - pl.col("_k").min() + 1).alias("seen"))  # fmt: skip
-    span = sessions.search_sorted(blocks.get_column("last"), side="right") - sessions.search_sorted(blocks.get_column("first"), side="left")
+    span = sessions.search_sorted(blocks.get_column("last"), side="right") - sessions.search_sorted(
+        blocks.get_column("first"), side="left"
+    )
     missing = (span - blocks.get_column("seen").cast(pl.Int64)).clip(0).cast(pl.Int64)
     return blocks.select("symbol").with_columns(missing.alias("missing")).sort("symbol")
-

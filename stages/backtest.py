@@ -73,7 +73,9 @@ def simple_returns(close: np.ndarray) -> np.ndarray:
 
 def target_matrix(weights: pl.DataFrame, panel: Panel) -> np.ndarray:
     """Sessions x symbols target weights: the weights frame's rows placed on the calendar, 0 elsewhere."""
-    known = weights.filter(pl.col("symbol").is_in(panel.symbols.implode()) & pl.col("date").is_in(panel.dates.implode()))
+    known = weights.filter(
+        pl.col("symbol").is_in(panel.symbols.implode()) & pl.col("date").is_in(panel.dates.implode())
+    )
     out = np.zeros(panel.shape)
     rows = panel.dates.search_sorted(known.get_column("date")).to_numpy()
     cols = panel.symbols.search_sorted(known.get_column("symbol")).to_numpy()

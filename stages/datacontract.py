@@ -78,8 +78,17 @@ def check_frame(contract: str, schema: Any, frame: pl.DataFrame) -> tuple[pl.Dat
         first = schema_level[0]
         what = f"{first.get('check')} on {first.get('column') or 'the frame'} (found {first.get('failure_case')})"
         events: list[Model] = [
-            DataContractCheckedData(contract=contract, tier=1, check=str(c.get("check")), column=_col(c), status="failed",
-                                    failed=total, total=total, action="stopped", sample=[_sample(c)])
+            DataContractCheckedData(
+                contract=contract,
+                tier=1,
+                check=str(c.get("check")),
+                column=_col(c),
+                status="failed",
+                failed=total,
+                total=total,
+                action="stopped",
+                sample=[_sample(c)],
+            )
             for c in schema_level
         ]
         raise ContractBreachError(contract, what, events)
@@ -94,16 +103,27 @@ def check_frame(contract: str, schema: Any, frame: pl.DataFrame) -> tuple[pl.Dat
     drops: list[Model] = []
     for column, check in declared:
         rows = sorted(set(by_check.get((column, check), [])))
-        events.append(DataContractCheckedData(
-            contract=contract, tier=1, check=check, column=column, status="failed" if rows else "passed",
-            failed=len(rows), total=total, action="dropped" if rows else "none",
-            sample=[_row(frame, i) for i in rows[:SAMPLE]],
-        ))
+        events.append(
+            DataContractCheckedData(
+                contract=contract,
+                tier=1,
+                check=check,
+                column=column,
+                status="failed" if rows else "passed",
+                failed=len(rows),
+                total=total,
+                action="dropped" if rows else "none",
+                sample=[_row(frame, i) for i in rows[:SAMPLE]],
+            )
+        )
         fresh = [i for i in rows if i not in assigned]
         assigned.update(fresh)
         if fresh:
-            drops.append(RowsDroppedData(contract=contract, check=check, count=len(fresh),
-                                         reason=f"{column}: {check}" if column else check))
+            drops.append(
+                RowsDroppedData(
+                    contract=contract, check=check, count=len(fresh), reason=f"{column}: {check}" if column else check
+                )
+            )
     if not assigned:
         return frame, events
     keep = pl.Series([i not in assigned for i in range(total)], dtype=pl.Boolean)
@@ -134,4 +154,7 @@ def _sample(case: Mapping[str, Any]) -> dict[str, JsonScalar]:
 
 
 def _row(frame: pl.DataFrame, i: int) -> dict[str, JsonScalar]:
-    return {k: (v if isinstance(v, (int, float, str, bool)) or v is None else str(v)) for k, v in frame.row(i, named=True).items()}
+    return {
+        k: (v if isinstance(v, (int, float, str, bool)) or v is None else str(v))
+        for k, v in frame.row(i, named=True).items()
+    }

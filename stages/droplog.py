@@ -37,7 +37,9 @@ def empty_failures() -> pl.DataFrame:
     return pl.DataFrame(schema=FAILURES_SCHEMA)
 
 
-def failures(frame: pl.DataFrame, index: pl.Series, check: str, column: str | None, values: pl.Series | None = None) -> pl.DataFrame:
+def failures(
+    frame: pl.DataFrame, index: pl.Series, check: str, column: str | None, values: pl.Series | None = None
+) -> pl.DataFrame:
     """Failure rows for one check: the row positions in frame, their keys, and the offending value as text."""
     n = index.len()
     index = index.cast(pl.Int64)
@@ -58,8 +60,15 @@ def failures(frame: pl.DataFrame, index: pl.Series, check: str, column: str | No
 
 
 def split(
-    frame: pl.DataFrame, found: pl.DataFrame, reasons: dict[str, str], *, contract: str, tier: int, columns: Sequence[str],
-    keep: pl.Series | None = None, input_rows: bool = True,
+    frame: pl.DataFrame,
+    found: pl.DataFrame,
+    reasons: dict[str, str],
+    *,
+    contract: str,
+    tier: int,
+    columns: Sequence[str],
+    keep: pl.Series | None = None,
+    input_rows: bool = True,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(kept rows of `columns`, drops): each failing row dropped once, with all its reasons sorted and ';'-joined.
 
@@ -85,15 +94,27 @@ def split(
         rows: pl.Expr | pl.Series = pl.lit(None, dtype=pl.Int64)
     else:
         rows = frame.get_column(ROW).gather(index) if ROW in frame.columns else index  # sorted input: position = row
-    drops = frame.select("symbol", "date").gather(index).with_columns(
-        rows.cast(pl.Int64).alias("row"),
-        by_row.get_column("reasons"), contract=pl.lit(contract), tier=pl.lit(tier, dtype=pl.Int64)
+    drops = (
+        frame.select("symbol", "date")
+        .gather(index)
+        .with_columns(
+            rows.cast(pl.Int64).alias("row"),
+            by_row.get_column("reasons"),
+            contract=pl.lit(contract),
+            tier=pl.lit(tier, dtype=pl.Int64),
+        )
     )
     return frame.select(columns).filter(keep), drops.select(list(DROPS_SCHEMA)).cast(pl.Schema(DROPS_SCHEMA))
 
 
 def check_events(
-    found: pl.DataFrame, reasons: dict[str, str], total: int, contracts: ContractSettings, *, contract: str, tier: int,
+    found: pl.DataFrame,
+    reasons: dict[str, str],
+    total: int,
+    contracts: ContractSettings,
+    *,
+    contract: str,
+    tier: int,
     allowed: frozenset[str] = frozenset(),
 ) -> list[DataContractCheckedData]:
     """One DataContractChecked per check: passed or failed (warned for `allowed` checks), failed/total rows, a bounded sample."""
@@ -104,9 +125,15 @@ def check_events(
         soft = check in allowed
         events.append(
             DataContractCheckedData(
-                contract=contract, tier=tier, check=check, status=("warned" if soft else "failed") if failed else "passed",
-                severity="warning" if soft else "error", failed=failed, total=total,
-                sample=sample(mine, contracts.sample_size), action="dropped" if failed else "none",
+                contract=contract,
+                tier=tier,
+                check=check,
+                status=("warned" if soft else "failed") if failed else "passed",
+                severity="warning" if soft else "error",
+                failed=failed,
+                total=total,
+                sample=sample(mine, contracts.sample_size),
+                action="dropped" if failed else "none",
             )  # fmt: skip
         )
     return events
@@ -135,8 +162,13 @@ def drop_events(
         if keys.height == 0:
             continue
         if keys.height <= contracts.inline_keys_max:
-            inline = [RowKey(symbol=s, date=None if d is None else d.isoformat()) for s, d in keys.select("symbol", "date").iter_rows()]
-            events.append(RowsDroppedData(contract=contract, check=check, reason=reason, count=keys.height, keys=inline))
+            inline = [
+                RowKey(symbol=s, date=None if d is None else d.isoformat())
+                for s, d in keys.select("symbol", "date").iter_rows()
+            ]
+            events.append(
+                RowsDroppedData(contract=contract, check=check, reason=reason, count=keys.height, keys=inline)
+            )
             continue
         ref = ref or ArtifactRef(name="drops", hash=frame_hash(drops), rows=drops.height)
         events.append(RowsDroppedData(contract=contract, check=check, reason=reason, count=keys.height, artifact=ref))

@@ -43,7 +43,9 @@ class FeatureMissingError(StageError, LookupError):
 class ArtifactCorruptError(StageError):
     """Raised when an artifact file is no longer what its ref says (size or content hash); names who wrote it."""
 
-    def __init__(self, name: str, digest: str, problem: str, *, run_id: str | None = None, stage: str | None = None) -> None:
+    def __init__(
+        self, name: str, digest: str, problem: str, *, run_id: str | None = None, stage: str | None = None
+    ) -> None:
         self.name, self.digest, self.problem = name, digest, problem
         self.run_id, self.stage = run_id, stage
         super().__init__(self._message())
@@ -54,5 +56,7 @@ class ArtifactCorruptError(StageError):
 
     def _message(self) -> str:
         who = f"written by run {self.run_id} stage {self.stage}" if self.run_id else "writer unknown"
-        return (f"artifact {self.name} ({self.digest[:12]}) is corrupt: {self.problem} ({who}); "
-                "delete the file and re-run to rewrite it")
+        return (
+            f"artifact {self.name} ({self.digest[:12]}) is corrupt: {self.problem} ({who}); "
+            "delete the file and re-run to rewrite it"
+        )

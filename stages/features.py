@@ -22,6 +22,7 @@ def compute_features(*, clean: pl.DataFrame, settings: Settings) -> StageResult:
 def feature_matrices(close: np.ndarray, cfg: FeatureSettings) -> dict[str, np.ndarray]:
     """Every enabled feature as a sessions x symbols matrix, from a sessions x symbols close matrix."""
     from stages import kernels  # here, not at import: commands that only import the runner do not load numba
+
     close = np.ascontiguousarray(close, dtype=np.float64)
     returns = _run(kernels.log_returns, close)
     out = {
@@ -42,4 +43,3 @@ def _run(kernel: object, x: np.ndarray, *args: object) -> np.ndarray:
     out = np.empty_like(x)
     kernel(x, *args, out)  # type: ignore[operator]
     return out
-

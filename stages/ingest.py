@@ -32,7 +32,11 @@ def sector_absent(inputs: list[tuple[str, pl.DataFrame]], total: int) -> DataCon
     if not inputs:
         return None
     sample: list[dict[str, JsonScalar]] = [
-        {"input": name, "symbols": df.get_column("symbol").n_unique() if "symbol" in df.columns else 0, "problem": SECTOR_UNKNOWN}
+        {
+            "input": name,
+            "symbols": df.get_column("symbol").n_unique() if "symbol" in df.columns else 0,
+            "problem": SECTOR_UNKNOWN,
+        }
         for name, df in inputs[:20]
     ]
     return DataContractCheckedData(

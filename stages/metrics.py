@@ -17,7 +17,9 @@ from stages.spec import StageResult
 HEADLINE = ("cagr", "volatility", "sharpe", "sortino", "max_drawdown", "turnover", "hit_rate")
 
 
-def report_metrics(*, portfolio: pl.DataFrame, weights: pl.DataFrame, clean: pl.DataFrame, settings: Settings) -> StageResult:
+def report_metrics(
+    *, portfolio: pl.DataFrame, weights: pl.DataFrame, clean: pl.DataFrame, settings: Settings
+) -> StageResult:
     """Headline metrics (values + MetricLogged), the equity curve (key equity, step = session) and per-asset figures."""
     ppy = settings.backtest.periods_per_year
     headline = headline_metrics(portfolio, ppy)
@@ -67,7 +69,9 @@ def _benchmark(clean: pl.DataFrame, portfolio: pl.DataFrame, benchmark: str, ppy
     dates = portfolio.get_column("date")
     if dates.len() < 2:
         return {}
-    prices = clean.filter((pl.col("symbol") == benchmark) & pl.col("date").is_between(dates.min(), dates.max())).sort("date")
+    prices = clean.filter((pl.col("symbol") == benchmark) & pl.col("date").is_between(dates.min(), dates.max())).sort(
+        "date"
+    )
     if prices.height < 2:
         return {}
     growth = prices.get_column("close")[-1] / prices.get_column("close")[0]
@@ -102,11 +106,20 @@ def asset_metrics(weights: pl.DataFrame, clean: pl.DataFrame, settings: Settings
             }
         )
     sectors = clean.group_by("symbol").agg(pl.col("sector").drop_nulls().last())
-    return frame.join(sectors, on="symbol", how="left", maintain_order="left").select("symbol", "sector", *frame.columns[1:])
+    return frame.join(sectors, on="symbol", how="left", maintain_order="left").select(
+        "symbol", "sector", *frame.columns[1:]
+    )
 
 
 def _empty_assets() -> pl.DataFrame:
     return pl.DataFrame(
-        schema={"symbol": pl.String, "sector": pl.String, "times_selected": pl.Int64, "mean_weight": pl.Float64,
-                "mean_period_return": pl.Float64, "hit_rate": pl.Float64, "contribution": pl.Float64}
+        schema={
+            "symbol": pl.String,
+            "sector": pl.String,
+            "times_selected": pl.Int64,
+            "mean_weight": pl.Float64,
+            "mean_period_return": pl.Float64,
+            "hit_rate": pl.Float64,
+            "contribution": pl.Float64,
+        }
     )

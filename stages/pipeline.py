@@ -30,8 +30,13 @@ class PipelineError(LedgerlineError, ValueError):
 
 def _is_pandas(annotation: Any) -> bool:
     if isinstance(annotation, str):
-        return annotation.replace(" ", "") in {"pd.DataFrame", "pandas.DataFrame", "DataFrame"} and "pl." not in annotation
-    return getattr(annotation, "__module__", "").startswith("pandas") and getattr(annotation, "__name__", "") == "DataFrame"
+        return (
+            annotation.replace(" ", "") in {"pd.DataFrame", "pandas.DataFrame", "DataFrame"} and "pl." not in annotation
+        )
+    return (
+        getattr(annotation, "__module__", "").startswith("pandas")
+        and getattr(annotation, "__name__", "") == "DataFrame"
+    )
 
 
 def stage(
@@ -58,8 +63,14 @@ def stage(
         if retries < 0 or retry_delay_s < 0:
             raise PipelineError(f"stage {fn.__name__}: retries and retry_delay_s must be >= 0")
         return StageSpec(
-            name=name or fn.__name__, fn=fn, reads=reads, writes=tuple(writes), retries=int(retries),
-            retry_delay_s=float(retry_delay_s), contracts=dict(contracts or {}), pandas=pandas,
+            name=name or fn.__name__,
+            fn=fn,
+            reads=reads,
+            writes=tuple(writes),
+            retries=int(retries),
+            retry_delay_s=float(retry_delay_s),
+            contracts=dict(contracts or {}),
+            pandas=pandas,
             doc=(inspect.getdoc(fn) or "").split("\n")[0],
         )
 
@@ -110,7 +121,9 @@ class Pipeline:
         for spec in self.stages:
             missing = [f for f in spec.reads if f not in produced]
             if missing:
-                raise PipelineError(f"stage {spec.name} reads {', '.join(missing)}, which no earlier stage of {self.name} produces")
+                raise PipelineError(
+                    f"stage {spec.name} reads {', '.join(missing)}, which no earlier stage of {self.name} produces"
+                )
             produced.update(spec.writes)
 
     def resolve(self, profile: str | None = None, overrides: Mapping[str, str] | None = None) -> ResolvedSettings | Any:

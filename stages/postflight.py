@@ -39,7 +39,9 @@ def postflight(ctx: RunContext, store: ArtifactStore, settings: Settings, home: 
     return events
 
 
-def _check(check: str, failed: int, total: int, sample: Sample, observed: float | None = None) -> DataContractCheckedData:
+def _check(
+    check: str, failed: int, total: int, sample: Sample, observed: float | None = None
+) -> DataContractCheckedData:
     return DataContractCheckedData(
         contract=POSTFLIGHT, tier=3, check=check, status="failed" if failed else "passed", failed=failed, total=total,
         sample=sample, action="stopped" if failed else "none", observed=observed,
@@ -49,7 +51,10 @@ def _check(check: str, failed: int, total: int, sample: Sample, observed: float 
 def _require(events: list[DataContractCheckedData], event: DataContractCheckedData) -> None:
     events.append(event)
     if event.status == "failed":
-        message = "; ".join(str(s.get("problem", s)) for s in event.sample if "problem" in s) or f"{event.failed} of {event.total} failed"
+        message = (
+            "; ".join(str(s.get("problem", s)) for s in event.sample if "problem" in s)
+            or f"{event.failed} of {event.total} failed"
+        )
         raise PostflightError(event.check, message, events=list(events))
 
 
@@ -98,7 +103,9 @@ def benchmark_fresh(settings: Settings, bench_last: date | None, as_of: date) ->
     sample: Sample = [{"benchmark": source.benchmark, "last": None if bench_last is None else bench_last.isoformat(),
                        "as_of": as_of.isoformat(), "due": due.isoformat()}]  # fmt: skip
     if not fresh:
-        sample[0]["problem"] = f"benchmark {source.benchmark} last date {sample[0]['last']} is before {due}, the session before as-of {as_of}"
+        sample[0]["problem"] = (
+            f"benchmark {source.benchmark} last date {sample[0]['last']} is before {due}, the session before as-of {as_of}"
+        )
     return _check("benchmark_fresh", int(not fresh), 1, sample)
 
 
@@ -126,10 +133,14 @@ def counts(settings: Settings, clean: pl.DataFrame) -> DataContractCheckedData:
     symbols = clean.get_column("symbol").n_unique()
     problems: Sample = []
     if clean.height < contracts.min_clean_rows:
-        problems.append({"problem": f"clean has {clean.height} rows, contracts.min_clean_rows is {contracts.min_clean_rows}"})
+        problems.append(
+            {"problem": f"clean has {clean.height} rows, contracts.min_clean_rows is {contracts.min_clean_rows}"}
+        )
     if symbols < contracts.min_symbols:
         problems.append({"problem": f"clean has {symbols} symbols, contracts.min_symbols is {contracts.min_symbols}"})
-    return _check("counts", len(problems), 2, [{"rows": clean.height, "symbols": symbols}, *problems], observed=float(symbols))
+    return _check(
+        "counts", len(problems), 2, [{"rows": clean.height, "symbols": symbols}, *problems], observed=float(symbols)
+    )
 
 
 def read_latest(home: Path) -> dict[str, object] | None:

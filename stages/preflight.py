@@ -52,7 +52,9 @@ def source_problems(source: SourceSettings) -> list[str]:
 
 
 def _synthetic_problems(source: SourceSettings, *, clean: bool) -> list[str]:
-    problems = [f"source.toxicity.{k} is not one of {', '.join(TOXICITIES)}" for k in source.toxicity if k not in TOXICITIES]
+    problems = [
+        f"source.toxicity.{k} is not one of {', '.join(TOXICITIES)}" for k in source.toxicity if k not in TOXICITIES
+    ]
     problems += [f"source.toxicity.{k} must be >= 0" for k, v in source.toxicity.items() if v < 0]
     if source.symbols < 1:
         problems.append("source.symbols must be >= 1")

@@ -93,8 +93,16 @@ class StageAttemptError(StageError):
 class RunSession:
     """One run of one pipeline into the ledger under home. Use as a context manager (holds the ledger open)."""
 
-    def __init__(self, pipeline: Pipeline, settings: Any, home: Path, *, run_id: str | None = None,
-                 progress: Progress = lambda line: None, rerun_of: str | None = None) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        settings: Any,
+        home: Path,
+        *,
+        run_id: str | None = None,
+        progress: Progress = lambda line: None,
+        rerun_of: str | None = None,
+    ) -> None:
         self.pipeline, self.settings, self.home, self.progress = pipeline, settings, Path(home), progress
         self.rerun_of = rerun_of  # the run this one re-executes (bin/rerun), recorded in RunStarted
         self.run_id = check_run_id(new_run_id() if run_id is None else run_id)
@@ -142,12 +150,19 @@ class RunSession:
                 exc = exc.written_by(*_writer_of(self.rec.ledger, exc.digest))
             will_retry = attempt <= retries
             payloads = [] if will_retry else list(getattr(exc, "events", []))
-            payloads.append(StageFailedData(
-                error_type=type(exc).__name__, message=str(exc), traceback_tail=_tail(exc),
-                attempt=attempt, will_retry=will_retry,
-            ))
+            payloads.append(
+                StageFailedData(
+                    error_type=type(exc).__name__,
+                    message=str(exc),
+                    traceback_tail=_tail(exc),
+                    attempt=attempt,
+                    will_retry=will_retry,
+                )
+            )
             self.rec.record(payloads, stage=spec.name)
-            self.progress(f"  {spec.name:<10} FAILED {type(exc).__name__}: {exc}" + (" (will retry)" if will_retry else ""))
+            self.progress(
+                f"  {spec.name:<10} FAILED {type(exc).__name__}: {exc}" + (" (will retry)" if will_retry else "")
+            )
             if not will_retry:
                 self.status = "failed"
                 self.error = str(exc) if isinstance(exc, ContractBreachError) else f"{spec.name}: {exc}"
@@ -157,13 +172,19 @@ class RunSession:
         """Postflight (after a succeeded run) and RunCompleted."""
         if self.status == "succeeded" and self.pipeline.postflight is not None:
             try:
-                self.rec.record(self.pipeline.postflight(self.ctx, self.store, self.settings, self.home), stage="postflight")
+                self.rec.record(
+                    self.pipeline.postflight(self.ctx, self.store, self.settings, self.home), stage="postflight"
+                )
             except PostflightError as exc:
                 self.rec.record(exc.events, stage="postflight")
                 self.status, self.error = "postflight_failed", str(exc)
-        self.rec.record([RunCompletedData(status=self.status, duration_s=time.perf_counter() - self._started, error=self.error)])
+        self.rec.record(
+            [RunCompletedData(status=self.status, duration_s=time.perf_counter() - self._started, error=self.error)]
+        )
         self.progress(f"run {self.run_id} {self.status}" + (f": {self.error}" if self.error else ""))
-        return RunOutcome(self.run_id, self.status, self.ctx, self.error, self.rec.first_seq, self.rec.last_seq, self.orchestrator)
+        return RunOutcome(
+            self.run_id, self.status, self.ctx, self.error, self.rec.first_seq, self.rec.last_seq, self.orchestrator
+        )
 
     # ------------------------------------------------------------ one stage
 
@@ -202,7 +223,9 @@ class RunSession:
         new_ctx = self.ctx.model_copy(update=updates)
         completed = StageCompletedData(
             rows_in=rows_in,
-            rows_out=_primary_rows(spec.writes, {f: _polars(f, o) for f, o in result.outputs.items() if f in spec.writes}),
+            rows_out=_primary_rows(
+                spec.writes, {f: _polars(f, o) for f, o in result.outputs.items() if f in spec.writes}
+            ),
             duration_s=time.perf_counter() - started,
             outputs=outputs,
             changed=sorted(self.ctx.diff(new_ctx)),
@@ -210,7 +233,9 @@ class RunSession:
         )
         self.rec.record([*contract_events, *result.events, *written, completed], stage=spec.name)
         self.ctx = new_ctx
-        self.progress(f"  {spec.name:<10} {completed.rows_in:>9,} rows in  {completed.rows_out:>9,} out  {completed.duration_s:6.2f}s")
+        self.progress(
+            f"  {spec.name:<10} {completed.rows_in:>9,} rows in  {completed.rows_out:>9,} out  {completed.duration_s:6.2f}s"
+        )
         return outputs
 
     def _load(self, ref: ArtifactRef) -> pl.DataFrame:
@@ -220,8 +245,9 @@ class RunSession:
         return frame
 
 
-def run(pipeline: Pipeline, settings: Any, home: Path, *, run_id: str | None = None,
-        progress: Progress = lambda line: None) -> RunOutcome:
+def run(
+    pipeline: Pipeline, settings: Any, home: Path, *, run_id: str | None = None, progress: Progress = lambda line: None
+) -> RunOutcome:
     """Run every stage of pipeline with the plain runner (no orchestrator, no retries)."""
     pipeline.check_reads()
     with RunSession(pipeline, settings, home, run_id=run_id, progress=progress) as session:
@@ -244,9 +270,18 @@ def run_pipeline(
     rerun_of: str | None = None,
 ) -> RunOutcome:
     """Run the quant reference pipeline (or the given stages of it) into the ledger under home (rerun_of: the run it re-executes)."""
-    pipeline = QUANT_REFERENCE if tuple(stages) == PIPELINE else Pipeline(
-        QUANT_REFERENCE.name, stages, Settings, preflight=QUANT_REFERENCE.preflight,
-        postflight=QUANT_REFERENCE.postflight, inputs=QUANT_REFERENCE.inputs)
+    pipeline = (
+        QUANT_REFERENCE
+        if tuple(stages) == PIPELINE
+        else Pipeline(
+            QUANT_REFERENCE.name,
+            stages,
+            Settings,
+            preflight=QUANT_REFERENCE.preflight,
+            postflight=QUANT_REFERENCE.postflight,
+            inputs=QUANT_REFERENCE.inputs,
+        )
+    )
     with RunSession(pipeline, settings, home, run_id=run_id, progress=progress, rerun_of=rerun_of) as session:
         if session.start(None):
             for spec in pipeline.stages:
@@ -264,7 +299,9 @@ def _polars(field: str, frame: Any) -> pl.DataFrame:
     try:
         out = pl.from_pandas(frame) if type(frame).__module__.startswith("pandas") else pl.from_arrow(frame)
     except Exception as exc:
-        raise StageError(f"output {field} is a {type(frame).__name__}, not a polars/pandas frame or Arrow table") from exc
+        raise StageError(
+            f"output {field} is a {type(frame).__name__}, not a polars/pandas frame or Arrow table"
+        ) from exc
     if not isinstance(out, pl.DataFrame):
         raise StageError(f"output {field} is a {type(frame).__name__}, not a frame")
     return out
@@ -287,8 +324,9 @@ def _writer_of(ledger: Ledger, digest: str) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _run_started(settings: Any, inputs: list[DataInput], orchestrator: dict[str, Any] | None,
-                 rerun_of: str | None = None) -> RunStartedData:
+def _run_started(
+    settings: Any, inputs: list[DataInput], orchestrator: dict[str, Any] | None, rerun_of: str | None = None
+) -> RunStartedData:
     return RunStartedData(
         pipeline=settings.pipeline,
         profile=settings.profile,

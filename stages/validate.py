@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import numpy as np
-import polars as pl
 import pandera.polars as pa
+import polars as pl
 
-from schemas.contracts import DUP, FIRST, RET, ROW, USABLE, TIER1, TIER1_REASONS, BAR_COLUMNS, any_failure, row_checks, structure_schema
+from schemas.contracts import (
+    BAR_COLUMNS,
+    DUP,
+    FIRST,
+    RET,
+    ROW,
+    TIER1,
+    TIER1_REASONS,
+    USABLE,
+    any_failure,
+    row_checks,
+    structure_schema,
+)
 from schemas.events import DataContractCheckedData, JsonScalar, Model
 from schemas.settings import ContractSettings, Settings
 from stages import droplog
@@ -47,12 +59,18 @@ def check_structure(raw: pl.DataFrame, contracts: ContractSettings) -> list[Data
         problems["not_empty"].append({"rows": 0})
     events = [_structure_event(check, found, raw.height, contracts) for check, found in problems.items()]
     if any(problems.values()):
-        parts = [f"{check}: " + ", ".join(str(p.get("column", "no rows")) for p in found) for check, found in problems.items() if found]
+        parts = [
+            f"{check}: " + ", ".join(str(p.get("column", "no rows")) for p in found)
+            for check, found in problems.items()
+            if found
+        ]
         raise ContractBreachError(TIER1, "; ".join(parts), events=list[Model](events))
     return events
 
 
-def _structure_event(check: str, found: list[dict[str, JsonScalar]], total: int, contracts: ContractSettings) -> DataContractCheckedData:
+def _structure_event(
+    check: str, found: list[dict[str, JsonScalar]], total: int, contracts: ContractSettings
+) -> DataContractCheckedData:
     return DataContractCheckedData(
         contract=TIER1, tier=1, check=check, status="failed" if found else "passed", failed=len(found),
         total=total, sample=found[: contracts.sample_size], action="stopped" if found else "none",
@@ -110,7 +128,9 @@ def _sorted_with_first(frame: pl.DataFrame) -> bool:
     symbol, date = frame.get_column("symbol"), pl.col("date")
     if symbol.has_nulls() or not symbol.is_sorted():
         return False
-    return bool(frame.select(date.is_not_null().all() & (pl.col(FIRST) | (date >= date.shift(1))).fill_null(True).all()).item())
+    return bool(
+        frame.select(date.is_not_null().all() & (pl.col(FIRST) | (date >= date.shift(1))).fill_null(True).all()).item()
+    )
 
 
 def is_sorted(frame: pl.DataFrame) -> bool:

@@ -217,7 +217,9 @@ def check_mentioned_flags(paths: list[Path], parsers: Mapping[str, argparse.Argu
     problems = []
     for path in paths:
         doc, text = doc_name(path), path.read_text(encoding="utf-8")
-        owner_of_line = {n: name for name, lines in cli_sections(text).items() for n, _ in lines} if path.name == "cli.md" else {}
+        owner_of_line = (
+            {n: name for name, lines in cli_sections(text).items() for n, _ in lines} if path.name == "cli.md" else {}
+        )
         for number, line in prose(text):
             rest = line
             for span in INLINE_CODE.findall(line):
@@ -230,7 +232,9 @@ def check_mentioned_flags(paths: list[Path], parsers: Mapping[str, argparse.Argu
     return problems
 
 
-def _missing(doc: str, number: int, name: str, flags: list[str], parsers: Mapping[str, argparse.ArgumentParser]) -> list[str]:
+def _missing(
+    doc: str, number: int, name: str, flags: list[str], parsers: Mapping[str, argparse.ArgumentParser]
+) -> list[str]:
     known = options(parsers[name])
     return [f"{doc}:{number}: bin/{name} has no flag {flag}" for flag in flags if flag not in known]
 
@@ -351,9 +355,13 @@ def test_an_undocumented_flag_is_demanded(parsers: dict[str, argparse.ArgumentPa
     assert problems == ["docs/cli.md: the bin/verify section does not document its flag --since-seq"]
 
 
-def test_a_missing_command_and_a_bad_make_target_are_reported(tmp_path: Path, parsers: dict[str, argparse.ArgumentParser]) -> None:
+def test_a_missing_command_and_a_bad_make_target_are_reported(
+    tmp_path: Path, parsers: dict[str, argparse.ArgumentParser]
+) -> None:
     doc = tmp_path / "probe.md"
-    doc.write_text("```sh\n$ LEDGERLINE_HOME=x bin/nosuch --flag\nmake runn\nmake run PROFILE=canary\n```\n", encoding="utf-8")
+    doc.write_text(
+        "```sh\n$ LEDGERLINE_HOME=x bin/nosuch --flag\nmake runn\nmake run PROFILE=canary\n```\n", encoding="utf-8"
+    )
     assert check_examples([doc], parsers) == [
         "probe.md:2: `$ LEDGERLINE_HOME=x bin/nosuch --flag`: there is no command bin/nosuch",
         "probe.md:3: `make runn`: the Makefile has no target runn",

@@ -62,7 +62,9 @@ def test_mlflow_store_holds_run_params_and_metrics(home: Path, first_run: dict[s
     runs = [
         r
         for exp in client.search_experiments()
-        for r in client.search_runs([exp.experiment_id], filter_string=f"tags.`ledger.run_id` = '{first_run['run_id']}'")
+        for r in client.search_runs(
+            [exp.experiment_id], filter_string=f"tags.`ledger.run_id` = '{first_run['run_id']}'"
+        )
     ]
     assert len(runs) == 1
     run = runs[0]
@@ -70,7 +72,9 @@ def test_mlflow_store_holds_run_params_and_metrics(home: Path, first_run: dict[s
     assert run.data.metrics["sharpe"] == pytest.approx(first_run["metrics"]["sharpe"])  # type: ignore[index]
 
 
-def test_second_run_appends_to_the_same_ledger(home: Path, first_run: dict[str, object], second_run: dict[str, object]) -> None:
+def test_second_run_appends_to_the_same_ledger(
+    home: Path, first_run: dict[str, object], second_run: dict[str, object]
+) -> None:
     assert second_run["run_id"] != first_run["run_id"]
     assert second_run["seqs"][0] > first_run["seqs"][1]  # type: ignore[index]
     verified = json.loads(bin_cmd("verify", "--home", home, "--json").stdout)

@@ -94,7 +94,9 @@ def test_projectors_and_stages_import_only_the_ledger_package() -> None:
 
 def test_the_submodule_check_sees_imports_inside_functions(tmp_path: Path) -> None:
     path = tmp_path / "probe.py"
-    path.write_text("from ledger import Ledger\ndef f():\n    from ledger.codec import canonical\n    import ledger.lines\n")
+    path.write_text(
+        "from ledger import Ledger\ndef f():\n    from ledger.codec import canonical\n    import ledger.lines\n"
+    )
     modules = {**_modules(), "projectors.probe": path}
     found = _ledger_submodule_imports(modules)
     assert [f.split(" imports ")[1] for f in found] == ["ledger.codec", "ledger.lines"]

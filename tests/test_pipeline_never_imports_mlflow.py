@@ -25,8 +25,9 @@ print(json.dumps({"modules": names, "mlflow": loaded("mlflow"), "prefect": loade
 
 
 def test_importing_every_pipeline_module_never_loads_mlflow() -> None:
-    done = subprocess.run([sys.executable, "-c", PROBE % (PIPELINE,)], capture_output=True, text=True, cwd=ROOT,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE % (PIPELINE,)], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert {"schemas.events", "ledger.store", "stages.runner"} <= set(result["modules"])
@@ -40,16 +41,20 @@ def test_importing_every_pipeline_module_never_loads_mlflow() -> None:
 def test_the_probe_would_notice_prefect() -> None:
     """Running the adapter's import of prefect is seen by the probe: the prefect check above can fail."""
     probe = PROBE.replace("importlib.import_module(top)\n", "importlib.import_module(top)\n    import prefect\n", 1)
-    done = subprocess.run([sys.executable, "-c", probe % (("schemas",),)], capture_output=True, text=True, cwd=ROOT,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", probe % (("schemas",),)], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "prefect" in json.loads(done.stdout.strip().splitlines()[-1])["prefect"]
 
 
 def test_the_probe_would_notice_mlflow() -> None:
     """The same probe, pointed at the mirror, does see mlflow: the check above can fail."""
-    probe = PROBE.replace("importlib.import_module(top)\n", "importlib.import_module(top)\n    import projectors.mirror.replay\n", 1)
-    done = subprocess.run([sys.executable, "-c", probe % (("schemas",),)], capture_output=True, text=True, cwd=ROOT,
-                          timeout=300)
+    probe = PROBE.replace(
+        "importlib.import_module(top)\n", "importlib.import_module(top)\n    import projectors.mirror.replay\n", 1
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe % (("schemas",),)], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "mlflow" in json.loads(done.stdout.strip().splitlines()[-1])["mlflow"]

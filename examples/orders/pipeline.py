@@ -1,6 +1,6 @@
 """A non-quant pipeline: load a CSV of orders, validate it with a pandera contract, aggregate per region, report metrics.
 
-    bin/run-pipeline --pipeline examples/orders/pipeline.py:PIPELINE --profile sample
+bin/run-pipeline --pipeline examples/orders/pipeline.py:PIPELINE --profile sample
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ ORDERS = pa.DataFrameSchema(
 @stage(writes=("orders",))
 def load(*, settings: OrderSettings) -> StageResult:
     """The orders CSV as a frame (amount as float, quantity as int)."""
-    frame = pl.read_csv(settings.csv, schema_overrides={"amount": pl.Float64, "quantity": pl.Int64, "order_id": pl.Int64})
+    frame = pl.read_csv(
+        settings.csv, schema_overrides={"amount": pl.Float64, "quantity": pl.Int64, "order_id": pl.Int64}
+    )
     return StageResult(outputs={"orders": frame})
 
 
@@ -65,10 +67,14 @@ def report(*, by_region: pl.DataFrame, settings: OrderSettings) -> StageResult:
         MetricLoggedData(key="revenue", value=revenue),
         MetricLoggedData(key="orders", value=float(orders)),
         MetricLoggedData(key="avg_order_value", value=revenue / orders if orders else 0.0),
-        *(MetricLoggedData(key="revenue", value=float(r["revenue"]), asset=r["region"]) for r in by_region.iter_rows(named=True)),
+        *(
+            MetricLoggedData(key="revenue", value=float(r["revenue"]), asset=r["region"])
+            for r in by_region.iter_rows(named=True)
+        ),
     ]
     return StageResult(events=events)
 
 
-PIPELINE = Pipeline("orders", stages=[load, aggregate, report], settings=OrderSettings,
-                    policy=TaggingPolicy(max_drop_rate=0.5))
+PIPELINE = Pipeline(
+    "orders", stages=[load, aggregate, report], settings=OrderSettings, policy=TaggingPolicy(max_drop_rate=0.5)
+)

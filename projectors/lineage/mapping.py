@@ -158,8 +158,15 @@ class Fold:
             if run_id in self.runs:  # a second RunStarted for an open run (bin/verify names it): keep the first
                 return []
             d = event.data
-            started = _Run(run_id, d.pipeline, run_uuid(run_id), int(event.seq or 0), d.config_hash,
-                       {"gitSha": d.code_version.git_sha, "dirty": d.code_version.dirty}, list(d.inputs))
+            started = _Run(
+                run_id,
+                d.pipeline,
+                run_uuid(run_id),
+                int(event.seq or 0),
+                d.config_hash,
+                {"gitSha": d.code_version.git_sha, "dirty": d.code_version.dirty},
+                list(d.inputs),
+            )
             self.runs[run_id] = started
             return [self._event(RunState.START, event, started, None, self._sources(started), [])]
         run = self.runs.get(run_id)
@@ -170,8 +177,12 @@ class Fold:
             if event.stage is None or stage is not None:
                 return []
             run.attempts[event.stage] += 1
-            stage = _Stage(event.stage, run_uuid(run_id, event.stage, run.attempts[event.stage]), int(event.seq or 0),
-                           list(event.data.inputs))
+            stage = _Stage(
+                event.stage,
+                run_uuid(run_id, event.stage, run.attempts[event.stage]),
+                int(event.seq or 0),
+                list(event.data.inputs),
+            )
             run.stages[event.stage] = stage
             return [self._event(RunState.START, event, run, stage, self._stage_inputs(run, stage, False), [])]
         if isinstance(event, ArtifactWritten):
@@ -193,8 +204,10 @@ class Fold:
         if isinstance(event, StageFailed) and stage is not None:
             del run.stages[stage.name]
             error = error_message_run.ErrorMessageRunFacet(
-                message=f"{event.data.error_type}: {event.data.message}", programmingLanguage="python",
-                stackTrace=event.data.traceback_tail)
+                message=f"{event.data.error_type}: {event.data.message}",
+                programmingLanguage="python",
+                stackTrace=event.data.traceback_tail,
+            )
             return [self._event(RunState.FAIL, event, run, stage, self._stage_inputs(run, stage, True), [], error)]
         if isinstance(event, RunCompleted):
             return self._complete(event, run)
@@ -207,43 +220,70 @@ class Fold:
         status, error_text = event.data.status, event.data.error
         for stage in list(run.stages.values()):  # a stage the run never ended still gets its one terminal event
             error: error_message_run.ErrorMessageRunFacet | None = error_message_run.ErrorMessageRunFacet(
-                message=f"the run ended ({status}) before stage {stage.name} completed", programmingLanguage="python")
+                message=f"the run ended ({status}) before stage {stage.name} completed", programmingLanguage="python"
+            )
             out.append(self._event(RunState.FAIL, event, run, stage, self._stage_inputs(run, stage, True), [], error))
         run.stages.clear()
         del self.runs[run.run_id]
         failed = status != "succeeded"
         error = None
         if failed:
-            error = error_message_run.ErrorMessageRunFacet(message=f"{status}: {error_text or 'no error recorded'}",
-                                                           programmingLanguage="python")
+            error = error_message_run.ErrorMessageRunFacet(
+                message=f"{status}: {error_text or 'no error recorded'}", programmingLanguage="python"
+            )
         inputs = self._sources(run, run.loose_checks)
         outputs = [self._output(run, ref) for ref in run.outputs.values()]
-        out.append(self._event(RunState.FAIL if failed else RunState.COMPLETE, event, run, None, inputs, outputs, error))
+        out.append(
+            self._event(RunState.FAIL if failed else RunState.COMPLETE, event, run, None, inputs, outputs, error)
+        )
         return out
 
-    def _event(self, state: RunState, event: Event, run: _Run, stage: _Stage | None, inputs: list[InputDataset],
-               outputs: list[OutputDataset], error: Any = None) -> RunEvent:
+    def _event(
+        self,
+        state: RunState,
+        event: Event,
+        run: _Run,
+        stage: _Stage | None,
+        inputs: list[InputDataset],
+        outputs: list[OutputDataset],
+        error: Any = None,
+    ) -> RunEvent:
         seq = int(event.seq or 0)
         first = run.seq if stage is None else stage.seq
         facets: dict[str, Any] = {
             LEDGERLINE_FACET: LedgerlineRunFacet(
-                ledgerRunId=run.run_id, firstSeq=first if state != RunState.START else seq, lastSeq=seq,
-                headHash=str(event.hash), configHash=run.config_hash, codeVersion=run.code_version, producer=PRODUCER),
+                ledgerRunId=run.run_id,
+                firstSeq=first if state != RunState.START else seq,
+                lastSeq=seq,
+                headHash=str(event.hash),
+                configHash=run.config_hash,
+                codeVersion=run.code_version,
+                producer=PRODUCER,
+            ),
         }
         if stage is not None:
             facets["parent"] = parent_run.ParentRunFacet(
-                run=parent_run.Run(runId=run.uuid), job=parent_run.Job(namespace=self.namespace, name=run.pipeline),
-                root=parent_run.Root(run=parent_run.RootRun(runId=run.uuid),
-                                     job=parent_run.RootJob(namespace=self.namespace, name=run.pipeline)),
-                producer=PRODUCER)
+                run=parent_run.Run(runId=run.uuid),
+                job=parent_run.Job(namespace=self.namespace, name=run.pipeline),
+                root=parent_run.Root(
+                    run=parent_run.RootRun(runId=run.uuid),
+                    job=parent_run.RootJob(namespace=self.namespace, name=run.pipeline),
+                ),
+                producer=PRODUCER,
+            )
             if stage.dropped and state != RunState.START:
-                facets[ROWS_DROPPED_FACET] = LedgerlineRowsDroppedRunFacet(rowsDropped=dict(sorted(stage.dropped.items())),
-                                                                           producer=PRODUCER)
+                facets[ROWS_DROPPED_FACET] = LedgerlineRowsDroppedRunFacet(
+                    rowsDropped=dict(sorted(stage.dropped.items())), producer=PRODUCER
+                )
         if error is not None:
             error._producer = PRODUCER
             facets["errorMessage"] = error
-        job_type = job_type_job.JobTypeJobFacet(processingType="BATCH", integration="LEDGERLINE",
-                                                jobType="PIPELINE" if stage is None else "STAGE", producer=PRODUCER)
+        job_type = job_type_job.JobTypeJobFacet(
+            processingType="BATCH",
+            integration="LEDGERLINE",
+            jobType="PIPELINE" if stage is None else "STAGE",
+            producer=PRODUCER,
+        )
         name = run.pipeline if stage is None else f"{run.pipeline}.{stage.name}"
         return RunEvent(
             eventType=state,
@@ -260,12 +300,21 @@ class Fold:
     def _sources(self, run: _Run, checks: list[DataContractCheckedData] | None = None) -> list[InputDataset]:
         out = []
         for i, src in enumerate(run.sources):
-            input_facets: dict[str, Any] = {"dataQualityMetrics": data_quality_metrics_input_dataset.DataQualityMetricsInputDatasetFacet(
-                columnMetrics={}, rowCount=src.rows, producer=PRODUCER)}
+            input_facets: dict[str, Any] = {
+                "dataQualityMetrics": data_quality_metrics_input_dataset.DataQualityMetricsInputDatasetFacet(
+                    columnMetrics={}, rowCount=src.rows, producer=PRODUCER
+                )
+            }
             if checks and i == 0:
                 input_facets["dataQualityAssertions"] = _assertions(checks)
-            facets: dict[str, Any] = {"version": dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=src.sha256, producer=PRODUCER)}
-            out.append(InputDataset(namespace=DATASET_NAMESPACE, name=src.name, facets=facets, inputFacets=input_facets))
+            facets: dict[str, Any] = {
+                "version": dataset_version_dataset.DatasetVersionDatasetFacet(
+                    datasetVersion=src.sha256, producer=PRODUCER
+                )
+            }
+            out.append(
+                InputDataset(namespace=DATASET_NAMESPACE, name=src.name, facets=facets, inputFacets=input_facets)
+            )
         return out
 
     def _stage_inputs(self, run: _Run, stage: _Stage, terminal: bool) -> list[InputDataset]:
@@ -279,29 +328,48 @@ class Fold:
             described = self.parquet.describe(path) if path.suffix == ".parquet" else None
             nulls = described[1] if described else {}
             metrics = data_quality_metrics_input_dataset.DataQualityMetricsInputDatasetFacet(
-                columnMetrics={c: data_quality_metrics_input_dataset.ColumnMetrics(nullCount=n) for c, n in nulls.items()},
-                rowCount=ref.rows, producer=PRODUCER)
+                columnMetrics={
+                    c: data_quality_metrics_input_dataset.ColumnMetrics(nullCount=n) for c, n in nulls.items()
+                },
+                rowCount=ref.rows,
+                producer=PRODUCER,
+            )
             input_facets: dict[str, Any] = {"dataQualityMetrics": metrics}
             if checks and i == 0:
                 input_facets["dataQualityAssertions"] = _assertions(checks)
-            out.append(InputDataset(namespace=DATASET_NAMESPACE, name=str(path), facets=self._facets(ref, described),
-                                    inputFacets=input_facets))
+            out.append(
+                InputDataset(
+                    namespace=DATASET_NAMESPACE,
+                    name=str(path),
+                    facets=self._facets(ref, described),
+                    inputFacets=input_facets,
+                )
+            )
         return out
 
     def _output(self, run: _Run, ref: ArtifactRef) -> OutputDataset:
         path = self._path(run, ref)
         described = self.parquet.describe(path) if path.suffix == ".parquet" else None
         stats = output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
-            rowCount=ref.rows, size=path.stat().st_size if path.exists() else None, producer=PRODUCER)
-        return OutputDataset(namespace=DATASET_NAMESPACE, name=str(path), facets=self._facets(ref, described),
-                             outputFacets={"outputStatistics": stats})
+            rowCount=ref.rows, size=path.stat().st_size if path.exists() else None, producer=PRODUCER
+        )
+        return OutputDataset(
+            namespace=DATASET_NAMESPACE,
+            name=str(path),
+            facets=self._facets(ref, described),
+            outputFacets={"outputStatistics": stats},
+        )
 
     @staticmethod
     def _facets(ref: ArtifactRef, described: tuple[list[tuple[str, str]], dict[str, int]] | None) -> dict[str, Any]:
-        facets: dict[str, Any] = {"version": dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=ref.hash, producer=PRODUCER)}
+        facets: dict[str, Any] = {
+            "version": dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=ref.hash, producer=PRODUCER)
+        }
         if described is not None:
-            fields = [schema_dataset.SchemaDatasetFacetFields(name=n, type=t, ordinal_position=i + 1)
-                      for i, (n, t) in enumerate(described[0])]
+            fields = [
+                schema_dataset.SchemaDatasetFacetFields(name=n, type=t, ordinal_position=i + 1)
+                for i, (n, t) in enumerate(described[0])
+            ]
             facets["schema"] = schema_dataset.SchemaDatasetFacet(fields=fields, producer=PRODUCER)
         return facets
 
@@ -310,7 +378,7 @@ class Fold:
         if ref.hash in run.paths:
             return (self.home / run.paths[ref.hash]).resolve()
         folder = self.home / ARTIFACTS_DIR
-        for suffix in ((".parquet", ".json") if ref.rows is not None else (".json", ".parquet")):
+        for suffix in (".parquet", ".json") if ref.rows is not None else (".json", ".parquet"):
             if (folder / f"{ref.hash}{suffix}").exists():
                 return (folder / f"{ref.hash}{suffix}").resolve()
         return (folder / f"{ref.hash}{'.parquet' if ref.rows is not None else '.json'}").resolve()
@@ -321,9 +389,15 @@ def _assertions(checks: list[DataContractCheckedData]) -> Any:
     return data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet(
         assertions=[
             data_quality_assertions_dataset.Assertion(
-                assertion=c.check, success=c.status == "passed", column=c.column, severity=c.severity,
-                name=f"{c.contract}.{c.check}", expected="0", actual=str(c.failed),
-                description=f"tier {c.tier} contract {c.contract}: {c.failed} of {c.total} rows failed ({c.status}, action {c.action})")
+                assertion=c.check,
+                success=c.status == "passed",
+                column=c.column,
+                severity=c.severity,
+                name=f"{c.contract}.{c.check}",
+                expected="0",
+                actual=str(c.failed),
+                description=f"tier {c.tier} contract {c.contract}: {c.failed} of {c.total} rows failed ({c.status}, action {c.action})",
+            )
             for c in checks
         ],
         producer=PRODUCER,

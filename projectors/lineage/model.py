@@ -74,7 +74,9 @@ def read_state(path: Path) -> LineageState | None:
     except (OSError, ValueError) as exc:
         raise LineageError(f"unreadable openlineage position {path}: {exc}; {REBUILD_HINT}") from exc
     try:
-        return LineageState(**{k: raw[k] for k in ("seq", "hash", "open_from", "events", "sent")}, bytes=int(raw.get("bytes", 0)))
+        return LineageState(
+            **{k: raw[k] for k in ("seq", "hash", "open_from", "events", "sent")}, bytes=int(raw.get("bytes", 0))
+        )
     except (KeyError, TypeError) as exc:
         raise LineageError(f"unreadable openlineage position {path}: missing {exc}; {REBUILD_HINT}") from exc
 
@@ -86,8 +88,17 @@ class OpenLineageModel(ReadModel):
     title = "openlineage position"
     transient_errors = (LineageUnavailableError,)
 
-    def __init__(self, home: Path, *, file: Path | None = None, url: str | None = None, namespace: str | None = None,
-                 batch_lines: int = BATCH_LINES, retries: int | None = None, backoff: float | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        *,
+        file: Path | None = None,
+        url: str | None = None,
+        namespace: str | None = None,
+        batch_lines: int = BATCH_LINES,
+        retries: int | None = None,
+        backoff: float | None = None,
+    ) -> None:
         if file is not None and url is not None:
             raise LineageError("give --file or --url, not both")
         self.home = Path(home)
@@ -125,8 +136,10 @@ class OpenLineageModel(ReadModel):
 
     def report(self, applied: int) -> str:
         pos = self.position()
-        return (f"openlineage: {applied:,} ledger events replayed, {self.last_sent:,} OpenLineage events sent, "
-                f"position seq {pos.seq if pos else 0} ({self.where()})")
+        return (
+            f"openlineage: {applied:,} ledger events replayed, {self.last_sent:,} OpenLineage events sent, "
+            f"position seq {pos.seq if pos else 0} ({self.where()})"
+        )
 
     # ------------------------------------------------------------ the replay
 
@@ -141,7 +154,8 @@ class OpenLineageModel(ReadModel):
             if state is not None and state.seq and line_hash(ledger, state.seq) != state.hash:
                 raise LineageDivergedError(
                     f"openlineage position seq {state.seq} hash {state.hash[:12]} ({self.state_path}) no longer matches "
-                    f"the ledger (rewritten or truncated?); {REBUILD_HINT}")
+                    f"the ledger (rewritten or truncated?); {REBUILD_HINT}"
+                )
             sink = _FileSink(self, state, rebuild) if self.file is not None else _HttpSink(self, state)
             try:
                 return self._run(ledger, state, sink, progress)
@@ -181,7 +195,9 @@ class OpenLineageModel(ReadModel):
                 progress(self.step(f"openlineage: seq {seq}, {self.last_sent:,} events sent", done=applied))
         if done is not None and (applied or sink.pending()):
             sink.commit(done)
-            progress(self.step(f"openlineage: seq {done.seq}, {self.last_sent:,} events sent", done=applied, total=applied))
+            progress(
+                self.step(f"openlineage: seq {done.seq}, {self.last_sent:,} events sent", done=applied, total=applied)
+            )
         return applied
 
 
@@ -212,7 +228,9 @@ class _FileSink(_Sink):
         keep = 0 if state is None else state.bytes
         size = self.target.stat().st_size if self.target.exists() else 0
         if size < keep:
-            raise LineageError(f"{self.target} is shorter ({size:,} bytes) than its position says ({keep:,}); {REBUILD_HINT}")
+            raise LineageError(
+                f"{self.target} is shorter ({size:,} bytes) than its position says ({keep:,}); {REBUILD_HINT}"
+            )
         with open(self.target, "ab") as f:  # drop a torn tail (or, with no position, everything) before appending
             f.truncate(keep)
         self.transport = FileTransport(FileConfig(log_file_path=str(self.target), append=True))
@@ -259,11 +277,19 @@ class _HttpSink(_Sink):
 
         assert model.url is not None
         self.model = model
-        retry = {"total": model.retries, "connect": model.retries, "read": model.retries, "status": model.retries,
-                 "backoff_factor": model.backoff, "status_forcelist": [429, 500, 502, 503, 504],
-                 "allowed_methods": ["POST"], "raise_on_status": True}
-        self.transport = HttpTransport(HttpConfig(url=model.url + "/", endpoint=ENDPOINT, timeout=HTTP_TIMEOUT_S,
-                                                  retry=retry))
+        retry = {
+            "total": model.retries,
+            "connect": model.retries,
+            "read": model.retries,
+            "status": model.retries,
+            "backoff_factor": model.backoff,
+            "status_forcelist": [429, 500, 502, 503, 504],
+            "allowed_methods": ["POST"],
+            "raise_on_status": True,
+        }
+        self.transport = HttpTransport(
+            HttpConfig(url=model.url + "/", endpoint=ENDPOINT, timeout=HTTP_TIMEOUT_S, retry=retry)
+        )
         self.sent = state.sent if state else 0
 
     def emit(self, event: Any, done: LineageState | None) -> None:
@@ -273,8 +299,9 @@ class _HttpSink(_Sink):
             self.transport.emit(event)
         except requests.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else "?"
-            raise LineageError(f"openlineage endpoint {self.model.where()} refused an event (HTTP {status}); "
-                               "nothing after it was sent") from exc
+            raise LineageError(
+                f"openlineage endpoint {self.model.where()} refused an event (HTTP {status}); nothing after it was sent"
+            ) from exc
         except requests.RequestException as exc:
             raise LineageUnavailableError(self.model.where(), f"{type(exc).__name__}: {exc}") from exc
         self.sent += 1

@@ -33,8 +33,9 @@ def compare_sqlite_mirror(home: Path, db: Path) -> list[str]:
             bad = sorted(k for k in wanted.keys() | params.keys() if wanted.get(k) != params.get(k))
             if bad:
                 problems.append(f"mlflow run of {run_id}: params differ from the ledger ({', '.join(bad[:5])})")
-            have = Counter(con.execute("SELECT key, value, timestamp, step FROM metrics WHERE run_uuid = ?",
-                                       [uuid]).fetchall())
+            have = Counter(
+                con.execute("SELECT key, value, timestamp, step FROM metrics WHERE run_uuid = ?", [uuid]).fetchall()
+            )
             want = Counter((m.key, m.value, m.timestamp, m.step) for m in run.metrics)
             if have != want:
                 keys = sorted({k for k, *_ in (have - want) + (want - have)})
@@ -50,8 +51,10 @@ def compare_sqlite_mirror(home: Path, db: Path) -> list[str]:
         store = {(alias, by_uuid.get(uuid, uuid)) for alias, uuid in rows}
         ledger = {(alias, run_id) for (_, alias), run_id in alias_holders(fold, witness[0]).items()}
         for alias, run_id in sorted(store - ledger):
-            problems.append(f"mlflow alias {alias} points at {run_id}, the ledger gives it to "
-                            f"{next((r for a, r in ledger if a == alias), 'no run')} (moved by hand?)")
+            problems.append(
+                f"mlflow alias {alias} points at {run_id}, the ledger gives it to "
+                f"{next((r for a, r in ledger if a == alias), 'no run')} (moved by hand?)"
+            )
         for alias, run_id in sorted(ledger - store):
             if not any(a == alias for a, _ in store):
                 problems.append(f"mlflow alias {alias} is missing (the ledger gives it to {run_id})")

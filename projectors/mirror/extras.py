@@ -55,13 +55,19 @@ def dataset_specs(run: RunFold) -> list[DatasetSpec]:
         return []
     params = run.started.data.params
     root = params.get("source.path") if params.get("source.kind") == "directory" else None
-    schema = orjson.dumps({"mlflow_colspec": [{"name": n, "type": _mlflow_type(t)} for n, t in BAR_SCHEMA.items()]}).decode()
+    schema = orjson.dumps(
+        {"mlflow_colspec": [{"name": n, "type": _mlflow_type(t)} for n, t in BAR_SCHEMA.items()]}
+    ).decode()
     out = []
     for item in run.started.data.inputs:
         uri = f"{root}/{item.name}" if root else item.name
         source = orjson.dumps({"uri": uri, "sha256": item.sha256}).decode()
         profile = orjson.dumps({"num_rows": item.rows, "format": item.format, "sha256": item.sha256}).decode()
-        out.append(DatasetSpec(item.name[:500], item.sha256[:DIGEST_CHARS], "local" if root else "code", source, schema, profile))
+        out.append(
+            DatasetSpec(
+                item.name[:500], item.sha256[:DIGEST_CHARS], "local" if root else "code", source, schema, profile
+            )
+        )
     return out
 
 
@@ -125,7 +131,9 @@ def csv_previews(run: RunFold, home: Path) -> dict[str, bytes]:
     previews: dict[str, bytes] = {}
     drops = drops_by_reason(run)
     if drops:
-        previews["previews/drops_by_reason.csv"] = pl.DataFrame({"reason": list(drops), "rows": list(drops.values())}).write_csv().encode()
+        previews["previews/drops_by_reason.csv"] = (
+            pl.DataFrame({"reason": list(drops), "rows": list(drops.values())}).write_csv().encode()
+        )
     for _, art in run.artifacts.values():
         path = home / art.data.path
         if art.data.format != "parquet" or art.data.rows is None or art.data.rows > PREVIEW_ROWS or not path.is_file():

@@ -7,7 +7,7 @@ import functools
 import json
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from schemas.events import (
     StageFailed,
 )
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _METRIC_LINE = b'"type":"MetricLogged"'
 _BAD_KEY_CHARS = re.compile(r"[^/\w.\- :]")
 #: ArtifactWritten names copied into the MLflow run (JSON documents are always copied)
@@ -130,7 +130,9 @@ class RunFold:
             case _:
                 pass
 
-    def add_metric(self, seq: int, digest: str, key: str, asset: str | None, value: float, ts: datetime, step: int | None) -> None:
+    def add_metric(
+        self, seq: int, digest: str, key: str, asset: str | None, value: float, ts: datetime, step: int | None
+    ) -> None:
         """Fold one MetricLogged in (from its model or straight from its line)."""
         self._advance(seq, digest)
         name = safe_key(key if asset is None else f"{key}/{asset}")
@@ -198,7 +200,9 @@ def _fold_metric_line(fold: LedgerFold, seq: int, digest: str, line: bytes) -> b
         return False
     data = obj["data"]
     run = _run_of(fold, obj["run_id"], seq)
-    run.add_metric(seq, digest, data["key"], data.get("asset"), data["value"], datetime.fromisoformat(obj["ts"]), data.get("step"))
+    run.add_metric(
+        seq, digest, data["key"], data.get("asset"), data["value"], datetime.fromisoformat(obj["ts"]), data.get("step")
+    )
     return True
 
 
@@ -292,8 +296,13 @@ def manifest(run: RunFold) -> dict[str, Any]:
 def contract_report(run: RunFold) -> dict[str, Any]:
     """The contract report (JSON): every DataContractChecked and RowsDropped of the run, in seq order."""
     failed = sum(1 for c in run.checks if c["status"] == "failed")
-    return {"run_id": run.run_id, "checks": run.checks, "drops": run.drops, "failed_checks": failed,
-            "rows_dropped": sum(int(d["count"]) for d in run.drops)}
+    return {
+        "run_id": run.run_id,
+        "checks": run.checks,
+        "drops": run.drops,
+        "failed_checks": failed,
+        "rows_dropped": sum(int(d["count"]) for d in run.drops),
+    }
 
 
 def mirrored_artifacts(run: RunFold) -> list[tuple[int, ArtifactWritten]]:

@@ -103,21 +103,39 @@ def _replay(home: Path, tracking_uri: str | None, rebuild: bool, say: Progress) 
     sink = Sink.open(tracking_uri or default_tracking_uri(home))
     witness = None if rebuild else sink.read_witness()
     if witness is not None and _ledger_head(home) == witness:  # up to date: nothing to fold, nothing to send
-        return ReplayReport(sink.uri, requests=sink.requests, from_seq=witness[0], head_seq=witness[0],
-                            head_hash=witness[1], **dataclasses.asdict(_Tally()))
+        return ReplayReport(
+            sink.uri,
+            requests=sink.requests,
+            from_seq=witness[0],
+            head_seq=witness[0],
+            head_hash=witness[1],
+            **dataclasses.asdict(_Tally()),
+        )
     fold = _read_checked(home, witness)
     start = fold.after
     if fold.head_seq > start:
-        say(Step(f"mirroring seq {start + 1}..{fold.head_seq} ({len(fold.touched)} runs) into {sink.uri}",
-                 model="mlflow", done=0, total=fold.head_seq - start))
+        say(
+            Step(
+                f"mirroring seq {start + 1}..{fold.head_seq} ({len(fold.touched)} runs) into {sink.uri}",
+                model="mlflow",
+                done=0,
+                total=fold.head_seq - start,
+            )
+        )
     job = _Replay(home, sink, fold, rebuild, say)
     for run_id in fold.touched:
         job.run(fold.runs[run_id])
     job.registry()
     if fold.head_seq != start or rebuild:
         sink.write_witness(fold.head_seq, fold.head_hash)
-    return ReplayReport(sink.uri, requests=sink.requests, from_seq=start, head_seq=fold.head_seq,
-                        head_hash=fold.head_hash, **dataclasses.asdict(job.tally))
+    return ReplayReport(
+        sink.uri,
+        requests=sink.requests,
+        from_seq=start,
+        head_seq=fold.head_seq,
+        head_hash=fold.head_hash,
+        **dataclasses.asdict(job.tally),
+    )
 
 
 def _ledger_head(home: Path) -> tuple[int, str] | None:
@@ -130,8 +148,10 @@ def _ledger_head(home: Path) -> tuple[int, str] | None:
 
 
 def _experiment_tags(pipeline: str) -> dict[str, str]:
-    note = (f"View-only mirror of the ledgerline pipeline `{pipeline}`. The ledger (audit.jsonl) is the source "
-            "of truth: edits made here are never read back, and `bin/replay --to mlflow --rebuild` recreates this.")
+    note = (
+        f"View-only mirror of the ledgerline pipeline `{pipeline}`. The ledger (audit.jsonl) is the source "
+        "of truth: edits made here are never read back, and `bin/replay --to mlflow --rebuild` recreates this."
+    )
     return {"ledger.pipeline": pipeline, "mlflow.note.content": note, **EXPERIMENT_KIND}
 
 
@@ -145,8 +165,12 @@ def _ensure_default_store(home: Path, rebuild: bool, say: Progress) -> bool:
         problem = store_problem(db)
         if problem is None:
             return False
-        say(Step(f"mlflow store {db} is half-created or damaged ({problem}); it is derived: rebuilding it",
-                 model="mlflow"))
+        say(
+            Step(
+                f"mlflow store {db} is half-created or damaged ({problem}); it is derived: rebuilding it",
+                model="mlflow",
+            )
+        )
         rebuild = True
     if rebuild:
         _drop_default_store(home)
@@ -260,7 +284,12 @@ class _Replay:
             self.sink.terminate(run_id, status, epoch_ms(run.completed.ts))
         self.sink.mark(run_id, {MIRRORED_HASH_TAG: run.last_hash, MIRRORED_SEQ_TAG: str(run.last_seq)})
         t = self.tally
-        t.runs, t.params, t.tags, t.metrics = t.runs + 1, t.params + len(params), t.tags + len(tags), t.metrics + len(metrics)
+        t.runs, t.params, t.tags, t.metrics = (
+            t.runs + 1,
+            t.params + len(params),
+            t.tags + len(tags),
+            t.metrics + len(metrics),
+        )
         self.say(f"  {run.run_id}: {len(metrics):,} metrics in {batches} batches, mirrored up to seq {run.last_seq}")
 
     def _artifacts(self, run: RunFold, run_id: str, cutoff: int) -> None:

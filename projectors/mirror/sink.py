@@ -20,13 +20,17 @@ from mlflow.entities import Metric, Param, Run, RunStatus, RunTag, ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from projectors.errors import MirrorError, MirrorUnavailableError
 from ledger import MLFLOW_ARTIFACTS
+from projectors.errors import MirrorError, MirrorUnavailableError
 from projectors.mirror.extras import DatasetSpec
 from projectors.mirror.layout import HEAD_HASH_TAG, HEAD_SEQ_TAG, WITNESS_EXPERIMENT
 
 #: MLflow's HTTP retry defaults (7 retries, backoff factor 2, 120 s timeout) keep a replay to a dead server busy for minutes
-_HTTP_BOUNDS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
+_HTTP_BOUNDS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+}
 
 T = TypeVar("T")
 MIRRORED_SEQ_TAG, MIRRORED_HASH_TAG = "ledger.mirrored_seq", "ledger.mirrored_hash"
@@ -122,7 +126,10 @@ class Sink:
 
     @classmethod
     def open(cls, uri: str) -> Sink:
-        for name, value in _HTTP_BOUNDS.items():  # a dead server fails in seconds, not minutes; the user's own settings win
+        for (
+            name,
+            value,
+        ) in _HTTP_BOUNDS.items():  # a dead server fails in seconds, not minutes; the user's own settings win
             os.environ.setdefault(name, value)
         return cls(uri, MlflowClient(tracking_uri=uri, registry_uri=uri))
 
@@ -194,7 +201,9 @@ class Sink:
             default = self.call(self.client.get_experiment, "0")
         except MirrorError:
             return
-        if default.lifecycle_stage == "deleted" or self.call(self.client.search_runs, ["0"], max_results=1, run_view_type=ViewType.ALL):
+        if default.lifecycle_stage == "deleted" or self.call(
+            self.client.search_runs, ["0"], max_results=1, run_view_type=ViewType.ALL
+        ):
             return
         self.call(self.client.delete_experiment, "0")
 
@@ -220,7 +229,10 @@ class Sink:
     def create_run(self, exp_id: str, ledger_run_id: str, start_ms: int | None) -> str:
         """A new MLflow run carrying its ledger.run_id tag from the first request (so it is found again)."""
         run = self.call(
-            self.client.create_run, exp_id, start_time=start_ms, tags={"ledger.run_id": ledger_run_id},
+            self.client.create_run,
+            exp_id,
+            start_time=start_ms,
+            tags={"ledger.run_id": ledger_run_id},
             run_name=ledger_run_id,
         )
         return str(run.info.run_id)
@@ -241,7 +253,9 @@ class Sink:
         """Set a few tags in one request."""
         self.call(self.client.log_batch, run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
-    def upload(self, run_id: str, files: dict[str, Path], documents: dict[str, Any], blobs: dict[str, bytes] | None = None) -> None:
+    def upload(
+        self, run_id: str, files: dict[str, Path], documents: dict[str, Any], blobs: dict[str, bytes] | None = None
+    ) -> None:
         """Copy files, JSON documents and raw bytes (charts, CSV previews) into the run at deterministic paths."""
         with tempfile.TemporaryDirectory(prefix="ledgerline-mirror-") as tmp:
             for dest, raw in (blobs or {}).items():
@@ -282,18 +296,24 @@ class Sink:
             if not isinstance(cause, MlflowException) or cause.error_code != "RESOURCE_DOES_NOT_EXIST":
                 raise
             description = f"Candidate runs of pipeline {pipeline}, mirrored from the ledger (view only)."
-            self.call(self.client.create_registered_model, name, tags={"ledger.pipeline": pipeline},
-                      description=description)
+            self.call(
+                self.client.create_registered_model, name, tags={"ledger.pipeline": pipeline}, description=description
+            )
 
     def ensure_version(self, name: str, run_id: str, ledger_run_id: str) -> str:
         """The model version of an MLflow run, looked up by run_id before one is created (idempotent)."""
         found = self.call(self.client.search_model_versions, f"run_id = '{run_id}'")
-        versions = sorted((int(v.version) for v in found if v.name == name))
+        versions = sorted(int(v.version) for v in found if v.name == name)
         if versions:
             return str(versions[0])
         mv = self.call(
-            self.client.create_model_version, name, f"runs:/{run_id}/manifest", run_id=run_id,
-            tags={"ledger.run_id": ledger_run_id}, description=f"ledger run {ledger_run_id}", await_creation_for=0,
+            self.client.create_model_version,
+            name,
+            f"runs:/{run_id}/manifest",
+            run_id=run_id,
+            tags={"ledger.run_id": ledger_run_id},
+            description=f"ledger run {ledger_run_id}",
+            await_creation_for=0,
         )
         return str(mv.version)
 

@@ -32,7 +32,9 @@ class Staged:
     types: frozenset[str] = frozenset()
 
 
-def stage(con: duckdb.DuckDBPyConnection, ledger: Path, since: Checkpoint, until: Checkpoint, *, direct: bool = False) -> Staged:
+def stage(
+    con: duckdb.DuckDBPyConnection, ledger: Path, since: Checkpoint, until: Checkpoint, *, direct: bool = False
+) -> Staged:
     """Load the ledger lines after since, up to until, into the TEMP staging table with DuckDB's reader.
 
     Runs outside any transaction. direct reads the ledger file itself (the fast rebuild path, since
@@ -72,7 +74,9 @@ def _read(con: duckdb.DuckDBPyConnection, source: Path, first_seq: int, until: C
             {"path": str(source), "columns": staging_columns(), "last": until.seq},
         )
     except _READ_ERRORS as exc:
-        raise LedgerUnreadableError(f"cannot read ledger lines {first_seq}..{until.seq}: {str(exc).splitlines()[0]}; run bin/verify") from exc
+        raise LedgerUnreadableError(
+            f"cannot read ledger lines {first_seq}..{until.seq}: {str(exc).splitlines()[0]}; run bin/verify"
+        ) from exc
     return _check(con, first_seq, until)
 
 
@@ -95,7 +99,9 @@ def _gapless(first_seq: int, until: Checkpoint, found: tuple[Any, ...], last_has
     """The number of events, when seqs (min, max, rows, distinct) are exactly first_seq..until.seq and the last has until.hash."""
     n = until.seq - first_seq + 1
     if found != (first_seq, until.seq, n, n):
-        raise LedgerUnreadableError(f"ledger lines {first_seq}..{until.seq} read as (min, max, rows, distinct) {found}; run bin/verify")
+        raise LedgerUnreadableError(
+            f"ledger lines {first_seq}..{until.seq} read as (min, max, rows, distinct) {found}; run bin/verify"
+        )
     if last_hash != until.hash:
         raise LedgerUnreadableError(f"ledger line {until.seq} changed while it was read; try again")
     return n
@@ -113,8 +119,10 @@ def write_rows(
         if table.type_name in staged.types:
             con.execute(table.insert_from(STAGING))
     con.execute("DELETE FROM checkpoint")
-    con.execute("INSERT INTO checkpoint VALUES (?, ?, ?, ?, ?)",
-                [until.seq, until.hash, until.offset, until.line_offset, digests() if digests else None])
+    con.execute(
+        "INSERT INTO checkpoint VALUES (?, ?, ?, ?, ?)",
+        [until.seq, until.hash, until.offset, until.line_offset, digests() if digests else None],
+    )
 
 
 def drop_staging(con: duckdb.DuckDBPyConnection) -> None:

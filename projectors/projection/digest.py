@@ -30,7 +30,9 @@ def all_digests(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return _sums(con, [t.table for t in TABLES], -1)
 
 
-def advance(con: duckdb.DuckDBPyConnection, previous: dict[str, int], after_seq: int, types: frozenset[str]) -> dict[str, int]:
+def advance(
+    con: duckdb.DuckDBPyConnection, previous: dict[str, int], after_seq: int, types: frozenset[str]
+) -> dict[str, int]:
     """The digests after inserting the rows past after_seq of the given event types (others are unchanged)."""
     out = {t.table: int(previous.get(t.table, 0)) for t in TABLES}
     for name, value in _sums(con, [t.table for t in TABLES if t.type_name in types], after_seq).items():
@@ -68,8 +70,11 @@ def missing_objects(con: duckdb.DuckDBPyConnection, views: list[str]) -> list[st
     }
     wanted = [(SCHEMA, t.table, "table") for t in TABLES] + [("main", n, "table") for n in ("checkpoint", "meta")]
     wanted += [("main", v, "view") for v in views]
-    return [f"{kind} {name if schema == 'main' else f'{schema}.{name}'}" for schema, name, kind in wanted
-            if (schema, name) not in found]
+    return [
+        f"{kind} {name if schema == 'main' else f'{schema}.{name}'}"
+        for schema, name, kind in wanted
+        if (schema, name) not in found
+    ]
 
 
 def problems(con: duckdb.DuckDBPyConnection, stored: str | None, views: list[str], *, full: bool = True) -> list[str]:
@@ -84,5 +89,8 @@ def problems(con: duckdb.DuckDBPyConnection, stored: str | None, views: list[str
     if expected is None or not full:
         return [f"{name} missing" for name in missing]
     actual = all_digests(con)
-    return [f"{name} missing" for name in missing] + [f"table {SCHEMA}.{name} was edited (its rows no longer match the checkpoint's digest)"
-            for name, value in actual.items() if expected.get(name, 0) != value]
+    return [f"{name} missing" for name in missing] + [
+        f"table {SCHEMA}.{name} was edited (its rows no longer match the checkpoint's digest)"
+        for name, value in actual.items()
+        if expected.get(name, 0) != value
+    ]

@@ -13,8 +13,10 @@ from projectors.errors import ProjectionMissingError, QueryError
 from projectors.projection.source import check_checkpoint, complete_end
 from projectors.projection.store import _host, catch_up, checkpoint, connect, first_line
 
-READ_ONLY = ("the projection is derived and read-only: it is rebuilt from the ledger, so a change made here would "
-             "be lost; record facts through the ledger (bin/run-pipeline, bin/tag) and query them here")
+READ_ONLY = (
+    "the projection is derived and read-only: it is rebuilt from the ledger, so a change made here would "
+    "be lost; record facts through the ledger (bin/run-pipeline, bin/tag) and query them here"
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -65,7 +65,7 @@ class StructOf:
         return "STRUCT(" + ", ".join(f"{quote(n)} {t.render()}" for n, t in self.fields) + ")"
 
 
-DType = Union[Scalar, ListOf, MapOf, StructOf]
+DType = Union[Scalar, ListOf, MapOf, StructOf]  # noqa: UP007 - a runtime alias inspected with get_origin
 JSON = Scalar("JSON")
 _SCALARS: dict[Any, str] = {str: "VARCHAR", int: "BIGINT", float: "DOUBLE", bool: "BOOLEAN", datetime: "TIMESTAMP"}
 
@@ -113,7 +113,9 @@ class EventTable:
     required: frozenset[str] = frozenset()
 
     def columns(self) -> list[tuple[str, str]]:
-        payload = ((column_name(n), t.render() + (" NOT NULL" if n in self.required else "")) for n, t in self.payload.fields)
+        payload = (
+            (column_name(n), t.render() + (" NOT NULL" if n in self.required else "")) for n, t in self.payload.fields
+        )
         return [*ENVELOPE_COLUMNS, *payload]
 
     def ddl(self) -> str:
@@ -138,7 +140,9 @@ class EventTable:
 
 #: the staged ts text as a UTC TIMESTAMP: the writer always writes Z, but a line with an explicit
 #: offset (+02:00) is an instant too and must not be stored as its local wall time
-TS_AS_UTC = "CASE WHEN ts[-6] IN ('+', '-') THEN timezone('UTC', CAST(ts AS TIMESTAMPTZ)) ELSE CAST(ts AS TIMESTAMP) END"
+TS_AS_UTC = (
+    "CASE WHEN ts[-6] IN ('+', '-') THEN timezone('UTC', CAST(ts AS TIMESTAMPTZ)) ELSE CAST(ts AS TIMESTAMP) END"
+)
 
 
 def column_name(field: str) -> str:
@@ -158,7 +162,9 @@ def event_tables(catalog: tuple[type[Envelope], ...] = EVENT_TYPES) -> list[Even
         type_name = cls.model_fields["type"].default
         data_model = cls.model_fields["data"].annotation
         assert isinstance(data_model, type) and issubclass(data_model, BaseModel)
-        required = frozenset(n for n, f in data_model.model_fields.items() if f.is_required() and not _admits_none(f.annotation))
+        required = frozenset(
+            n for n, f in data_model.model_fields.items() if f.is_required() and not _admits_none(f.annotation)
+        )
         out.append(EventTable(type_name, snake(type_name), model_struct(data_model), required))
     return out
 

@@ -25,8 +25,18 @@ from projectors.projection.source import Checkpoint, check_checkpoint, complete_
 from projectors.readmodel import Progress, Step, quiet
 
 __all__ = [
-    "PROJECTION_NAME", "Checkpoint", "as_of", "catch_up", "checkpoint", "connect", "projection_path", "read_checkpoint",
-    "deep_compare", "integrity", "rebuild", "view_names",
+    "PROJECTION_NAME",
+    "Checkpoint",
+    "as_of",
+    "catch_up",
+    "checkpoint",
+    "connect",
+    "projection_path",
+    "read_checkpoint",
+    "deep_compare",
+    "integrity",
+    "rebuild",
+    "view_names",
 ]
 
 #: how long a command waits for another process's lock on projections.duckdb (LEDGERLINE_LOCK_WAIT_S overrides)
@@ -60,7 +70,9 @@ def _digest(parts: list[str]) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-CHECKPOINT_DDL = 'CREATE TABLE checkpoint (seq BIGINT, hash VARCHAR, "offset" BIGINT, line_offset BIGINT, digests VARCHAR)'
+CHECKPOINT_DDL = (
+    'CREATE TABLE checkpoint (seq BIGINT, hash VARCHAR, "offset" BIGINT, line_offset BIGINT, digests VARCHAR)'
+)
 SCHEMA_DIGEST = _digest([t.ddl() for t in TABLES] + [CHECKPOINT_DDL])
 
 
@@ -263,14 +275,25 @@ def rebuild(home: Path, *, progress: Progress = quiet) -> int:
     target = projection_path(home)
     scratch = target.with_name(f"{PROJECTION_NAME}.new-{os.getpid()}")
     _remove(scratch)
-    progress(Step(f"duckdb: rebuilding from {until.seq:,} events into {scratch.name}", model="duckdb", done=0, total=until.seq))
+    progress(
+        Step(
+            f"duckdb: rebuilding from {until.seq:,} events into {scratch.name}", model="duckdb", done=0, total=until.seq
+        )
+    )
     try:
         staged = _build(ledger, until, scratch)
         _swap(scratch, target)
         _stamp(target)
     finally:
         _remove(scratch)
-    progress(Step(f"duckdb: rebuilt {staged.count:,} events, checkpoint seq {until.seq}", model="duckdb", done=staged.count, total=staged.count))
+    progress(
+        Step(
+            f"duckdb: rebuilt {staged.count:,} events, checkpoint seq {until.seq}",
+            model="duckdb",
+            done=staged.count,
+            total=staged.count,
+        )
+    )
     return staged.count
 
 
@@ -319,8 +342,11 @@ def deep_compare(home: Path) -> list[str]:
         _build(_ledger_path(home), cp, scratch)
         with _session(scratch, True, threads=1) as con:
             expected = digest.all_digests(con)
-    return [f"table {SCHEMA}.{name} differs from a rebuild from the ledger at seq {cp.seq}"
-            for name, value in expected.items() if actual.get(name) != value]
+    return [
+        f"table {SCHEMA}.{name} differs from a rebuild from the ledger at seq {cp.seq}"
+        for name, value in expected.items()
+        if actual.get(name) != value
+    ]
 
 
 def _swap(scratch: Path, target: Path) -> None:
@@ -360,8 +386,12 @@ def catch_up(home: Path, *, progress: Progress = quiet) -> int:
         _stamp(target)
         return applied
     if damage:  # the projection is derived: a damaged one is rebuilt from the ledger, never trusted
-        progress(Step(f"duckdb: {target.name} is damaged ({'; '.join(damage)}); it is derived from the ledger: "
-                      "rebuilding it", model="duckdb"))
+        progress(
+            Step(
+                f"duckdb: {target.name} is damaged ({'; '.join(damage)}); it is derived from the ledger: rebuilding it",
+                model="duckdb",
+            )
+        )
     else:
         progress(Step("duckdb: the event catalog changed since the projection was built; rebuilding", model="duckdb"))
     return rebuild(home, progress=progress)
@@ -414,7 +444,12 @@ def _state(con: duckdb.DuckDBPyConnection) -> tuple[Checkpoint, str | None, str 
 
 
 def _catch_up_open(
-    con: duckdb.DuckDBPyConnection, ledger: Path, cp: Checkpoint, stored: str | None, stale_views: bool, progress: Progress
+    con: duckdb.DuckDBPyConnection,
+    ledger: Path,
+    cp: Checkpoint,
+    stored: str | None,
+    stale_views: bool,
+    progress: Progress,
 ) -> int:
     end = complete_end(ledger, cp.offset)
     until = cp if end == cp.offset else head_at(ledger, end)  # cp's line was just checked: nothing new to parse
@@ -423,13 +458,26 @@ def _catch_up_open(
     staged = stage(con, ledger, cp, until)
     previous = digest.decode(stored)
     con.execute("BEGIN")
-    write_rows(con, until, staged, lambda: digest.encode(
-        digest.advance(con, previous, cp.seq, staged.types) if previous is not None else digest.all_digests(con)))
+    write_rows(
+        con,
+        until,
+        staged,
+        lambda: digest.encode(
+            digest.advance(con, previous, cp.seq, staged.types) if previous is not None else digest.all_digests(con)
+        ),
+    )
     if stale_views:
         create_views(con)
     con.execute("COMMIT")  # the staging table goes with the session's cursor
     if staged.count:
-        progress(Step(f"duckdb: applied {staged.count:,} events, checkpoint seq {until.seq}", model="duckdb", done=staged.count, total=staged.count))
+        progress(
+            Step(
+                f"duckdb: applied {staged.count:,} events, checkpoint seq {until.seq}",
+                model="duckdb",
+                done=staged.count,
+                total=staged.count,
+            )
+        )
     return staged.count
 
 

@@ -12,9 +12,32 @@ from schemas.events import Model
 
 #: sections reported but never a difference (bin/diff exits 0 when only they differ)
 EXECUTION = "execution"
-SECTIONS = ("status", "code_version", "config", "params", "inputs", "stages", "contracts", "drops", "metrics", "tags", EXECUTION)
+SECTIONS = (
+    "status",
+    "code_version",
+    "config",
+    "params",
+    "inputs",
+    "stages",
+    "contracts",
+    "drops",
+    "metrics",
+    "tags",
+    EXECUTION,
+)
 HIGHER_IS_BETTER = frozenset(
-    {"sharpe", "sortino", "cagr", "calmar", "hit_rate", "final_equity", "total_return", "alpha", "information_ratio", "equity"}
+    {
+        "sharpe",
+        "sortino",
+        "cagr",
+        "calmar",
+        "hit_rate",
+        "final_equity",
+        "total_return",
+        "alpha",
+        "information_ratio",
+        "equity",
+    }
 )
 LOWER_IS_BETTER = frozenset({"volatility", "turnover", "total_cost", "tracking_error"})
 SMALLER_MAGNITUDE_IS_BETTER = frozenset({"max_drawdown"})  # reported positive or negative, less is better
@@ -68,7 +91,11 @@ def _body(d: RunDiff) -> str:
         items = d.section(name)
         if not items:
             continue
-        title = name if name != "stages" or not d.first_divergent_stage else f"stages (first divergence: {d.first_divergent_stage})"
+        title = (
+            name
+            if name != "stages" or not d.first_divergent_stage
+            else f"stages (first divergence: {d.first_divergent_stage})"
+        )
         out.append(title)
         out += [f"  {'=' if c.same else '~'} {_line(c)}" for c in items]
     return "\n" + "\n".join(out) if out else ""
@@ -123,7 +150,13 @@ def diff_states(a: RunState, b: RunState, *, include_same: bool = False) -> RunD
 
 def _pairs(section: str, a: dict[str, Any], b: dict[str, Any]) -> Iterator[Change]:
     for key in _keys(a, b):
-        yield Change(section=section, key=key, a=a.get(key), b=b.get(key), same=a.get(key) == b.get(key) and (key in a) == (key in b))
+        yield Change(
+            section=section,
+            key=key,
+            a=a.get(key),
+            b=b.get(key),
+            same=a.get(key) == b.get(key) and (key in a) == (key in b),
+        )
 
 
 def _keys(a: Iterable[str], b: Iterable[str]) -> list[str]:
@@ -166,8 +199,13 @@ def _drop_changes(a: RunState, b: RunState) -> Iterator[Change]:
         kx, ky = set(x.keys if x else []), set(y.keys if y else [])
         moved = x is not None and y is not None and x.artifact != y.artifact
         yield Change(
-            section="drops", key=key, a=x.count if x else None, b=y.count if y else None, same=x == y,
-            added=sorted(ky - kx), removed=sorted(kx - ky),
+            section="drops",
+            key=key,
+            a=x.count if x else None,
+            b=y.count if y else None,
+            same=x == y,
+            added=sorted(ky - kx),
+            removed=sorted(kx - ky),
             note=f"dropped keys in artifacts {_show(x.artifact)} -> {_show(y.artifact)}" if moved and x and y else None,
         )
 
@@ -180,7 +218,9 @@ def _metric_changes(a: RunState, b: RunState) -> Iterator[Change]:
         steps = set(x) | set(y)
         differing = sum(1 for s in steps if x.get(s) != y.get(s))
         change = _metric(f"{key} (series, last)", _last(x), _last(y), kind=key)
-        yield change.model_copy(update={"same": differing == 0, "note": f"{differing} of {len(steps)} steps differ" if differing else None})
+        yield change.model_copy(
+            update={"same": differing == 0, "note": f"{differing} of {len(steps)} steps differ" if differing else None}
+        )
 
 
 def _last(series: dict[int, float]) -> float | None:

@@ -76,17 +76,32 @@ def load_state(con: duckdb.DuckDBPyConnection, run_id: str) -> RunState:
         [run_id],
     ).fetchone()
     if row is None:
-        raise UnknownRunError(f"unknown run id {run_id!r}: not in the projection (see: bin/query \"SELECT run_id FROM runs\")")
+        raise UnknownRunError(
+            f'unknown run id {run_id!r}: not in the projection (see: bin/query "SELECT run_id FROM runs")'
+        )
     status, pipeline, profile, sha, dirty, config_hash, packages, inputs, orchestrator, flow_run_id = row
     stages = _stages(con, run_id)
     return RunState(
-        run_id=run_id, status=status, pipeline=pipeline, profile=profile, git_sha=sha, git_dirty=dirty,
-        config_hash=config_hash, packages=dict(packages or {}),
+        run_id=run_id,
+        status=status,
+        pipeline=pipeline,
+        profile=profile,
+        git_sha=sha,
+        git_dirty=dirty,
+        config_hash=config_hash,
+        packages=dict(packages or {}),
         inputs=_inputs(inputs or []),
-        params=_params(con, run_id), stages=stages, contracts=_contracts(con, run_id),
-        drops=_drops(con, run_id), tags=_tags(con, run_id), **_metrics(con, run_id),
-        execution={"orchestrator": orchestrator or "plain", "flow_run_id": flow_run_id,
-                   **{f"{st.name} attempts": st.attempts for st in stages}},
+        params=_params(con, run_id),
+        stages=stages,
+        contracts=_contracts(con, run_id),
+        drops=_drops(con, run_id),
+        tags=_tags(con, run_id),
+        **_metrics(con, run_id),
+        execution={
+            "orchestrator": orchestrator or "plain",
+            "flow_run_id": flow_run_id,
+            **{f"{st.name} attempts": st.attempts for st in stages},
+        },
     )
 
 
@@ -97,7 +112,9 @@ def _inputs(inputs: list[dict[str, Any]]) -> dict[str, str]:
         d = i.get("dvc")
         if d:
             commit = (d.get("repo_commit") or "no commit")[:12]
-            out[f"dvc {d['path']}"] = f"md5 {d['md5']} at commit {commit}" + ("" if d.get("matches") else " (files differ)")
+            out[f"dvc {d['path']}"] = f"md5 {d['md5']} at commit {commit}" + (
+                "" if d.get("matches") else " (files differ)"
+            )
     return out
 
 
@@ -112,8 +129,15 @@ def _stages(con: duckdb.DuckDBPyConnection, run_id: str) -> list[StageState]:
         [run_id],
     ).fetchall()
     return [
-        StageState(name=n, position=p, status=s, rows_in=ri, rows_out=ro, outputs={o["name"]: o["hash"] for o in outs or []},
-                   attempts=int(att or 1))
+        StageState(
+            name=n,
+            position=p,
+            status=s,
+            rows_in=ri,
+            rows_out=ro,
+            outputs={o["name"]: o["hash"] for o in outs or []},
+            attempts=int(att or 1),
+        )
         for n, p, s, ri, ro, outs, att in rows
     ]
 
@@ -159,9 +183,7 @@ def _metrics(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
 
 
 def _tags(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, str]:
-    rows = con.execute(
-        "SELECT key, value FROM tags_current WHERE run_id = ? ORDER BY key, value", [run_id]
-    ).fetchall()
+    rows = con.execute("SELECT key, value FROM tags_current WHERE run_id = ? ORDER BY key, value", [run_id]).fetchall()
     tags: dict[str, str] = {}
     for key, value in rows:
         tags[key] = value if key not in tags else f"{tags[key]},{value}"
@@ -184,4 +206,3 @@ def run_state(home: Path, run_id: str, *, seq: int | None = None) -> RunState:
         return load_state(con, run_id)
     finally:
         con.close()
-

@@ -8,7 +8,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ledger import Ledger
-from schemas.events import DataContractChecked, DataContractCheckedData, DataInput, MetricLogged, RowsDropped, RunStarted
+from schemas.events import (
+    DataContractChecked,
+    DataContractCheckedData,
+    DataInput,
+    MetricLogged,
+    RowsDropped,
+    RunStarted,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +44,9 @@ class RunSummary:
         }
 
 
-def summarize_run(home: Path, run_id: str, status: str, first_seq: int, last_seq: int, error: str | None = None) -> RunSummary:
+def summarize_run(
+    home: Path, run_id: str, status: str, first_seq: int, last_seq: int, error: str | None = None
+) -> RunSummary:
     """Headline metrics (no step, no asset) and drops by reason of the run recorded at seqs first_seq..last_seq."""
     headline: dict[str, float] = {}
     drops: Counter[str] = Counter()
@@ -66,8 +75,10 @@ def _warning(d: DataContractCheckedData) -> str:
     return f"{d.contract}.{d.check}: {problem}" + (f" ({shown})" if shown else "")
 
 
-
 def unversioned_data(inputs: Iterable[DataInput]) -> list[str]:
     """One line per DVC-tracked path whose files did not match their DVC version when the run read them."""
     paths = dict.fromkeys(i.dvc.path for i in inputs if i.dvc is not None and not i.dvc.matches)
-    return [f"data: {p} does not match its DVC version (uncommitted changes; dvc add and commit it); not a candidate" for p in paths]
+    return [
+        f"data: {p} does not match its DVC version (uncommitted changes; dvc add and commit it); not a candidate"
+        for p in paths
+    ]

@@ -66,7 +66,9 @@ def _require_facts(home: Path, con: duckdb.DuckDBPyConnection, run_id: str) -> N
 
 
 def _current(con: duckdb.DuckDBPyConnection, run_id: str, key: str) -> tuple[str, str] | None:
-    row = con.execute("SELECT value, tagged_by FROM tags_current WHERE run_id = ? AND key = ?", [run_id, key]).fetchone()
+    row = con.execute(
+        "SELECT value, tagged_by FROM tags_current WHERE run_id = ? AND key = ?", [run_id, key]
+    ).fetchone()
     return None if row is None else (str(row[0]), str(row[1]))
 
 
@@ -85,11 +87,21 @@ def evaluate(con: duckdb.DuckDBPyConnection, run_id: str, policy: TaggingPolicy)
     checks = [
         (status == "succeeded", f"status {status}"),
         (blocking == 0, f"{blocking} unremedied error-level contract failures"),
-        (rate <= policy.max_drop_rate, f"drop rate {rate:.2%} {'<=' if rate <= policy.max_drop_rate else '>'} {policy.max_drop_rate:.2%}"),
+        (
+            rate <= policy.max_drop_rate,
+            f"drop rate {rate:.2%} {'<=' if rate <= policy.max_drop_rate else '>'} {policy.max_drop_rate:.2%}",
+        ),
     ]
     unmatched = _unversioned_inputs(con, run_id)
     if unmatched is not None:
-        checks.append((unmatched == 0, "data matches its DVC version" if unmatched == 0 else f"{unmatched} input files do not match their DVC version"))
+        checks.append(
+            (
+                unmatched == 0,
+                "data matches its DVC version"
+                if unmatched == 0
+                else f"{unmatched} input files do not match their DVC version",
+            )
+        )
     if policy.min_sharpe is not None:
         ok = sharpe is not None and sharpe >= policy.min_sharpe
         shown = "n/a" if sharpe is None else f"{sharpe:.3f}"
@@ -154,10 +166,14 @@ def decide_pending(home: Path, skip: set[str] | None = None) -> list[Recorded]:
     projection.catch_up(home)
     con = projection.connect(home)
     try:
-        pending = [r[0] for r in con.execute(
-            "SELECT run_id FROM runs WHERE status = 'succeeded' AND run_id NOT IN "
-            "(SELECT run_id FROM tags_current WHERE key = 'candidate') ORDER BY run_id"
-        ).fetchall() if r[0] not in (skip or set())]
+        pending = [
+            r[0]
+            for r in con.execute(
+                "SELECT run_id FROM runs WHERE status = 'succeeded' AND run_id NOT IN "
+                "(SELECT run_id FROM tags_current WHERE key = 'candidate') ORDER BY run_id"
+            ).fetchall()
+            if r[0] not in (skip or set())
+        ]
     finally:
         con.close()
     out: list[Recorded] = []
@@ -192,9 +208,12 @@ def rollback(home: Path, alias: str = "champion", *, by: str) -> list[Recorded]:
     """Give alias back to the run that held it before the current holder."""
 
     def decide(con: duckdb.DuckDBPyConnection) -> list[Envelope]:
-        holders = [r[0] for r in con.execute(
-            "SELECT run_id FROM tag_history WHERE key = 'alias' AND value = ? ORDER BY seq", [alias]
-        ).fetchall()]
+        holders = [
+            r[0]
+            for r in con.execute(
+                "SELECT run_id FROM tag_history WHERE key = 'alias' AND value = ? ORDER BY seq", [alias]
+            ).fetchall()
+        ]
         if not holders:
             raise TaggingError(f"no run has ever been {alias}; nothing to roll back")
         current = holders[-1]

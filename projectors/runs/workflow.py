@@ -25,9 +25,14 @@ class AfterRun:
 
     def notes(self) -> list[str]:
         """One human line per step (the `notes` of `bin/run-pipeline --json`)."""
-        lines = [f"projections: {self.projected} events applied"] if self.locked is None else [
-            f"projection locked: {self.locked}; the run is recorded, its catch-up and candidate decision are left to "
-            "the next command that can take the lock"]
+        lines = (
+            [f"projections: {self.projected} events applied"]
+            if self.locked is None
+            else [
+                f"projection locked: {self.locked}; the run is recorded, its catch-up and candidate decision are left to "
+                "the next command that can take the lock"
+            ]
+        )
         for r in self.tags:
             d = r.event.data  # type: ignore[attr-defined]
             lines.append(f"tagged {d.key}={d.value}: {d.reason}")

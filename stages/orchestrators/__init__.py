@@ -12,8 +12,16 @@ from stages.pipeline import Pipeline
 from stages.runner import Progress, RunOutcome, run
 
 
-def run_with(orchestrator: str, pipeline: Pipeline, settings: Any, home: Path, *, run_id: str | None = None,
-             progress: Progress = lambda line: None, prefect_api: str | None = None) -> RunOutcome:
+def run_with(
+    orchestrator: str,
+    pipeline: Pipeline,
+    settings: Any,
+    home: Path,
+    *,
+    run_id: str | None = None,
+    progress: Progress = lambda line: None,
+    prefect_api: str | None = None,
+) -> RunOutcome:
     """Run pipeline under the named orchestrator ('plain' or 'prefect')."""
     if orchestrator == "plain":
         return run(pipeline, settings, home, run_id=run_id, progress=progress)

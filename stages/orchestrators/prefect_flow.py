@@ -18,8 +18,14 @@ from stages.runner import Progress, RunOutcome, RunSession, StageAttemptError
 
 #: the ephemeral API's startup on a busy 2-core machine takes far longer than Prefect's default 20 s
 STARTUP_TIMEOUT_S = "600"
-QUIET_LOGGERS = ("prefect", "prefect.task_runs", "prefect.flow_runs", "prefect.task_engine", "prefect.flow_engine",
-                 "prefect.engine")
+QUIET_LOGGERS = (
+    "prefect",
+    "prefect.task_runs",
+    "prefect.flow_runs",
+    "prefect.task_engine",
+    "prefect.flow_engine",
+    "prefect.engine",
+)
 
 
 class PrefectMissingError(LedgerlineError):
@@ -32,7 +38,8 @@ def prefect_environment(home: Path, api_url: str | None = None) -> dict[str, str
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": os.environ.get(
-            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", STARTUP_TIMEOUT_S),
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", STARTUP_TIMEOUT_S
+        ),
         "PREFECT_LOGGING_LEVEL": os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING"),
     }
     if not os.environ.get("PREFECT_HOME"):
@@ -42,8 +49,15 @@ def prefect_environment(home: Path, api_url: str | None = None) -> dict[str, str
     return env
 
 
-def run_prefect(pipeline: Pipeline, settings: Any, home: Path, *, run_id: str | None = None,
-                progress: Progress = lambda line: None, api_url: str | None = None) -> RunOutcome:
+def run_prefect(
+    pipeline: Pipeline,
+    settings: Any,
+    home: Path,
+    *,
+    run_id: str | None = None,
+    progress: Progress = lambda line: None,
+    api_url: str | None = None,
+) -> RunOutcome:
     """Run pipeline as a Prefect flow; RunStarted records {"name": "prefect", "flow_run_id": ...}."""
     pipeline.check_reads()
     os.environ.update(prefect_environment(home, api_url))
@@ -69,8 +83,15 @@ def run_prefect(pipeline: Pipeline, settings: Any, home: Path, *, run_id: str | 
             return [ref.model_dump(mode="json") for ref in refs]
 
         tasks = {
-            spec.name: task(run_stage, name=spec.name, retries=spec.retries, retry_delay_seconds=spec.retry_delay_s,
-                            persist_result=False, cache_policy=NO_CACHE, log_prints=False)  # type: ignore[call-overload]
+            spec.name: task(
+                run_stage,
+                name=spec.name,
+                retries=spec.retries,
+                retry_delay_seconds=spec.retry_delay_s,
+                persist_result=False,
+                cache_policy=NO_CACHE,
+                log_prints=False,
+            )  # type: ignore[call-overload]
             for spec in pipeline.stages
         }
 
@@ -86,8 +107,14 @@ def run_prefect(pipeline: Pipeline, settings: Any, home: Path, *, run_id: str | 
                     break
             return flow_run_id
 
-        the_flow = flow(body, name=f"ledgerline-{pipeline.name}", flow_run_name=session.run_id,  # type: ignore[call-overload]
-                        persist_result=False, log_prints=False, validate_parameters=False)
+        the_flow = flow(
+            body,
+            name=f"ledgerline-{pipeline.name}",
+            flow_run_name=session.run_id,  # type: ignore[call-overload]
+            persist_result=False,
+            log_prints=False,
+            validate_parameters=False,
+        )
         progress(f"prefect: flow ledgerline-{pipeline.name} (API {os.environ.get('PREFECT_API_URL') or 'ephemeral'})")
         try:
             the_flow()

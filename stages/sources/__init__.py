@@ -20,9 +20,18 @@ def describe_inputs(settings: Settings) -> list[DataInput]:
     source = settings.source
     if source.kind == "directory":
         return directory.describe(Path(source.path or "."))
-    recipe = orjson.dumps({"source": source.model_dump(mode="json"), "seed": settings.seed}, option=orjson.OPT_SORT_KEYS)
+    recipe = orjson.dumps(
+        {"source": source.model_dump(mode="json"), "seed": settings.seed}, option=orjson.OPT_SORT_KEYS
+    )
     grid = (source.symbols + 1) * source.sessions
-    return [DataInput(name=f"synthetic:seed={settings.seed}", sha256=hashlib.sha256(recipe).hexdigest(), rows=grid, format="synthetic")]
+    return [
+        DataInput(
+            name=f"synthetic:seed={settings.seed}",
+            sha256=hashlib.sha256(recipe).hexdigest(),
+            rows=grid,
+            format="synthetic",
+        )
+    ]
 
 
 def _read(folder: Path, path: Path) -> pl.DataFrame:

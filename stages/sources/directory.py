@@ -33,7 +33,9 @@ def data_files(folder: Path) -> list[Path]:
     found = [
         p
         for p in folder.rglob("*")
-        if p.suffix.lower() in SUFFIXES and p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        if p.suffix.lower() in SUFFIXES
+        and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     ]
     return sorted(found)
 
@@ -61,7 +63,11 @@ def describe(folder: Path) -> list[DataInput]:
     version = version_of(folder)
     return [
         DataInput(
-            name=input_name(folder, p), sha256=sha256_file(p), rows=row_count(p), format=SUFFIXES[p.suffix.lower()], dvc=version
+            name=input_name(folder, p),
+            sha256=sha256_file(p),
+            rows=row_count(p),
+            format=SUFFIXES[p.suffix.lower()],
+            dvc=version,
         )
         for p in data_files(folder)
     ]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,9 @@ def _outs_of_lock(lock: Path) -> list[dict[str, Any]]:
     except (OSError, yaml.YAMLError):
         return []
     stages = doc.get("stages", {}) or {}
-    return [o for st in stages.values() if isinstance(st, dict) for o in st.get("outs", []) or [] if isinstance(o, dict)]
+    return [
+        o for st in stages.values() if isinstance(st, dict) for o in st.get("outs", []) or [] if isinstance(o, dict)
+    ]
 
 
 def _tracking(root: Path, folder: Path) -> tuple[Path, str, Path] | None:
@@ -83,7 +85,9 @@ def _tracking(root: Path, folder: Path) -> tuple[Path, str, Path] | None:
         candidates: list[tuple[Path, Callable[[Path], list[dict[str, Any]]]]] = [
             (tracked.parent / f"{tracked.name}.dvc", _outs_of_dvc_file)
         ]
-        candidates += [(d / "dvc.lock", _outs_of_lock) for d in (tracked.parent, *tracked.parent.parents) if d.is_relative_to(root)]
+        candidates += [
+            (d / "dvc.lock", _outs_of_lock) for d in (tracked.parent, *tracked.parent.parents) if d.is_relative_to(root)
+        ]
         for meta, outs in candidates:
             if not meta.is_file():
                 continue
@@ -98,7 +102,9 @@ def _tracking(root: Path, folder: Path) -> tuple[Path, str, Path] | None:
 def git_commit(root: Path) -> str | None:
     """HEAD's sha of the git repository holding root, or None."""
     try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True)
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
@@ -142,12 +148,16 @@ def materialize(folder: Path, version: DvcVersion, into: Path) -> Path:
         raise DvcVersionError(f"DVC version {version.md5} of {version.path} is a file, not a folder")
     listing = _cache_object(root, version.md5)
     if not listing.is_file():
-        raise DvcVersionError(f"DVC version {version.md5} of {version.path} is not in the local cache; run: dvc fetch {version.path}")
+        raise DvcVersionError(
+            f"DVC version {version.md5} of {version.path} is not in the local cache; run: dvc fetch {version.path}"
+        )
     target = into / Path(version.path).name
     for entry in json.loads(listing.read_text()):
         source = _cache_object(root, str(entry["md5"]))
         if not source.is_file():
-            raise DvcVersionError(f"{version.path}/{entry['relpath']} ({entry['md5']}) is not in the local DVC cache; run: dvc fetch")
+            raise DvcVersionError(
+                f"{version.path}/{entry['relpath']} ({entry['md5']}) is not in the local DVC cache; run: dvc fetch"
+            )
         dest = target / entry["relpath"]
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, dest)

@@ -45,5 +45,7 @@ def previous_session(name: str, day: date) -> date:
     """The last session strictly before day (by the calendar: a Monday after a holiday Friday gives Thursday)."""
     cal = _calendar(name, day - timedelta(days=30), day)
     stamp = pd.Timestamp(day)
-    found: date = (cal.previous_session(stamp) if cal.is_session(stamp) else cal.date_to_session(stamp, direction="previous")).date()
+    found: date = (
+        cal.previous_session(stamp) if cal.is_session(stamp) else cal.date_to_session(stamp, direction="previous")
+    ).date()
     return found

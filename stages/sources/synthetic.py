@@ -203,7 +203,9 @@ def melt(wide: Wide) -> pl.DataFrame:
     dup_t = np.array([t for t, _ in wide.duplicates], dtype=np.int64)
     dup_j = np.array([j for _, j in wide.duplicates], dtype=np.int64)
     columns: dict[str, pl.Series] = {
-        "date": pl.Series("date", wide.dates.astype("datetime64[D]")).cast(pl.Date).gather(np.concatenate([t_idx, dup_t])),
+        "date": pl.Series("date", wide.dates.astype("datetime64[D]"))
+        .cast(pl.Date)
+        .gather(np.concatenate([t_idx, dup_t])),
         "symbol": pl.Series("symbol", wide.names, dtype=pl.String).gather(np.concatenate([j_idx, dup_j])),
         "sector": pl.Series("sector", wide.sectors, dtype=pl.String).gather(np.concatenate([j_idx, dup_j])),
     }

@@ -40,7 +40,9 @@ def test_keygen_refuses_a_folder_inside_the_home(tmp_path: Path, capsys: pytest.
     assert "inside the home" in capsys.readouterr().err and not (home / "keys").exists()
 
 
-def test_sign_append_prove_consistency_and_inclusion(keyed: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_sign_append_prove_consistency_and_inclusion(
+    keyed: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     home, key = keyed
     assert checkpoint(["--home", str(home), "--key", str(key)]) == 0
     old = home / "checkpoints" / "latest.note"
@@ -53,15 +55,17 @@ def test_sign_append_prove_consistency_and_inclusion(keyed: tuple[Path, Path], c
     assert prove(["--home", str(home), "--consistency", str(old_copy), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert set(doc) == {"old_size", "new_size", "old_root", "new_root", "hashes"} and doc["old_size"] == cp_old.size
-    assert verify_consistency(doc["old_size"], doc["new_size"], b64(doc["old_root"]), b64(doc["new_root"]),
-                              [b64(h) for h in doc["hashes"]])
+    assert verify_consistency(
+        doc["old_size"], doc["new_size"], b64(doc["old_root"]), b64(doc["new_root"]), [b64(h) for h in doc["hashes"]]
+    )
     assert prove(["--home", str(home), "--run", RUN_A, "--checkpoint", str(old_copy), "--json"]) == 0
     proofs = json.loads(capsys.readouterr().out)
     assert proofs and all(set(p) == {"seq", "leaf_index", "tree_size", "root", "entry", "hashes"} for p in proofs)
     for p in proofs:
         assert p["leaf_index"] == p["seq"] - 1 and p["tree_size"] == cp_old.size
-        assert verify_inclusion(p["leaf_index"], p["tree_size"], leaf_hash(p["entry"].encode()),
-                                [b64(h) for h in p["hashes"]], cp_old.root)
+        assert verify_inclusion(
+            p["leaf_index"], p["tree_size"], leaf_hash(p["entry"].encode()), [b64(h) for h in p["hashes"]], cp_old.root
+        )
     check = check_note(home, read_note(old_copy), known_verifiers(home))
     assert check.head_size > cp_old.size
 
@@ -83,13 +87,17 @@ def test_a_note_with_a_changed_size_or_root_fails_its_signature(keyed: tuple[Pat
     assert checkpoint(["--home", str(home), "--key", str(key)]) == 0
     text = (home / "checkpoints" / "latest.note").read_text()
     cp = Checkpoint.parse(text)
-    for forged in (text.replace(f"\n{cp.size}\n", f"\n{cp.size - 1}\n", 1),
-                   text.replace(base64.b64encode(cp.root).decode(), base64.b64encode(bytes(32)).decode())):
+    for forged in (
+        text.replace(f"\n{cp.size}\n", f"\n{cp.size - 1}\n", 1),
+        text.replace(base64.b64encode(cp.root).decode(), base64.b64encode(bytes(32)).decode()),
+    ):
         with pytest.raises(EvidenceError, match="signature does not verify"):
             check_note(home, Note.parse(forged), known_verifiers(home))
 
 
-def test_a_cosigner_refuses_a_fork(keyed: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_cosigner_refuses_a_fork(
+    keyed: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     home, key = keyed
     assert checkpoint(["--home", str(home), "--keygen", "witness", "--key-dir", str(tmp_path / "wkeys")]) == 0
     wkey = tmp_path / "wkeys" / "witness.key"
@@ -108,7 +116,10 @@ def test_a_cosigner_refuses_a_fork(keyed: tuple[Path, Path], tmp_path: Path, cap
     write(home, run_events("20260105-110000-cccc"))
     assert checkpoint(["--home", str(home), "--key", str(key)]) == 0
     capsys.readouterr()
-    assert checkpoint(["--home", str(home), "--cosign", str(home / "checkpoints" / "latest.note"), "--key", str(wkey)]) == 1
+    assert (
+        checkpoint(["--home", str(home), "--cosign", str(home / "checkpoints" / "latest.note"), "--key", str(wkey)])
+        == 1
+    )
     assert "fork" in capsys.readouterr().err
 
 
@@ -125,7 +136,9 @@ def test_bad_input_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixt
     assert len(err) == 4 and "Traceback" not in "".join(err)
 
 
-def test_verify_checks_the_latest_checkpoint_and_a_given_one(keyed: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_checks_the_latest_checkpoint_and_a_given_one(
+    keyed: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     from bin.verify import main as verify
 
     home, key = keyed
@@ -152,8 +165,9 @@ def test_verify_checks_the_latest_checkpoint_and_a_given_one(keyed: tuple[Path, 
     assert "the first line that differs is seq 3" in capsys.readouterr().err
 
 
-def test_run_pipeline_signs_after_each_run_when_a_key_is_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_pipeline_signs_after_each_run_when_a_key_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from bin.run_pipeline import main as run_pipeline
 
     home = tmp_path / "home"

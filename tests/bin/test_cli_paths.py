@@ -12,13 +12,19 @@ from bin._cli import DEFAULT_HOME, default_home
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = {
-    "verify": [], "query": ["select 1"], "replay": ["--to", "duckdb"], "diff": ["a", "b"], "tag": ["x", "--evaluate"],
+    "verify": [],
+    "query": ["select 1"],
+    "replay": ["--to", "duckdb"],
+    "diff": ["a", "b"],
+    "tag": ["x", "--evaluate"],
     "run-pipeline": ["--profile", "canary"],
 }
 
 
 def _run(name: str, *args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(ROOT / "bin" / name), *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
+    return subprocess.run(
+        [str(ROOT / "bin" / name), *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=120
+    )
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
@@ -28,7 +34,9 @@ def test_a_home_that_is_a_file_is_refused_and_nothing_is_created(tmp_path: Path,
     home.write_bytes(content)
     out = _run(name, "--home", str(home), *COMMANDS[name], cwd=tmp_path)
     assert out.returncode == 2
-    assert out.stderr.strip().splitlines() == [f"{name}: argument --home: {home} exists and is not a folder; give a folder (it is created if missing) (see {name} --help)"]
+    assert out.stderr.strip().splitlines() == [
+        f"{name}: argument --home: {home} exists and is not a folder; give a folder (it is created if missing) (see {name} --help)"
+    ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"] and home.read_bytes() == content
 
 

@@ -10,7 +10,6 @@ import pytest
 from bin.diff import main
 from ledger import LEDGER_NAME
 from projectors import projection as proj
-
 from tests.support.ledger_factory import RUN_A, RUN_B, Clock, run_events, write
 
 
@@ -55,8 +54,19 @@ def test_json_is_the_structured_diff(home: Path, capsys: pytest.CaptureFixture[s
     assert doc["first_divergent_stage"] == "ingest"
     params = [c for c in doc["changes"] if c["section"] == "params"]
     assert params == [
-        {"section": "params", "key": "selection.top_k", "a": 10, "b": 12, "same": False, "delta": None, "rel_delta": None,
-         "verdict": None, "added": [], "removed": [], "note": None}
+        {
+            "section": "params",
+            "key": "selection.top_k",
+            "a": 10,
+            "b": 12,
+            "same": False,
+            "delta": None,
+            "rel_delta": None,
+            "verdict": None,
+            "added": [],
+            "removed": [],
+            "note": None,
+        }
     ]
 
 
@@ -67,8 +77,12 @@ def test_as_of_compares_past_states(home: Path, capsys: pytest.CaptureFixture[st
     assert [(c["a"], c["b"]) for c in status] == [("succeeded", "running")]
 
 
-@pytest.mark.parametrize("run_b, message", [("20990101-000000-zzzz", "unknown run id"), ("not-a-run", "invalid run id")])
-def test_bad_input_is_one_line_exit_2_nothing_written(home: Path, capsys: pytest.CaptureFixture[str], run_b: str, message: str) -> None:
+@pytest.mark.parametrize(
+    "run_b, message", [("20990101-000000-zzzz", "unknown run id"), ("not-a-run", "invalid run id")]
+)
+def test_bad_input_is_one_line_exit_2_nothing_written(
+    home: Path, capsys: pytest.CaptureFixture[str], run_b: str, message: str
+) -> None:
     ledger, projection = (home / LEDGER_NAME).read_bytes(), proj.projection_path(home).read_bytes()
     assert diff(home, RUN_A, run_b) == 2
     err = capsys.readouterr().err

@@ -27,7 +27,10 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
     outcome = run_pipeline(small_settings(), home)
     assert checkpoint(["--home", str(home), "--keygen", "auditee", "--key-dir", str(base / "keys")]) == 0
     out = base / "evidence.zip"
-    assert export([outcome.run_id, "--home", str(home), "--out", str(out), "--key", str(base / "keys" / "auditee.key")]) == 0
+    assert (
+        export([outcome.run_id, "--home", str(home), "--out", str(out), "--key", str(base / "keys" / "auditee.key")])
+        == 0
+    )
     return out, outcome.run_id, (base / "keys" / "auditee.vkey").read_text().strip()
 
 
@@ -37,8 +40,12 @@ def clean_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = tmp_path_factory.mktemp("auditor-venv")
     venv.create(env, with_pip=True)
     py = env / "bin" / "python"
-    done = subprocess.run([str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "cryptography"],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "cryptography"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot install cryptography into a fresh venv here: {done.stderr.strip()[-300:]}")
     return py
@@ -48,8 +55,13 @@ def _run_verifier(py: Path, bundle: Path, *extra: str) -> subprocess.CompletedPr
     workdir = bundle.parent / f"unzipped-{bundle.stem}"
     with zipfile.ZipFile(bundle) as z:
         z.extract("verify_bundle.py", workdir)
-    return subprocess.run([str(py), str(workdir / "verify_bundle.py"), str(bundle), *extra],
-                          capture_output=True, text=True, timeout=120, cwd=workdir)
+    return subprocess.run(
+        [str(py), str(workdir / "verify_bundle.py"), str(bundle), *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=workdir,
+    )
 
 
 def _rewrite(src: Path, dst: Path, name: str, change) -> Path:  # type: ignore[no-untyped-def]
@@ -106,24 +118,38 @@ def _flip_signature(data: bytes) -> bytes:
     return (head + " " + base64.b64encode(bytes(blob)).decode() + "\n").encode()
 
 
-@pytest.mark.parametrize(("member", "change", "named"), [
-    ("lines.jsonl", _flip_line, "seq"),
-    ("proofs.json", _flip_proof_hash, "inclusion proof does not lead to the signed root"),
-    ("artifact", _flip_byte, "does not match its recorded SHA-256"),
-    ("checkpoint.note", _flip_signature, "signature does not verify"),
-])
-def test_a_tampered_bundle_fails_naming_what(bundle: tuple[Path, str, str], clean_python: Path, tmp_path: Path,
-                                             member: str, change, named: str,  # type: ignore[no-untyped-def]
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("member", "change", "named"),
+    [
+        ("lines.jsonl", _flip_line, "seq"),
+        ("proofs.json", _flip_proof_hash, "inclusion proof does not lead to the signed root"),
+        ("artifact", _flip_byte, "does not match its recorded SHA-256"),
+        ("checkpoint.note", _flip_signature, "signature does not verify"),
+    ],
+)
+def test_a_tampered_bundle_fails_naming_what(
+    bundle: tuple[Path, str, str],
+    clean_python: Path,
+    tmp_path: Path,
+    member: str,
+    change,
+    named: str,  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     out, _, vkey = bundle
     if member == "artifact":
         with zipfile.ZipFile(out) as z:
             member = sorted(n for n in z.namelist() if n.startswith("artifacts/"))[0]
     bad = _rewrite(out, tmp_path / "bad.zip", member, change)
     # the manifest would catch any change; drop the changed file's entry so the deeper check is the one that speaks
-    manifest_fixed = _rewrite(bad, tmp_path / "bad2.zip", "manifest.json",
-                              lambda d: json.dumps({**json.loads(d), "files": {k: v for k, v in json.loads(d)["files"].items()
-                                                                                if k != member}}).encode())
+    manifest_fixed = _rewrite(
+        bad,
+        tmp_path / "bad2.zip",
+        "manifest.json",
+        lambda d: json.dumps(
+            {**json.loads(d), "files": {k: v for k, v in json.loads(d)["files"].items() if k != member}}
+        ).encode(),
+    )
     done = _run_verifier(clean_python, manifest_fixed, "--vkey", vkey)
     assert done.returncode == 1 and named in done.stderr, done.stderr
     done = _run_verifier(clean_python, bad, "--vkey", vkey)
@@ -139,7 +165,9 @@ def test_bin_verify_bundle_says_ok(bundle: tuple[Path, str, str], capsys: pytest
     assert json.loads(capsys.readouterr().out)["ok"] is True
 
 
-def test_export_without_a_checkpoint_or_of_an_unknown_run_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_without_a_checkpoint_or_of_an_unknown_run_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from tests.support.ledger_factory import RUN_A, run_events, write
 
     write(tmp_path, run_events(RUN_A))

@@ -58,7 +58,9 @@ DAMAGE = {
 
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
 @pytest.mark.parametrize("command", sorted(COMMANDS))
-def test_damage_gives_one_line_and_a_documented_exit_code(two_runs: Path, tmp_path: Path, command: str, damage: str) -> None:
+def test_damage_gives_one_line_and_a_documented_exit_code(
+    two_runs: Path, tmp_path: Path, command: str, damage: str
+) -> None:
     home = tmp_path / "home"
     shutil.copytree(two_runs, home)
     DAMAGE[damage](home)
@@ -76,7 +78,9 @@ def test_damage_gives_one_line_and_a_documented_exit_code(two_runs: Path, tmp_pa
 def test_a_store_uri_where_nothing_listens_is_one_line(two_runs: Path) -> None:
     out = subprocess.run(
         [str(ROOT / "bin" / "replay"), "--home", str(two_runs), "--to", "mlflow", "--tracking-uri", DEAD_URI],
-        capture_output=True, text=True, timeout=240,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert out.returncode in (1, 2) and "Traceback" not in out.stderr
     assert DEAD_URI.split("//")[1] in out.stderr.strip().splitlines()[-1]

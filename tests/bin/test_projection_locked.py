@@ -54,11 +54,14 @@ def _candidates(home: Path) -> dict[str, str]:
         return dict(con.execute("SELECT run_id, value FROM tags_current WHERE key = 'candidate'").fetchall())
 
 
-@pytest.mark.parametrize("command, argv", [
-    (diff_main, [RUN_A, RUN_B]),
-    (tag_main, [RUN_A, "--set", "note=x"]),
-    (replay_main, ["--to", "duckdb"]),
-])
+@pytest.mark.parametrize(
+    "command, argv",
+    [
+        (diff_main, [RUN_A, RUN_B]),
+        (tag_main, [RUN_A, "--set", "note=x"]),
+        (replay_main, ["--to", "duckdb"]),
+    ],
+)
 def test_commands_needing_the_lock_wait_then_exit_1_naming_the_cause(
     held: tuple[Path, subprocess.Popen[str]], capsys: pytest.CaptureFixture[str], command, argv: list[str]
 ) -> None:

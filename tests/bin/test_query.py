@@ -43,7 +43,14 @@ def test_csv_and_json_formats(home: Path, capsys: pytest.CaptureFixture[str]) ->
     assert query(home, SQL, "--format", "csv") == 0
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert rows == [["run_id", "status", "sharpe"], [RUN_A, "succeeded", "1.05"], [RUN_B, "succeeded", "0.95"]]
-    assert query(home, "SELECT key, value FROM params WHERE run_id = ? ORDER BY key LIMIT 1".replace("?", f"'{RUN_A}'"), "--json") == 0
+    assert (
+        query(
+            home,
+            "SELECT key, value FROM params WHERE run_id = ? ORDER BY key LIMIT 1".replace("?", f"'{RUN_A}'"),
+            "--json",
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out) == [{"key": "backtest.cost_bps", "value": 5.0}]
 
 
@@ -66,7 +73,9 @@ def test_stale_projection_is_caught_up_first(home: Path, capsys: pytest.CaptureF
         ("DROP VIEW runs", "the projection is derived and read-only"),
     ],
 )
-def test_bad_sql_is_one_line_exit_2_and_writes_nothing(home: Path, capsys: pytest.CaptureFixture[str], sql: str, message: str) -> None:
+def test_bad_sql_is_one_line_exit_2_and_writes_nothing(
+    home: Path, capsys: pytest.CaptureFixture[str], sql: str, message: str
+) -> None:
     proj.rebuild(home)
     write(home, run_events("20260105-120000-dddd", clock=Clock()))  # stale: a good query would catch up
     ledger, projection = (home / LEDGER_NAME).read_bytes(), proj.projection_path(home).read_bytes()
@@ -89,7 +98,12 @@ def test_no_ledger_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 def test_shim_runs_from_anywhere(home: Path) -> None:
     root = Path(__file__).resolve().parents[2]
-    done = subprocess.run([str(root / "bin" / "query"), "--home", str(home), SQL, "--format", "csv"], capture_output=True, text=True, cwd="/")
+    done = subprocess.run(
+        [str(root / "bin" / "query"), "--home", str(home), SQL, "--format", "csv"],
+        capture_output=True,
+        text=True,
+        cwd="/",
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[1] == f"{RUN_A},succeeded,1.05"
 

@@ -15,7 +15,6 @@ from bin.replay import main
 from ledger import LEDGER_NAME
 from ledger.codec import canonical
 from projectors import projection as proj
-
 from tests.support.ledger_factory import RUN_A, RUN_B, Clock, run_events, write
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,7 +72,9 @@ def test_no_ledger_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 def test_follow_projects_new_events_until_interrupted(home: Path) -> None:
     proc = subprocess.Popen(
         [str(ROOT / "bin" / "replay"), "--to", "duckdb", "--follow", "--home", str(home)],
-        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stderr is not None
@@ -92,7 +93,6 @@ def test_follow_projects_new_events_until_interrupted(home: Path) -> None:
     con = proj.connect(home)
     assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 2
     con.close()
-
 
 
 def test_json_reports_events_applied_and_the_position(home: Path, capsys: pytest.CaptureFixture[str]) -> None:

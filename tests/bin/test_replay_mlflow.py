@@ -7,14 +7,20 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from tests.support.mlflow_fixtures import append, free_port, standard_history
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def replay(*args: str | Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(ROOT / "bin" / "replay"), "--to", "mlflow", *map(str, args)], capture_output=True,
-                          text=True, timeout=600, env={**os.environ, **env})
+    return subprocess.run(
+        [str(ROOT / "bin" / "replay"), "--to", "mlflow", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **env},
+    )
 
 
 @pytest.fixture
@@ -34,8 +40,14 @@ def test_replay_to_mlflow_mirrors_the_home_and_says_so(home: Path) -> None:
 
 def test_replay_to_a_dead_server_is_one_line_and_exit_2(home: Path) -> None:
     uri = f"http://127.0.0.1:{free_port()}"
-    done = replay("--home", home, "--tracking-uri", uri, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
-                  MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR="0")
+    done = replay(
+        "--home",
+        home,
+        "--tracking-uri",
+        uri,
+        MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
+        MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR="0",
+    )
     assert done.returncode == 2
     assert uri in done.stderr and "Traceback" not in done.stderr
     assert [line for line in done.stderr.splitlines() if line.startswith("replay:")] != []

@@ -78,13 +78,18 @@ def test_a_run_on_a_dvc_tracked_folder_records_its_version(dvc_home: tuple[Path,
     assert two.repo_commit == commits["v2"] and two.md5 != one.md5 and two.md5.endswith(".dir")
 
 
-def test_diff_names_the_data_version_change(dvc_home: tuple[Path, Path, dict[str, str]], capsys: pytest.CaptureFixture[str]) -> None:
+def test_diff_names_the_data_version_change(
+    dvc_home: tuple[Path, Path, dict[str, str]], capsys: pytest.CaptureFixture[str]
+) -> None:
     repo, home, commits = dvc_home
     assert diff_main(["--home", str(home), V1, V2]) == 1
     out = capsys.readouterr().out
     one, two = start_of(home, V1).data.inputs[0].dvc, start_of(home, V2).data.inputs[0].dvc
     line = next(x for x in out.splitlines() if "dvc market" in x)
-    assert f"md5 {one.md5} at commit {commits['v1'][:12]}" in line and f"md5 {two.md5} at commit {commits['v2'][:12]}" in line
+    assert (
+        f"md5 {one.md5} at commit {commits['v1'][:12]}" in line
+        and f"md5 {two.md5} at commit {commits['v2'][:12]}" in line
+    )
     assert "sector1.parquet" in out
 
 
@@ -109,8 +114,9 @@ def test_uncommitted_data_is_flagged_and_not_a_candidate(
     code, summary = run_json(capsys, "--home", str(home), "--source", str(repo / "market"), "--run-id", DIRTY)
     assert code == 0
     assert start_of(home, DIRTY).data.inputs[0].dvc.matches is False
-    assert "data: market does not match its DVC version (uncommitted changes; dvc add and commit it); not a candidate" in (
-        summary["warnings"]
+    assert (
+        "data: market does not match its DVC version (uncommitted changes; dvc add and commit it); not a candidate"
+        in (summary["warnings"])
     )
     tagged = [n for n in summary["notes"] if n.startswith("tagged candidate=")]
     assert tagged and tagged[0].startswith("tagged candidate=false") and "do not match their DVC version" in tagged[0]
@@ -122,17 +128,26 @@ def test_make_run_pulls_a_tracked_folder_first(dvc_home: tuple[Path, Path, dict[
     clone = tmp_path / "clone"
     sh(tmp_path, "git", "clone", "-q", repo, clone)
     assert not (clone / "market").exists()
-    dry = subprocess.run(["make", "-n", "run", "DATA=" + str(clone / "market")], cwd=ROOT, capture_output=True, text=True, check=True)
+    dry = subprocess.run(
+        ["make", "-n", "run", "DATA=" + str(clone / "market")], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert f"bin/_dvc_pull.sh {clone / 'market'}" in dry.stdout and f"--source {clone / 'market'}" in dry.stdout
-    out = subprocess.run([ROOT / "bin" / "_dvc_pull.sh", clone / "market"], capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "DVC_NO_ANALYTICS": "1"})
+    out = subprocess.run(
+        [ROOT / "bin" / "_dvc_pull.sh", clone / "market"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "DVC_NO_ANALYTICS": "1"},
+    )
     assert out.returncode == 0, out.stderr
     assert sorted(p.name for p in (clone / "market").iterdir()) == sorted(p.name for p in (repo / "market").iterdir())
     untracked = subprocess.run([ROOT / "bin" / "_dvc_pull.sh", tmp_path], capture_output=True, text=True, timeout=60)
     assert untracked.returncode == 0 and untracked.stderr == ""
 
 
-def test_a_folder_changed_without_dvc_is_refused_naming_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_folder_changed_without_dvc_is_refused_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder, home = tmp_path / "market", tmp_path / "runs"
     write_market(folder)
     assert run_main(["--quiet", "--home", str(home), "--source", str(folder), "--run-id", NODVC]) == 0

@@ -16,8 +16,19 @@ def test_reusing_a_run_id_is_refused_with_one_line(tmp_path: Path) -> None:
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     ledger = ledger_path(tmp_path).read_bytes()
     out = subprocess.run(
-        [str(ROOT / "bin" / "run-pipeline"), "--profile", "canary", "--home", str(tmp_path), "--run-id", RUN_A, "--quiet"],
-        capture_output=True, text=True, timeout=300,
+        [
+            str(ROOT / "bin" / "run-pipeline"),
+            "--profile",
+            "canary",
+            "--home",
+            str(tmp_path),
+            "--run-id",
+            RUN_A,
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 2, out.stderr
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1

@@ -28,8 +28,9 @@ print(json.dumps({"rc": rc, "loaded": [m for m in HEAVY if m in sys.modules]}))
 
 
 def _probe(module: str, *argv: str) -> dict[str, object]:
-    done = subprocess.run([sys.executable, "-c", PROBE, module, *argv], capture_output=True, text=True, cwd=ROOT,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, module, *argv], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 

@@ -10,7 +10,6 @@ import pytest
 from bin.query import main as query
 from bin.tag import main
 from ledger import LEDGER_NAME
-
 from tests.support.ledger_factory import RUN_A, RUN_B, Clock, run_events, write
 
 
@@ -40,7 +39,11 @@ def test_promote_promote_rollback(home: Path, capsys: pytest.CaptureFixture[str]
     assert champion(home, capsys) == RUN_B
     assert tag(home, "--rollback", "--json") == 0
     (event,) = json.loads(capsys.readouterr().out)
-    assert event["run_id"] == RUN_A and event["data"]["reason"] == f"rollback from {RUN_B}" and event["type"] == "RunTagged"
+    assert (
+        event["run_id"] == RUN_A
+        and event["data"]["reason"] == f"rollback from {RUN_B}"
+        and event["type"] == "RunTagged"
+    )
     assert champion(home, capsys) == RUN_A
 
 
@@ -63,7 +66,9 @@ def test_set_and_evaluate(home: Path, capsys: pytest.CaptureFixture[str]) -> Non
         (["bad id", "--promote", "champion"], "invalid run id"),
     ],
 )
-def test_bad_input_exit_2_nothing_written(home: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+def test_bad_input_exit_2_nothing_written(
+    home: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
     before = (home / LEDGER_NAME).read_bytes()
     assert tag(home, *args) == 2
     err = capsys.readouterr().err

@@ -25,7 +25,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _home(tmp_path: Path, n: int = 8) -> Path:
     with Ledger.open(tmp_path) as ledger:
-        ledger.append([MetricLogged(run_id=None, data=MetricLoggedData(key="pnl", value=float(i), step=i)) for i in range(n)])
+        ledger.append(
+            [MetricLogged(run_id=None, data=MetricLoggedData(key="pnl", value=float(i), step=i)) for i in range(n)]
+        )
     return tmp_path
 
 
@@ -76,7 +78,9 @@ def test_unusable_input_exits_2_with_one_line(tmp_path: Path, capsys: pytest.Cap
     assert err.count("\n") == 1 and "no ledger at" in err and "Traceback" not in err
 
 
-def test_rewritten_and_rehashed_ledger_is_caught_by_the_duckdb_witness(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_rewritten_and_rehashed_ledger_is_caught_by_the_duckdb_witness(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     home = _home(tmp_path)
     with Ledger.open(home, readonly=True) as ledger:
         seq, digest = ledger.head()
@@ -94,7 +98,9 @@ def test_rewritten_and_rehashed_ledger_is_caught_by_the_duckdb_witness(tmp_path:
     assert out["chain_ok"] and not out["ok"] and out["witness_problems"]
 
 
-def test_truncated_ledger_is_caught_by_a_witness_past_its_head(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_truncated_ledger_is_caught_by_a_witness_past_its_head(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     home = _home(tmp_path)
     _checkpoint(home, *Ledger.open(home, readonly=True).head())
     path = home / "audit.jsonl"
@@ -103,7 +109,9 @@ def test_truncated_ledger_is_caught_by_a_witness_past_its_head(tmp_path: Path, c
     assert "witnessed seq 8 but the ledger ends before it" in capsys.readouterr().err
 
 
-def test_mlflow_witness_of_a_server_uri_is_read_through_the_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mlflow_witness_of_a_server_uri_is_read_through_the_client(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     home = _home(tmp_path)
     fake = types.ModuleType("projectors.mirror.replay")
     fake.read_witness = lambda h, uri=None: (3, "f" * 64)  # type: ignore[attr-defined]
@@ -134,14 +142,21 @@ print(json.dumps({"rc": rc, "loaded": sorted(m for m in ("mlflow", "sqlalchemy",
 
 def test_verify_reads_a_sqlite_mirror_witness_without_importing_mlflow(tmp_path: Path, mlflow_template: Path) -> None:
     home = _mirrored_home(tmp_path, mlflow_template)
-    done = subprocess.run([sys.executable, "-c", _PROBE, "--home", str(home), "--json"], capture_output=True, text=True,
-                          cwd=ROOT, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, "--home", str(home), "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     report, probe = (json.loads(line) for line in done.stdout.strip().splitlines()[-2:])
     assert probe == {"rc": 0, "loaded": []}, done.stderr
     assert [w["name"] for w in report["witnesses"]] == ["mlflow mirror"] and report["witnesses"][0]["seq"] == 8
 
 
-def test_a_forged_sqlite_witness_disagrees(tmp_path: Path, mlflow_template: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_forged_sqlite_witness_disagrees(
+    tmp_path: Path, mlflow_template: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     home = _mirrored_home(tmp_path, mlflow_template)
     with sqlite3.connect(home / "mlflow.db") as con:
         con.execute("UPDATE experiment_tags SET value = ? WHERE key = 'ledger.head_hash'", ["e" * 64])
@@ -181,8 +196,9 @@ def _projected(tmp_path: Path) -> Path:
     return home
 
 
-def test_an_edited_projection_row_is_named_by_verify_and_healed_by_catch_up(tmp_path: Path,
-                                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_edited_projection_row_is_named_by_verify_and_healed_by_catch_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from projectors.projection import catch_up
 
     home = _projected(tmp_path)
@@ -218,8 +234,9 @@ def test_a_dropped_view_or_table_is_named_and_healed(tmp_path: Path, capsys: pyt
     assert main(["--home", str(home)]) == 0
 
 
-def test_deep_verify_rebuilds_and_compares_even_when_the_digest_was_forged_too(tmp_path: Path,
-                                                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_deep_verify_rebuilds_and_compares_even_when_the_digest_was_forged_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from projectors.projection import digest
 
     home = _projected(tmp_path)
@@ -231,8 +248,9 @@ def test_deep_verify_rebuilds_and_compares_even_when_the_digest_was_forged_too(t
     assert "ledger.metric_logged differs from a rebuild" in capsys.readouterr().err
 
 
-def test_deep_verify_compares_the_sqlite_mirror_with_the_ledger(tmp_path: Path, mlflow_template: Path,
-                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_deep_verify_compares_the_sqlite_mirror_with_the_ledger(
+    tmp_path: Path, mlflow_template: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from projectors.mirror.replay import replay
     from tests.support.mlflow_fixtures import append, standard_history
 

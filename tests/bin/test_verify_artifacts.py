@@ -34,8 +34,9 @@ def test_an_intact_home_verifies(ran: Path, capsys: pytest.CaptureFixture[str]) 
 
 
 @pytest.mark.parametrize("damage", ["flip", "delete"])
-def test_a_changed_or_deleted_artifact_is_named(ran: Path, tmp_path: Path, damage: str,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_changed_or_deleted_artifact_is_named(
+    ran: Path, tmp_path: Path, damage: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     home = _copy(ran, tmp_path / "home")
     victim = sorted((home / ARTIFACTS_DIR).glob("*.parquet"))[0]
     if damage == "delete":

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.support.ledgerkit import events, metric, write_ledger
 
 from ledger import Ledger, LedgerError, WrongExpectedSeqError
 from schemas.events import GENESIS_HASH, MetricLogged
+from tests.support.ledgerkit import events, metric, write_ledger
 
 
 def test_append_assigns_seq_prev_hash_and_reads_back(tmp_path: Path) -> None:
@@ -141,7 +141,9 @@ def test_closed_ledger_refuses_append(tmp_path: Path) -> None:
         ledger.append([metric(1)])
 
 
-def test_read_after_finds_its_start_by_bisection_on_a_big_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_read_after_finds_its_start_by_bisection_on_a_big_ledger(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Over 256 KiB the start is found by probing seqs, not by counting lines; the suffix is the same."""
     from ledger import lines as ledger_lines
 

@@ -6,7 +6,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from tests.support.ledgerkit import RUN_ID, metric
 
 from ledger import MAX_LINE_BYTES, EventRejectedError, Ledger
 from schemas.events import (
@@ -18,6 +17,7 @@ from schemas.events import (
     RunTaggedData,
     StageStarted,
 )
+from tests.support.ledgerkit import RUN_ID, metric
 
 
 def _tagged(**data: object) -> RunTagged:
@@ -26,15 +26,32 @@ def _tagged(**data: object) -> RunTagged:
 
 
 BAD = {
-    "wrong type": (MetricLogged.model_construct(run_id=RUN_ID, data=MetricLoggedData.model_construct(key="k", value="high")), "data.value"),
+    "wrong type": (
+        MetricLogged.model_construct(run_id=RUN_ID, data=MetricLoggedData.model_construct(key="k", value="high")),
+        "data.value",
+    ),
     "missing field": (MetricLogged.model_construct(run_id=RUN_ID, data={"key": "k"}), "data.value"),
-    "extra field": (MetricLogged.model_construct(run_id=RUN_ID, data={"key": "k", "value": 1.0, "units": "bp"}), "data.units"),
-    "nan": (MetricLogged.model_construct(run_id=RUN_ID, data=MetricLoggedData.model_construct(key="k", value=float("nan"))), "data.value"),
+    "extra field": (
+        MetricLogged.model_construct(run_id=RUN_ID, data={"key": "k", "value": 1.0, "units": "bp"}),
+        "data.units",
+    ),
+    "nan": (
+        MetricLogged.model_construct(run_id=RUN_ID, data=MetricLoggedData.model_construct(key="k", value=float("nan"))),
+        "data.value",
+    ),
     "inf beside None": (
         DataContractChecked.model_construct(
             run_id=RUN_ID,
             data=DataContractCheckedData.model_construct(
-                contract="c", tier=1, check="x", status="passed", failed=0, total=1, action="none", observed=float("inf"), sample=[]
+                contract="c",
+                tier=1,
+                check="x",
+                status="passed",
+                failed=0,
+                total=1,
+                action="none",
+                observed=float("inf"),
+                sample=[],
             ),
         ),
         "data.observed",
@@ -43,7 +60,14 @@ BAD = {
         DataContractChecked.model_construct(
             run_id=RUN_ID,
             data=DataContractCheckedData.model_construct(
-                contract="c", tier=1, check="x", status="failed", failed=1, total=1, action="none", sample=[{"x": float("-inf")}]
+                contract="c",
+                tier=1,
+                check="x",
+                status="failed",
+                failed=1,
+                total=1,
+                action="none",
+                sample=[{"x": float("-inf")}],
             ),
         ),
         "data.sample.0.x",
@@ -51,12 +75,24 @@ BAD = {
     "not utf-8": (_tagged(reason="bad \udcff byte"), "data.reason"),
     "bytes value": (_tagged(value=b"raw"), "data.value"),
     "too large": (_tagged(reason="x" * MAX_LINE_BYTES), "data.reason"),
-    "bad run id": (MetricLogged.model_construct(run_id="yesterday", data=MetricLoggedData(key="k", value=1.0)), "run_id"),
-    "ts without a zone": (MetricLogged(run_id=RUN_ID, ts=datetime(2026, 1, 1, 12), data=MetricLoggedData(key="k", value=1.0)), "ts"),
-    "ts not a datetime": (MetricLogged.model_construct(run_id=RUN_ID, ts="2026-01-01", data=MetricLoggedData(key="k", value=1.0)), "ts"),
+    "bad run id": (
+        MetricLogged.model_construct(run_id="yesterday", data=MetricLoggedData(key="k", value=1.0)),
+        "run_id",
+    ),
+    "ts without a zone": (
+        MetricLogged(run_id=RUN_ID, ts=datetime(2026, 1, 1, 12), data=MetricLoggedData(key="k", value=1.0)),
+        "ts",
+    ),
+    "ts not a datetime": (
+        MetricLogged.model_construct(run_id=RUN_ID, ts="2026-01-01", data=MetricLoggedData(key="k", value=1.0)),
+        "ts",
+    ),
     "seq preassigned": (metric(1).model_copy(update={"seq": 7}), "seq"),
     "hash preassigned": (metric(1).model_copy(update={"hash": "0" * 64}), "hash"),
-    "wrong payload class": (StageStarted.model_construct(run_id=RUN_ID, data=MetricLoggedData(key="k", value=1.0)), "data.asset"),
+    "wrong payload class": (
+        StageStarted.model_construct(run_id=RUN_ID, data=MetricLoggedData(key="k", value=1.0)),
+        "data.asset",
+    ),
 }
 
 
@@ -79,12 +115,13 @@ def test_not_an_event_is_rejected(tmp_path: Path) -> None:
 
 
 def test_line_just_under_the_limit_is_accepted(tmp_path: Path) -> None:
-    event = RunTagged(run_id=RUN_ID, data=RunTaggedData(key="k", value="v", reason="x" * (MAX_LINE_BYTES - 600), by="me"))
+    event = RunTagged(
+        run_id=RUN_ID, data=RunTaggedData(key="k", value="v", reason="x" * (MAX_LINE_BYTES - 600), by="me")
+    )
     with Ledger.open(tmp_path) as ledger:
         ledger.append([event])
         (back,) = ledger.read()
     assert back.data == event.data
-
 
 
 def test_ts_in_another_zone_is_written_as_the_same_instant_in_utc(tmp_path: Path) -> None:

@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
-from tests.support.ledgerkit import RUN_ID, events, metric, write_ledger
 
 from ledger import Ledger, chain, verify_file
 from schemas.events import GENESIS_HASH, CodeVersion, LedgerRecovered, LedgerRecoveredData, RunStarted, RunStartedData
+from tests.support.ledgerkit import RUN_ID, events, metric, write_ledger
 
 RECOVERED = LedgerRecoveredData(offset=1, length=2, sha256="ab" * 32, quarantine_path="quarantine/x.bin")
 
@@ -36,8 +36,13 @@ def test_nested_chain_keys_fall_back_to_the_line_check(tmp_path: Path, monkeypat
     nested = RunStarted(
         run_id=RUN_ID,
         data=RunStartedData(
-            pipeline="p", profile="x", params=params, config_hash="0" * 64,
-            code_version=CodeVersion(git_sha=None, dirty=False), packages={}, inputs=[],
+            pipeline="p",
+            profile="x",
+            params=params,
+            config_hash="0" * 64,
+            code_version=CodeVersion(git_sha=None, dirty=False),
+            packages={},
+            inputs=[],
         ),
     )
     with Ledger.open(tmp_path) as ledger:
@@ -56,7 +61,9 @@ def test_nested_chain_keys_fall_back_to_the_line_check(tmp_path: Path, monkeypat
 
 
 @pytest.mark.parametrize("parallel", [False, True])
-def test_verify_names_the_bad_seq_deep_inside_a_many_chunk_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parallel: bool) -> None:
+def test_verify_names_the_bad_seq_deep_inside_a_many_chunk_ledger(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parallel: bool
+) -> None:
     from ledger import verify as verify_mod
 
     monkeypatch.setattr(verify_mod, "PARALLEL_MIN_BYTES", 1)

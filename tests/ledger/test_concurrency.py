@@ -40,7 +40,9 @@ def _collect(pid: int, rfd: int) -> bytes:
 
 
 def _event(writer: int, n: int, j: int) -> MetricLogged:
-    return MetricLogged(id=f"w{writer}-{n}-{j}", run_id=None, data=MetricLoggedData(key=f"w{writer}", value=float(n), step=j))
+    return MetricLogged(
+        id=f"w{writer}-{n}-{j}", run_id=None, data=MetricLoggedData(key=f"w{writer}", value=float(n), step=j)
+    )
 
 
 def _writer(home: Path, writer: int) -> Callable[[int], bytes]:

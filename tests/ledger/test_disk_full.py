@@ -10,10 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.support.ledgerkit import events, metric
 
-from ledger import Ledger, LedgerWriteError, verify_file
-from ledger import store
+from ledger import Ledger, LedgerWriteError, store, verify_file
+from tests.support.ledgerkit import events, metric
 
 
 def _in_child(fn: object) -> str:

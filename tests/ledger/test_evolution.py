@@ -19,7 +19,10 @@ FIXTURE = Path(__file__).parent / "fixtures" / "v1_stage_failed.jsonl"
 def test_fixture_is_frozen_v1() -> None:
     lines = FIXTURE.read_bytes().splitlines()
     assert all(orjson.loads(line)["v"] == 1 for line in lines)
-    assert hashlib.sha256(FIXTURE.read_bytes()).hexdigest() == "a081a8f16ec2d86f5a13c2184d5e523d50bcd4ce927985af9c3807d4179fab58"  # never regenerate it
+    assert (
+        hashlib.sha256(FIXTURE.read_bytes()).hexdigest()
+        == "a081a8f16ec2d86f5a13c2184d5e523d50bcd4ce927985af9c3807d4179fab58"
+    )  # never regenerate it
     assert verify_file(FIXTURE).ok
 
 
@@ -30,7 +33,9 @@ def test_v1_stage_failed_reads_as_v3(tmp_path: Path) -> None:
     events = list(Ledger.open(path, readonly=True).read())
     failed = events[2]
     assert isinstance(failed, StageFailed) and failed.v == 3
-    assert failed.data == StageFailedData(error_type="ValueError", message="window larger than history", traceback_tail=None)
+    assert failed.data == StageFailedData(
+        error_type="ValueError", message="window larger than history", traceback_tail=None
+    )
     assert failed.data.attempt == 1 and failed.data.will_retry is False
     assert [e.seq for e in events] == [1, 2, 3, 4, 5]
     assert path.read_bytes() == FIXTURE.read_bytes()  # upgraded on read, never rewritten
@@ -38,9 +43,15 @@ def test_v1_stage_failed_reads_as_v3(tmp_path: Path) -> None:
 
 def test_new_v3_events_append_after_v1_ones(tmp_path: Path) -> None:
     shutil.copy(FIXTURE, tmp_path / "audit.jsonl")
-    tail = "Traceback (most recent call last):\n  File \"stages/features.py\", line 9\nValueError: boom"
+    tail = 'Traceback (most recent call last):\n  File "stages/features.py", line 9\nValueError: boom'
     with Ledger.open(tmp_path) as ledger:
-        ledger.append([StageFailed(run_id=None, data=StageFailedData(error_type="ValueError", message="boom", traceback_tail=tail))])
+        ledger.append(
+            [
+                StageFailed(
+                    run_id=None, data=StageFailedData(error_type="ValueError", message="boom", traceback_tail=tail)
+                )
+            ]
+        )
         last = list(ledger.read(after=5))
         assert ledger.verify(deep=True).ok
     assert last[0].v == 3 and last[0].data.traceback_tail == tail
@@ -66,7 +77,9 @@ def _rewrite_last(path: Path, **changes: object) -> None:
     obj.pop("hash")
     obj.update(changes)
     body = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
-    path.write_bytes(b"".join(lines[:-1]) + body[:-1] + b',"hash":"' + hashlib.sha256(body).hexdigest().encode() + b'"}\n')
+    path.write_bytes(
+        b"".join(lines[:-1]) + body[:-1] + b',"hash":"' + hashlib.sha256(body).hexdigest().encode() + b'"}\n'
+    )
 
 
 @pytest.mark.parametrize(

@@ -44,9 +44,8 @@ def test_write_all_writes_every_byte(tmp_path: Path) -> None:
 def test_lock_file_is_exclusive(tmp_path: Path) -> None:
     import fcntl
 
-    with lock_file(tmp_path / "x.lock"):
-        with open(tmp_path / "x.lock", "rb") as other, pytest.raises(BlockingIOError):
-            fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with lock_file(tmp_path / "x.lock"), open(tmp_path / "x.lock", "rb") as other, pytest.raises(BlockingIOError):
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     with open(tmp_path / "x.lock", "rb") as other:
         fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # released on exit
 

@@ -7,7 +7,10 @@ import pytest
 from ledger import merkle
 
 # RFC 6962 reference inputs and roots (google/certificate-transparency merkle_tree_test, transparency-dev/merkle testonly)
-REF_LEAVES = [bytes.fromhex(h) for h in ["", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f"]]
+REF_LEAVES = [
+    bytes.fromhex(h)
+    for h in ["", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f"]
+]
 REF_ROOTS = [
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
     "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
@@ -20,15 +23,21 @@ REF_ROOTS = [
     "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
 ]
 REF_INCLUSION_8 = {
-    0: ["96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+    0: [
+        "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
         "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-        "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"],
-    5: ["bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+        "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+    ],
+    5: [
+        "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
         "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"],
+        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+    ],
 }
-REF_CONSISTENCY_2_8 = ["5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-                       "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"]
+REF_CONSISTENCY_2_8 = [
+    "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+    "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+]
 
 LEAVES = [f"line {i}".encode() for i in range(64)]
 HASHES = [merkle.leaf_hash(e) for e in LEAVES]
@@ -51,12 +60,14 @@ def test_reference_proofs_of_the_size_8_tree() -> None:
 
 def test_the_split_is_the_largest_power_of_two_below_n() -> None:
     assert [merkle.split(n) for n in (2, 3, 4, 5, 8, 9, 1000)] == [1, 2, 2, 4, 4, 8, 512]
+
     # the level-by-level root agrees with the recursive definition
     def mth(h: list[bytes]) -> bytes:
         if len(h) == 1:
             return h[0]
         k = merkle.split(len(h))
         return merkle.node_hash(mth(h[:k]), mth(h[k:]))
+
     for n in range(1, 65):
         assert merkle.root_of_hashes(HASHES[:n]) == mth(HASHES[:n])
 
@@ -104,7 +115,9 @@ def test_every_consistency_proof_verifies_and_tampering_fails(n: int) -> None:
 def test_a_fork_is_not_consistent() -> None:
     forked = HASHES[:10] + [merkle.leaf_hash(b"other")] + HASHES[11:20]
     proof = merkle.consistency_path(12, forked)
-    assert not merkle.verify_consistency(12, 20, merkle.root_of_hashes(HASHES[:12]), merkle.root_of_hashes(forked), proof)
+    assert not merkle.verify_consistency(
+        12, 20, merkle.root_of_hashes(HASHES[:12]), merkle.root_of_hashes(forked), proof
+    )
 
 
 def test_bad_arguments_are_refused() -> None:

@@ -14,7 +14,10 @@ from ledger.notes import Checkpoint, Note, NoteError, Signer, Verifier, key_id, 
 GO_SKEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
 GO_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
 GO_TEXT = "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n"
-GO_NOTE = GO_TEXT + "\n\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
+GO_NOTE = (
+    GO_TEXT
+    + "\n\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
+)
 
 
 def test_go_known_answer() -> None:
@@ -62,11 +65,14 @@ def test_cosigning_adds_a_second_line() -> None:
     assert parsed.signed_by(a.verifier) and parsed.signed_by(b.verifier)
 
 
-@pytest.mark.parametrize("bad", [
-    GO_TEXT,  # no signatures
-    GO_TEXT + "\n- PeterNeumann abc=\n",  # a hyphen, not an em dash
-    GO_TEXT + "\n\u2014 PeterNeumann !!!\n",  # not base64
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        GO_TEXT,  # no signatures
+        GO_TEXT + "\n- PeterNeumann abc=\n",  # a hyphen, not an em dash
+        GO_TEXT + "\n\u2014 PeterNeumann !!!\n",  # not base64
+    ],
+)
 def test_malformed_notes_are_refused(bad: str) -> None:
     with pytest.raises(NoteError):
         Note.parse(bad)
@@ -79,6 +85,10 @@ def test_malformed_or_mismatched_verifier_keys_are_refused(bad: str) -> None:
 
 
 def test_malformed_checkpoints_are_refused() -> None:
-    for text in ("origin\n-1\nAAAA\n", "origin\n3\nnotbase64!\n", "\n3\n" + base64.b64encode(bytes(32)).decode() + "\n"):
+    for text in (
+        "origin\n-1\nAAAA\n",
+        "origin\n3\nnotbase64!\n",
+        "\n3\n" + base64.b64encode(bytes(32)).decode() + "\n",
+    ):
         with pytest.raises(NoteError):
             Checkpoint.parse(text)

@@ -21,7 +21,9 @@ metric = st.builds(
     st.none() | st.integers(-(2**63), 2**63 - 1),
 )
 tagged = st.builds(
-    lambda key, reason, stage: RunTagged(run_id=None, stage=stage, data=RunTaggedData(key=key, value="v", reason=reason, by="h")),
+    lambda key, reason, stage: RunTagged(
+        run_id=None, stage=stage, data=RunTaggedData(key=key, value="v", reason=reason, by="h")
+    ),
     texts,
     texts,
     st.none() | texts,
@@ -66,8 +68,15 @@ def test_any_history_verifies_and_reads_suffixes(ops: list[tuple[str, object]], 
             ledger.close()
 
 
-
-anything = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5) | st.binary(max_size=3) | st.lists(st.integers(), max_size=2)
+anything = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=5)
+    | st.binary(max_size=3)
+    | st.lists(st.integers(), max_size=2)
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -81,4 +90,7 @@ def test_plain_fast_path_never_accepts_what_pydantic_refuses(data: st.DataObject
     if spec.plainly_valid(values):
         spec.data_validator.validate_python(values, strict=True)  # must not raise
     else:  # and it only falls back when there is something to look at
-        assert any(type(v) not in spec.plain_fields[k] or v != v or v in (float("inf"), float("-inf")) for k, v in values.items())
+        assert any(
+            type(v) not in spec.plain_fields[k] or v != v or v in (float("inf"), float("-inf"))
+            for k, v in values.items()
+        )

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.support.ledgerkit import write_ledger
 
 from ledger import Ledger, LedgerCorruptError, verify_file
+from tests.support.ledgerkit import write_ledger
 
 N = 5
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.support.ledgerkit import metric, write_ledger
 
 from ledger import Ledger, LedgerCorruptError, verify_file
 from schemas.events import LedgerRecovered
+from tests.support.ledgerkit import metric, write_ledger
 
 
 def test_cut_last_line_at_every_byte_offset(tmp_path: Path) -> None:
@@ -91,7 +91,9 @@ def _torn(tmp_path: Path) -> list[bytes]:
     return lines
 
 
-def test_crash_after_the_cut_before_the_event_is_finished_by_the_next_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crash_after_the_cut_before_the_event_is_finished_by_the_next_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The torn bytes are quarantined and cut, then the process dies before LedgerRecovered is appended."""
     _torn(tmp_path)
 
@@ -119,7 +121,12 @@ def test_crash_after_the_event_before_the_marker_is_dropped_records_it_once(tmp_
     marker = qfile.with_suffix(".pending")
     assert not marker.exists()
     digest = qfile.name.split("-")[2][:-4]
-    data = {"offset": int(qfile.name.split("-")[1]), "length": 50, "sha256": digest, "quarantine_path": f"quarantine/{qfile.name}"}
+    data = {
+        "offset": int(qfile.name.split("-")[1]),
+        "length": 50,
+        "sha256": digest,
+        "quarantine_path": f"quarantine/{qfile.name}",
+    }
     marker.write_bytes(orjson.dumps({"seq": 3, "data": data}))  # as a crash before clear_pending leaves it
     with Ledger.open(tmp_path) as ledger:
         assert [e.type for e in ledger.read()].count("LedgerRecovered") == 1 and ledger.head()[0] == 3

@@ -20,7 +20,10 @@ class TestDuckDBContract(ReadModelContract):
     def snapshot(self, model: ReadModel) -> object:
         con = projection.connect(model.home)
         try:
-            return {t.table: con.execute(f'SELECT * FROM ledger."{t.table}" ORDER BY seq').fetchall() for t in projection.TABLES}
+            return {
+                t.table: con.execute(f'SELECT * FROM ledger."{t.table}" ORDER BY seq').fetchall()
+                for t in projection.TABLES
+            }
         finally:
             con.close()
 
@@ -38,13 +41,14 @@ class TestMLflowContract(ReadModelContract):
         return open_model("mlflow", home)
 
     def snapshot(self, model: ReadModel) -> object:
-        from tests.support.mlflow_fixtures import dump_store
-
         from projectors.mirror.layout import default_tracking_uri
+        from tests.support.mlflow_fixtures import dump_store
 
         dump = dump_store(default_tracking_uri(model.home))
         for run in dump["runs"].values():
-            run["tags"] = {k: v for k, v in run["tags"].items() if not k.startswith("mlflow.") or k == "mlflow.note.content"}
+            run["tags"] = {
+                k: v for k, v in run["tags"].items() if not k.startswith("mlflow.") or k == "mlflow.note.content"
+            }
         return dump
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,17 +54,31 @@ PAYLOADS: list[Model] = [
     StageCompletedData(rows_in=10, rows_out=9, duration_s=0.25, outputs=[REF], changed=["features"]),
     StageFailedData(error_type="ValueError", message='bad "quote"\n', traceback_tail="Traceback…\nValueError"),
     DataContractCheckedData(
-        contract="prices", tier=1, check="positive", column="close", status="failed", failed=1, total=10,
-        sample=[{"symbol": "AAA", "close": -1.5}], action="dropped", observed=-1.5,
+        contract="prices",
+        tier=1,
+        check="positive",
+        column="close",
+        status="failed",
+        failed=1,
+        total=10,
+        sample=[{"symbol": "AAA", "close": -1.5}],
+        action="dropped",
+        observed=-1.5,
     ),
-    RowsDroppedData(contract="prices", check="positive", reason="close <= 0", count=1, keys=[RowKey(symbol="AAA", date="2026-01-02")]),
+    RowsDroppedData(
+        contract="prices",
+        check="positive",
+        reason="close <= 0",
+        count=1,
+        keys=[RowKey(symbol="AAA", date="2026-01-02")],
+    ),
     MetricLoggedData(key="sharpe", value=1.25e-7, step=3, asset="AAA"),
     ArtifactWrittenData(name="weights", hash=H, format="parquet", rows=3, bytes=1024, path="artifacts/x.parquet"),
     RunTaggedData(key="candidate", value="champion", reason="best sharpe", by="tagger"),
     RunCompletedData(status="postflight_failed", duration_s=3.0, error="drift"),
     LedgerRecoveredData(offset=10, length=5, sha256=H, quarantine_path="quarantine/torn-10-x.bin"),
 ]
-TS = datetime(2026, 11, 22, 1, 2, 3, 456789, tzinfo=timezone.utc)
+TS = datetime(2026, 11, 22, 1, 2, 3, 456789, tzinfo=UTC)
 EVENTS: list[Envelope] = [envelope(p, run_id="20261122-010203-abcd", stage="s", ts=TS) for p in PAYLOADS]
 
 
@@ -97,9 +111,11 @@ def _reference_line(event: Envelope, seq: int, prev: str) -> bytes:
     return raw[:-1] + b',"hash":"' + hashlib.sha256(raw).hexdigest().encode() + b'"}\n'
 
 
-edge_floats = st.sampled_from([0.0, -0.0, 1e16, 1e-7, 1.25e-7, 2.0**53 + 2, 1e308, 5e-324, 0.1]) | st.floats(allow_nan=False, allow_infinity=False)
+edge_floats = st.sampled_from([0.0, -0.0, 1e16, 1e-7, 1.25e-7, 2.0**53 + 2, 1e308, 5e-324, 0.1]) | st.floats(
+    allow_nan=False, allow_infinity=False
+)
 scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | edge_floats | st.text(max_size=8)
-stamps = st.datetimes(timezones=st.just(timezone.utc)) | st.just(datetime(2026, 1, 1, tzinfo=timezone.utc))
+stamps = st.datetimes(timezones=st.just(UTC)) | st.just(datetime(2026, 1, 1, tzinfo=UTC))
 
 
 @settings(max_examples=150, deadline=None)
@@ -111,12 +127,24 @@ stamps = st.datetimes(timezones=st.just(timezone.utc)) | st.just(datetime(2026, 
     ts=stamps,
     which=st.integers(0, len(PAYLOADS) - 1),
 )
-def test_writer_bytes_equal_pydantic_dump(params: dict[str, Any], sample: list[dict[str, Any]], value: float, text: str, ts: datetime, which: int) -> None:
+def test_writer_bytes_equal_pydantic_dump(
+    params: dict[str, Any], sample: list[dict[str, Any]], value: float, text: str, ts: datetime, which: int
+) -> None:
     """Byte for byte: every type, empty and non-ASCII strings, -0.0, 1e16, ints past 2**53, whole-second stamps."""
     payloads: list[Model] = [
         PAYLOADS[which],
         PAYLOADS[0].model_copy(update={"params": params, "pipeline": text}),
-        DataContractCheckedData(contract=text, tier=1, check="c", status="warned", failed=0, total=0, sample=sample, action="none", observed=value),
+        DataContractCheckedData(
+            contract=text,
+            tier=1,
+            check="c",
+            status="warned",
+            failed=0,
+            total=0,
+            sample=sample,
+            action="none",
+            observed=value,
+        ),
         MetricLoggedData(key=text, value=value, step=None),
     ]
     prev = "cd" * 32

@@ -23,8 +23,12 @@ def test_both_profiles_load_and_differ_where_they_should() -> None:
 
 def test_overrides_are_typed_and_change_the_hash() -> None:
     base = load_settings("canary")
-    changed = load_settings("canary", {"backtest.cost_bps": "12.5", "features.hurst": "false", "selection.score": "momentum"})
-    assert changed.backtest.cost_bps == 12.5 and changed.features.hurst is False and changed.selection.score == "momentum"
+    changed = load_settings(
+        "canary", {"backtest.cost_bps": "12.5", "features.hurst": "false", "selection.score": "momentum"}
+    )
+    assert (
+        changed.backtest.cost_bps == 12.5 and changed.features.hurst is False and changed.selection.score == "momentum"
+    )
     assert changed.config_hash() != base.config_hash()
     assert load_settings("canary").config_hash() == base.config_hash()
 
@@ -75,7 +79,10 @@ def test_two_threads_with_different_settings_never_see_each_others() -> None:
         except BaseException as exc:  # surfaced in the main thread below
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=("strict", strict)), threading.Thread(target=worker, args=("loose", loose))]
+    threads = [
+        threading.Thread(target=worker, args=("strict", strict)),
+        threading.Thread(target=worker, args=("loose", loose)),
+    ]
     for t in threads:
         t.start()
     for t in threads:

@@ -6,9 +6,9 @@ from datetime import date
 
 import polars as pl
 import pytest
-from tests.support.quant_market import small_settings
 
 from stages.allocation import allocate
+from tests.support.quant_market import small_settings
 
 D1, D2 = date(2022, 1, 3), date(2022, 2, 1)
 SELECTION = pl.DataFrame(

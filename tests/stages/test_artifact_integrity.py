@@ -48,7 +48,9 @@ def test_put_frame_writes_read_only_and_records_the_files_sha256(tmp_path: Path)
     assert stat.S_IMODE(store.path_for(jref.hash, "json").stat().st_mode) == 0o444 and jwritten.sha256 == jref.hash
 
 
-def test_a_flipped_byte_is_artifact_corrupt_before_polars_reads_it(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+def test_a_flipped_byte_is_artifact_corrupt_before_polars_reads_it(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     store = ArtifactStore(tmp_path / "artifacts")
     ref, _ = store.put_frame("x", frame())
     flip(store.path_for(ref.hash, "parquet"))
@@ -72,7 +74,9 @@ def test_artifact_written_v1_reads_as_v2_with_unknown_sha256(tmp_path: Path) -> 
     line = {"seq": 1, "id": "x", "ts": "2026-01-01T00:00:00Z", "run_id": None, "stage": "ingest", "prev": "0" * 64,
             "type": "ArtifactWritten", "v": 1, "data": data}  # fmt: skip
     body = orjson.dumps(line, option=orjson.OPT_SORT_KEYS)  # the writer's form: hash appended last, over the rest
-    (tmp_path / "audit.jsonl").write_bytes(body[:-1] + b',"hash":"' + hashlib.sha256(body).hexdigest().encode() + b'"}\n')
+    (tmp_path / "audit.jsonl").write_bytes(
+        body[:-1] + b',"hash":"' + hashlib.sha256(body).hexdigest().encode() + b'"}\n'
+    )
     with Ledger.open(tmp_path) as ledger:
         read = list(ledger.read())
     assert len(read) == 1 and isinstance(read[0], ArtifactWritten) and read[0].v == 2 and read[0].data.sha256 is None

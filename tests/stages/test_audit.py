@@ -6,13 +6,13 @@ from datetime import date
 
 import polars as pl
 import pytest
-from tests.support.contracts_kit import block, market, patch, settings
 
 from schemas.contracts import BAR_SCHEMA, DROPS_SCHEMA, TIER2
 from schemas.events import DataContractCheckedData, RowsDroppedData
 from stages.artifacts import frame_hash
 from stages.audit import audit
 from stages.validate import validate
+from tests.support.contracts_kit import block, market, patch, settings
 
 
 def run(df: pl.DataFrame, **contracts: object) -> tuple[pl.DataFrame, pl.DataFrame, list[object]]:
@@ -45,7 +45,10 @@ def test_leading_nulls_are_dropped_as_before_genesis_and_mid_nulls_as_null_after
     assert clean.null_count().select(pl.sum_horizontal(pl.all())).item() == 0
     assert check(events, "leading_nulls").failed == 4 and check(events, "nulls_after_genesis").failed == 2
     assert (check(events, "leading_nulls").status, check(events, "leading_nulls").severity) == ("warned", "warning")
-    assert (check(events, "nulls_after_genesis").status, check(events, "nulls_after_genesis").severity) == ("failed", "error")
+    assert (check(events, "nulls_after_genesis").status, check(events, "nulls_after_genesis").severity) == (
+        "failed",
+        "error",
+    )
 
 
 def test_a_partly_null_row_after_genesis_is_dropped() -> None:
@@ -58,7 +61,10 @@ def test_rows_on_non_sessions_are_dropped() -> None:
     saturday = df.filter(pl.col("symbol") == "AAA").head(1).with_columns(pl.lit(date(2024, 1, 6)).alias("date"))
     holiday = saturday.with_columns(pl.lit(date(2024, 1, 15)).alias("date"))  # Martin Luther King Jr. Day
     _, drops, _ = run(pl.concat([df, saturday, holiday]))
-    assert tier2(drops).select("date", "reasons").rows() == [(date(2024, 1, 6), "not_a_session"), (date(2024, 1, 15), "not_a_session")]
+    assert tier2(drops).select("date", "reasons").rows() == [
+        (date(2024, 1, 6), "not_a_session"),
+        (date(2024, 1, 15), "not_a_session"),
+    ]
 
 
 def test_a_date_beyond_any_calendar_is_dropped_not_fatal() -> None:
@@ -98,7 +104,10 @@ def split(df: pl.DataFrame, symbol: str, at: int, ratio: float = 2.0) -> pl.Data
     position = pl.int_range(pl.len()).over("symbol")
     before = (pl.col("symbol") == symbol) & (position < at)
     return df.with_columns(
-        [pl.when(before).then(pl.col(c) * ratio).otherwise(pl.col(c)).alias(c) for c in ("open", "high", "low", "close")]
+        [
+            pl.when(before).then(pl.col(c) * ratio).otherwise(pl.col(c)).alias(c)
+            for c in ("open", "high", "low", "close")
+        ]
     )
 
 

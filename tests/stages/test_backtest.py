@@ -7,12 +7,12 @@ from datetime import date
 import numpy as np
 import polars as pl
 import pytest
-from tests.support.quant_market import business_days, clean_frame, small_settings
 
 from stages.allocation import allocate
 from stages.backtest import backtest, simple_returns
 from stages.features import compute_features
 from stages.selection import select_assets
+from tests.support.quant_market import business_days, clean_frame, small_settings
 
 DAYS = business_days(date(2022, 1, 3), 6)
 
@@ -20,12 +20,24 @@ DAYS = business_days(date(2022, 1, 3), 6)
 def _clean(prices: dict[str, list[float]]) -> pl.DataFrame:
     rows = [(DAYS[t], s, p) for s, series in prices.items() for t, p in enumerate(series) if p is not None]
     d, s, p = zip(*rows)
-    return pl.DataFrame({"date": pl.Series(d, dtype=pl.Date), "symbol": s, "sector": [None] * len(s), "close": pl.Series(p, dtype=pl.Float64)})
+    return pl.DataFrame(
+        {
+            "date": pl.Series(d, dtype=pl.Date),
+            "symbol": s,
+            "sector": [None] * len(s),
+            "close": pl.Series(p, dtype=pl.Float64),
+        }
+    )
 
 
 def _weights(rows: list[tuple[int, str, float]]) -> pl.DataFrame:
-    return pl.DataFrame({"date": pl.Series([DAYS[t] for t, _, _ in rows], dtype=pl.Date),
-                         "symbol": [s for _, s, _ in rows], "weight": [w for _, _, w in rows]})
+    return pl.DataFrame(
+        {
+            "date": pl.Series([DAYS[t] for t, _, _ in rows], dtype=pl.Date),
+            "symbol": [s for _, s, _ in rows],
+            "weight": [w for _, _, w in rows],
+        }
+    )
 
 
 def test_two_asset_book_drifts_then_rebalances_with_costs() -> None:
@@ -74,7 +86,8 @@ def test_no_look_ahead_future_data_never_changes_the_past(cut: int) -> None:
     cutoff = clean.get_column("date").unique().sort()[cut]
     rng = np.random.default_rng(99)
     shocked = clean.with_columns(
-        close=pl.when(pl.col("date") > cutoff).then(pl.col("close") * pl.Series(rng.uniform(0.5, 2.0, clean.height)))
+        close=pl.when(pl.col("date") > cutoff)
+        .then(pl.col("close") * pl.Series(rng.uniform(0.5, 2.0, clean.height)))
         .otherwise(pl.col("close"))
     )
     before, after = _chain(clean), _chain(shocked)

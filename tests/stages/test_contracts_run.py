@@ -6,12 +6,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from tests.support.contracts_kit import block, completed, data_stages, events, market, of_type, settings, write_dir
 
 from schemas.contracts import TIER1
 from schemas.settings import load_settings
 from stages.artifacts import ArtifactStore
 from stages.runner import run_pipeline
+from tests.support.contracts_kit import block, completed, data_stages, events, market, of_type, settings, write_dir
 
 EXPECTED = {
     "extreme_return": "extreme_return",
@@ -48,10 +48,16 @@ def test_issue_example_a_500_percent_asset_and_a_valid_asset(tmp_path: Path) -> 
     df = df.with_columns(pl.when((pl.col("symbol") == "TOXIC") & (pl.int_range(pl.len()).over("symbol") % 10 == 5))
                          .then(pl.col(c) * 7).otherwise(pl.col(c)).alias(c) for c in ("open", "high", "low", "close"))  # fmt: skip
     data = write_dir(tmp_path / "data", {"bars.parquet": df})
-    outcome = run_pipeline(settings(source={"kind": "directory", "path": str(data)}), tmp_path / "home", stages=data_stages())
+    outcome = run_pipeline(
+        settings(source={"kind": "directory", "path": str(data)}), tmp_path / "home", stages=data_stages()
+    )
     assert outcome.status == "succeeded"
     (dropped,) = of_type(events(tmp_path / "home"), "RowsDropped")
-    assert (dropped.data.reason, dropped.data.count, {k.symbol for k in dropped.data.keys}) == ("extreme_return", 4, {"TOXIC"})
+    assert (dropped.data.reason, dropped.data.count, {k.symbol for k in dropped.data.keys}) == (
+        "extreme_return",
+        4,
+        {"TOXIC"},
+    )
     clean = ArtifactStore(tmp_path / "home" / "artifacts").get_frame(outcome.context.clean)  # type: ignore[arg-type]
     assert clean.filter(pl.col("symbol") == "VALID").height == 40
 
@@ -64,9 +70,13 @@ def test_issue_example_a_500_percent_asset_and_a_valid_asset(tmp_path: Path) -> 
         (market("AAA").head(0), "not_empty", "validate"),
     ],
 )
-def test_schema_level_failures_end_the_run_failed_naming_the_contract(tmp_path: Path, frame: pl.DataFrame, check: str, stage: str) -> None:
+def test_schema_level_failures_end_the_run_failed_naming_the_contract(
+    tmp_path: Path, frame: pl.DataFrame, check: str, stage: str
+) -> None:
     data = write_dir(tmp_path / "data", {"bars.parquet": frame})
-    outcome = run_pipeline(settings(source={"kind": "directory", "path": str(data)}), tmp_path / "home", stages=data_stages())
+    outcome = run_pipeline(
+        settings(source={"kind": "directory", "path": str(data)}), tmp_path / "home", stages=data_stages()
+    )
     assert outcome.status == "failed"
     evts = events(tmp_path / "home")
     done = completed(evts)

@@ -35,14 +35,27 @@ def test_folder_md5_matches_dvc_add_and_is_recorded_with_the_commit(tmp_path: Pa
     assert version_of(root / "data").matches is False
 
     into = tmp_path / "out"
-    got = materialize(root / "data" / "sub", version, into)  # the v1 files, from the cache, though the workspace moved on
+    got = materialize(
+        root / "data" / "sub", version, into
+    )  # the v1 files, from the cache, though the workspace moved on
     assert (got / "b.csv").read_text().endswith("AAA,2.0\n")
     assert (got.parent / "a.csv").read_text().endswith("SPY,1.0\n")
 
 
 def test_a_dvc_lock_output_is_a_version_too(tmp_path: Path) -> None:
     root = init_repo(tmp_path / "repo", tmp_path / "remote")
-    sh(root, DVC, "stage", "add", "-q", "-n", "make", "-o", "data", "mkdir -p data/sub && printf 'x\\n' > data/a.csv && printf 'y\\n' > data/sub/b.csv")
+    sh(
+        root,
+        DVC,
+        "stage",
+        "add",
+        "-q",
+        "-n",
+        "make",
+        "-o",
+        "data",
+        "mkdir -p data/sub && printf 'x\\n' > data/a.csv && printf 'y\\n' > data/sub/b.csv",
+    )
     sh(root, DVC, "repro", "-q")
     lock = yaml.safe_load((root / "dvc.lock").read_text())
     version = version_of(root / "data")

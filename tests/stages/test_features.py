@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
-from tests.support.quant_market import clean_frame, small_settings
 
 from stages import kernels
-from tests.support import reference
 from stages.features import compute_features
+from tests.support import reference
+from tests.support.quant_market import clean_frame, small_settings
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,9 @@ def test_one_row_per_clean_row_with_keys_and_all_features(clean: pl.DataFrame, f
     assert features.columns == ["date", "symbol", "sector", "log_return", "volatility", "momentum", "hurst", "entropy"]
     assert features.select("date", "symbol", "sector").equals(clean.select("date", "symbol", "sector"))
     assert features.get_column("log_return").null_count() < clean.height  # some are filled
-    assert all(features.get_column(c).is_nan().sum() == 0 for c in ("volatility", "hurst", "entropy"))  # nulls, never NaN
+    assert all(
+        features.get_column(c).is_nan().sum() == 0 for c in ("volatility", "hurst", "entropy")
+    )  # nulls, never NaN
 
 
 def test_each_symbol_matches_the_reference_on_its_own_calendar(clean: pl.DataFrame, features: pl.DataFrame) -> None:
@@ -43,12 +45,16 @@ def test_each_symbol_matches_the_reference_on_its_own_calendar(clean: pl.DataFra
             "log_return": r,
             "volatility": reference.rolling(r, cfg.vol_window, reference.volatility),
             "hurst": reference.rolling(r, cfg.hurst_window, lambda w: reference.hurst_rs(w, sizes)),
-            "entropy": reference.rolling(r, cfg.entropy_window, lambda w: reference.permutation_entropy(w, cfg.entropy_order)),
+            "entropy": reference.rolling(
+                r, cfg.entropy_window, lambda w: reference.permutation_entropy(w, cfg.entropy_order)
+            ),
         }
         got = features.filter(pl.col("symbol") == symbol)
         at = calendar.search_sorted(got.get_column("date")).to_numpy()
         for name, matrix in expected.items():
-            np.testing.assert_allclose(got.get_column(name).fill_null(np.nan).to_numpy(), matrix[at, 0], rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(
+                got.get_column(name).fill_null(np.nan).to_numpy(), matrix[at, 0], rtol=1e-12, atol=1e-12
+            )
 
 
 def test_a_missing_day_blanks_the_next_return(features: pl.DataFrame) -> None:

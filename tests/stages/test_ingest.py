@@ -7,11 +7,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from tests.support.contracts_kit import block, settings, write_dir
 
 from schemas.contracts import BAR_SCHEMA, TIER1
 from stages.errors import ContractBreachError
 from stages.ingest import ingest, normalise
+from tests.support.contracts_kit import block, settings, write_dir
 
 
 def test_synthetic_ingest_returns_the_whole_market() -> None:
@@ -29,8 +29,12 @@ def test_directory_ingest_concatenates_every_file(tmp_path: Path) -> None:
 
 
 def test_normalise_widens_integers_adds_sector_and_truncates_datetimes() -> None:
-    df = block("AAA", 3).drop("sector").with_columns(
-        pl.col("volume").cast(pl.Int64), pl.col("date").cast(pl.Datetime("us")), pl.col("close").cast(pl.Float32)
+    df = (
+        block("AAA", 3)
+        .drop("sector")
+        .with_columns(
+            pl.col("volume").cast(pl.Int64), pl.col("date").cast(pl.Datetime("us")), pl.col("close").cast(pl.Float32)
+        )
     )
     out = normalise("x", df.select("volume", "date", "symbol", "open", "high", "low", "close"))
     assert out.schema == pl.Schema(BAR_SCHEMA)
@@ -38,7 +42,9 @@ def test_normalise_widens_integers_adds_sector_and_truncates_datetimes() -> None
 
 
 def test_all_empty_columns_take_the_bar_dtype(tmp_path: Path) -> None:
-    empty = block("NEW", 3).with_columns(pl.lit(None, dtype=pl.Float64).alias(c) for c in ("open", "high", "low", "close", "volume"))
+    empty = block("NEW", 3).with_columns(
+        pl.lit(None, dtype=pl.Float64).alias(c) for c in ("open", "high", "low", "close", "volume")
+    )
     folder = write_dir(tmp_path, {"a.csv": block("AAA", 3), "new.csv": empty})
     raw = ingest(settings=settings(source={"kind": "directory", "path": str(folder)})).outputs["raw"]
     assert raw.schema == pl.Schema(BAR_SCHEMA) and raw.height == 6

@@ -116,7 +116,9 @@ def test_entropy_of_a_monotone_series_is_zero() -> None:
 
 @pytest.mark.parametrize("order", [2, 3, 4, 5])
 def test_ordinal_codes_are_a_bijection_onto_range_of_order_factorial(order: int) -> None:
-    codes = {kernels.ordinal_code(np.array(p, dtype=np.float64), 0, order) for p in itertools.permutations(range(order))}
+    codes = {
+        kernels.ordinal_code(np.array(p, dtype=np.float64), 0, order) for p in itertools.permutations(range(order))
+    }
     assert codes == set(range(math.factorial(order)))
 
 
@@ -141,7 +143,9 @@ def test_per_window_numpy_baselines_agree_with_the_reference(returns: np.ndarray
     for t in (70, 100, 159):
         w = returns[t - 63 : t + 1, 0]
         assert reference.hurst_rs_blocks(w, sizes) == pytest.approx(reference.hurst_rs(w, sizes), abs=1e-12)
-        assert reference.permutation_entropy_codes(w, 3) == pytest.approx(reference.permutation_entropy(w, 3), abs=1e-12)
+        assert reference.permutation_entropy_codes(w, 3) == pytest.approx(
+            reference.permutation_entropy(w, 3), abs=1e-12
+        )
 
 
 def test_rolling_hurst_is_bit_identical_to_the_single_window_estimate(returns: np.ndarray) -> None:

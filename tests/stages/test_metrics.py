@@ -8,7 +8,6 @@ from datetime import date
 import numpy as np
 import polars as pl
 import pytest
-from tests.support.quant_market import business_days, clean_frame, small_settings
 
 from schemas.events import MetricLoggedData
 from stages.allocation import allocate
@@ -16,6 +15,7 @@ from stages.backtest import backtest
 from stages.features import compute_features
 from stages.metrics import HEADLINE, headline_metrics, max_drawdown, report_metrics
 from stages.selection import select_assets
+from tests.support.quant_market import business_days, clean_frame, small_settings
 
 
 def _portfolio(net: list[float], turnover: list[float] | None = None) -> pl.DataFrame:
@@ -104,8 +104,12 @@ def test_period_contributions_add_up_to_the_gross_growth_of_each_period(chain: d
 def test_non_finite_metrics_are_left_out_not_logged() -> None:
     flat = _portfolio([0.0, 0.0, 0.0])
     clean = clean_frame(symbols=3, sessions=40)
-    result = report_metrics(portfolio=flat, weights=flat.select("date").with_columns(symbol=pl.lit("S000"), weight=0.0),
-                            clean=clean, settings=small_settings())
+    result = report_metrics(
+        portfolio=flat,
+        weights=flat.select("date").with_columns(symbol=pl.lit("S000"), weight=0.0),
+        clean=clean,
+        settings=small_settings(),
+    )
     headline = result.values["headline"]
     assert "sharpe" not in headline and headline["volatility"] == 0.0
 

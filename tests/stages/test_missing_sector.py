@@ -34,7 +34,9 @@ def _run(folder: Path, home: Path, cap: str) -> tuple[object, pl.DataFrame]:
     overrides = {"source.kind": '"directory"', "source.path": f'"{folder}"', "selection.top_k": str(TOP_K),
                  "selection.max_per_sector": cap, "contracts.min_symbols": "1"}  # fmt: skip
     settings = load_settings("canary", overrides)
-    outcome = run_pipeline(settings, home, stages=[s for s in PIPELINE if s.name in ("ingest", "validate", "audit", "features", "select")])
+    outcome = run_pipeline(
+        settings, home, stages=[s for s in PIPELINE if s.name in ("ingest", "validate", "audit", "features", "select")]
+    )
     assert outcome.context.selection is not None, outcome.error
     return outcome, ArtifactStore(home / "artifacts").get_frame(outcome.context.selection)
 
@@ -45,7 +47,10 @@ def test_no_sector_column_keeps_top_k_names_per_rebalance(no_sector_folder: Path
     assert per_date.get_column("len").max() == TOP_K  # the cap of 4 per sector does not shrink the portfolio
     # where at least TOP_K assets are eligible the names are the same as with no sector cap at all
     uncapped = rank_candidates(capped.drop("rank"), SelectionSettings(top_k=TOP_K, max_per_sector=None))
-    assert capped.sort("date", "rank").get_column("symbol").to_list() == uncapped.sort("date", "rank").get_column("symbol").to_list()
+    assert (
+        capped.sort("date", "rank").get_column("symbol").to_list()
+        == uncapped.sort("date", "rank").get_column("symbol").to_list()
+    )
 
 
 def test_no_sector_column_is_a_warned_contract_check_and_a_summary_line(no_sector_folder: Path, tmp_path: Path) -> None:

@@ -21,8 +21,14 @@ def _probe(tmp_path: Path, **env: str) -> Path:
     clean = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "LEDGERLINE_HOME", "XDG_CACHE_HOME")}
     cwd = tmp_path / "elsewhere"
     cwd.mkdir(exist_ok=True)
-    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, cwd=cwd,
-                          env={**clean, "PYTHONPATH": str(ROOT), **env}, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**clean, "PYTHONPATH": str(ROOT), **env},
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert not (cwd / "runs").exists() and not list(cwd.iterdir())
     return Path(done.stdout.strip())
@@ -34,7 +40,9 @@ def test_kernels_cache_in_the_user_cache_folder(tmp_path: Path) -> None:
 
 
 def test_numba_cache_dir_still_wins(tmp_path: Path) -> None:
-    assert _probe(tmp_path, XDG_CACHE_HOME=str(tmp_path / "xdg"), NUMBA_CACHE_DIR=str(tmp_path / "explicit")).is_relative_to(tmp_path / "explicit")
+    assert _probe(
+        tmp_path, XDG_CACHE_HOME=str(tmp_path / "xdg"), NUMBA_CACHE_DIR=str(tmp_path / "explicit")
+    ).is_relative_to(tmp_path / "explicit")
 
 
 def test_an_unwritable_cache_folder_falls_back_to_the_temp_folder(tmp_path: Path) -> None:

@@ -28,8 +28,13 @@ TOY = ROOT / "examples" / "toy.py"
 
 
 def bin_cmd(name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(ROOT / "bin" / name), *args], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [str(ROOT / "bin" / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def events(home: Path) -> list:
@@ -45,8 +50,17 @@ def toy_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list
     home = folder / "home"
     ids = []
     for _ in range(2):
-        done = bin_cmd("run-pipeline", "--home", str(home), "--pipeline", f"{folder}/toy.py:PIPELINE", "--set", "n=5",
-                       "--json", "--quiet")
+        done = bin_cmd(
+            "run-pipeline",
+            "--home",
+            str(home),
+            "--pipeline",
+            f"{folder}/toy.py:PIPELINE",
+            "--set",
+            "n=5",
+            "--json",
+            "--quiet",
+        )
         assert done.returncode == 0, done.stderr
         ids.append(json.loads(done.stdout)["run_id"])
     return folder, home, ids
@@ -55,7 +69,13 @@ def toy_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list
 def test_toy_outside_the_checkout_runs_and_is_queryable(toy_runs: tuple[Path, Path, list[str]]) -> None:
     folder, home, ids = toy_runs
     assert not str(folder).startswith(str(ROOT))
-    done = bin_cmd("query", "--home", str(home), "--json", "select run_id, pipeline, status, orchestrator from runs order by run_id")
+    done = bin_cmd(
+        "query",
+        "--home",
+        str(home),
+        "--json",
+        "select run_id, pipeline, status, orchestrator from runs order by run_id",
+    )
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
     assert [r["pipeline"] for r in rows] == ["toy", "toy"] and {r["status"] for r in rows} == {"succeeded"}
@@ -68,7 +88,10 @@ def test_toy_outside_the_checkout_runs_and_is_queryable(toy_runs: tuple[Path, Pa
 
 def test_toy_two_runs_same_settings_same_hashes_and_diff_verify_tag(toy_runs: tuple[Path, Path, list[str]]) -> None:
     _, home, (a, b) = toy_runs
-    outs = [[o.hash for e in events(home) if e.type == "StageCompleted" and e.run_id == r for o in e.data.outputs] for r in (a, b)]
+    outs = [
+        [o.hash for e in events(home) if e.type == "StageCompleted" and e.run_id == r for o in e.data.outputs]
+        for r in (a, b)
+    ]
     assert outs[0] == outs[1] and len(outs[0]) == 2
     hashes = {e.data.config_hash for e in events(home) if e.type == "RunStarted"}
     assert len(hashes) == 1
@@ -80,20 +103,36 @@ def test_toy_two_runs_same_settings_same_hashes_and_diff_verify_tag(toy_runs: tu
     promoted = bin_cmd("tag", "--home", str(home), b, "--promote", "champion")
     assert promoted.returncode == 0, promoted.stderr
     tags = [e for e in events(home) if e.type == "RunTagged"]
-    assert [(t.data.key, t.data.value) for t in tags] == [("owner", "team-toy"), ("alias", "champion")]  # no policy: no candidate tag
+    assert [(t.data.key, t.data.value) for t in tags] == [
+        ("owner", "team-toy"),
+        ("alias", "champion"),
+    ]  # no policy: no candidate tag
 
 
 def test_toy_diff_names_first_divergent_stage(toy_runs: tuple[Path, Path, list[str]]) -> None:
     folder, home, (a, _) = toy_runs
-    done = bin_cmd("run-pipeline", "--home", str(home), "--pipeline", f"{folder}/toy.py:PIPELINE", "--set", "n=5",
-                   "--set", "scale=3.0", "--json", "--quiet")
+    done = bin_cmd(
+        "run-pipeline",
+        "--home",
+        str(home),
+        "--pipeline",
+        f"{folder}/toy.py:PIPELINE",
+        "--set",
+        "n=5",
+        "--set",
+        "scale=3.0",
+        "--json",
+        "--quiet",
+    )
     c = json.loads(done.stdout)["run_id"]
     diff = bin_cmd("diff", "--home", str(home), "--json", a, c)
     assert diff.returncode == 1
     assert json.loads(diff.stdout)["first_divergent_stage"] == "scale"
 
 
-def test_toy_replays_to_mlflow_with_an_experiment_per_pipeline(toy_runs: tuple[Path, Path, list[str]], tmp_path: Path) -> None:
+def test_toy_replays_to_mlflow_with_an_experiment_per_pipeline(
+    toy_runs: tuple[Path, Path, list[str]], tmp_path: Path
+) -> None:
     _, home, ids = toy_runs
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     done = bin_cmd("replay", "--home", str(home), "--to", "mlflow", "--tracking-uri", uri)
@@ -139,7 +178,9 @@ def test_pandas_inputs_and_outputs_are_stored_as_parquet(tmp_path: Path) -> None
     out = run(p, p.resolve(None, {}), tmp_path)
     assert out.status == "succeeded"
     files = list((tmp_path / "artifacts").rglob("*.parquet"))
-    assert len(files) == 2 and pl.read_parquet([f for f in files if pl.read_parquet(f).width == 2][0])["y"].to_list() == [0, 2, 4]
+    assert len(files) == 2 and pl.read_parquet([f for f in files if pl.read_parquet(f).width == 2][0])[
+        "y"
+    ].to_list() == [0, 2, 4]
 
 
 # ------------------------------------------------------------------ acceptance 3: the quant reference
@@ -148,17 +189,24 @@ def test_pandas_inputs_and_outputs_are_stored_as_parquet(tmp_path: Path) -> None
 def test_quant_reference_is_built_with_the_public_api() -> None:
     assert isinstance(QUANT_REFERENCE, Pipeline) and QUANT_REFERENCE.name == "quant-reference"
     assert load_pipeline("stages.registry:QUANT_REFERENCE") is QUANT_REFERENCE
-    assert PIPELINE == QUANT_REFERENCE.stages
+    assert QUANT_REFERENCE.stages == PIPELINE
     assert [(s.name, s.reads) for s in PIPELINE] == [
-        ("ingest", ()), ("validate", ("raw",)), ("audit", ("clean", "drops")), ("features", ("clean",)),
-        ("select", ("features",)), ("allocate", ("selection", "features")), ("backtest", ("weights", "clean")),
+        ("ingest", ()),
+        ("validate", ("raw",)),
+        ("audit", ("clean", "drops")),
+        ("features", ("clean",)),
+        ("select", ("features",)),
+        ("allocate", ("selection", "features")),
+        ("backtest", ("weights", "clean")),
         ("metrics", ("portfolio", "weights", "clean")),
     ]
 
 
 # ------------------------------------------------------------------ acceptance 2: contracts
 
-SCHEMA = pa.DataFrameSchema({"x": pa.Column(pl.Int64, [pa.Check.ge(0), pa.Check.le(100)], nullable=True)}, name="numbers")
+SCHEMA = pa.DataFrameSchema(
+    {"x": pa.Column(pl.Int64, [pa.Check.ge(0), pa.Check.le(100)], nullable=True)}, name="numbers"
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -174,7 +222,7 @@ def test_contract_accounting_kept_plus_dropped_is_input(values: list[int | None]
     assert all(e.total == frame.height for e in checks)
 
 
-BREACH = '''
+BREACH = """
 import polars as pl
 import pandera.polars as pa
 from stages import Pipeline, StageResult, stage
@@ -190,7 +238,7 @@ def use(*, numbers: pl.DataFrame, settings) -> StageResult:
     return StageResult(outputs={"out": numbers})
 
 PIPELINE = Pipeline("breach", stages=[make, use])
-'''
+"""
 
 
 def test_contract_breach_fails_the_run_naming_it(tmp_path: Path) -> None:
@@ -206,8 +254,17 @@ def test_contract_breach_fails_the_run_naming_it(tmp_path: Path) -> None:
 
 def test_orders_example_end_to_end(tmp_path: Path) -> None:
     home = tmp_path / "h"
-    done = bin_cmd("run-pipeline", "--home", str(home), "--pipeline", "examples/orders/pipeline.py:PIPELINE",
-                   "--profile", "sample", "--json", "--quiet")
+    done = bin_cmd(
+        "run-pipeline",
+        "--home",
+        str(home),
+        "--pipeline",
+        "examples/orders/pipeline.py:PIPELINE",
+        "--profile",
+        "sample",
+        "--json",
+        "--quiet",
+    )
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["status"] == "succeeded" and sum(summary["rows_dropped"].values()) == 3
@@ -218,8 +275,17 @@ def test_orders_example_end_to_end(tmp_path: Path) -> None:
     q = bin_cmd("query", "--home", str(home), "--json", "select pipeline, profile from runs")
     assert json.loads(q.stdout) == [{"pipeline": "orders", "profile": "sample"}]
     assert any(e.type == "RunTagged" and e.data.key == "candidate" for e in evs)  # the pipeline's own policy
-    big = bin_cmd("run-pipeline", "--home", str(home), "--pipeline", "examples/orders/pipeline.py:PIPELINE",
-                  "--profile", "big", "--json", "--quiet")
+    big = bin_cmd(
+        "run-pipeline",
+        "--home",
+        str(home),
+        "--pipeline",
+        "examples/orders/pipeline.py:PIPELINE",
+        "--profile",
+        "big",
+        "--json",
+        "--quiet",
+    )
     assert json.loads(big.stdout)["metrics"]["orders"] < 7
 
 
@@ -228,8 +294,12 @@ def test_orders_example_end_to_end(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("target", "expected"),
-    [("{d}/nope.py:PIPELINE", "no such file"), ("{d}/toy.py:MISSING", "has no attribute MISSING"),
-     ("{d}/toy.py:Params", "not a Pipeline"), ("no_such_pkg.mod:X", "no module")],
+    [
+        ("{d}/nope.py:PIPELINE", "no such file"),
+        ("{d}/toy.py:MISSING", "has no attribute MISSING"),
+        ("{d}/toy.py:Params", "not a Pipeline"),
+        ("no_such_pkg.mod:X", "no module"),
+    ],
 )
 def test_bad_pipeline_is_one_line_exit_2_nothing_written(tmp_path: Path, target: str, expected: str) -> None:
     shutil.copy(TOY, tmp_path / "toy.py")
@@ -242,7 +312,9 @@ def test_bad_pipeline_is_one_line_exit_2_nothing_written(tmp_path: Path, target:
 
 def test_unknown_set_key_is_refused(tmp_path: Path) -> None:
     shutil.copy(TOY, tmp_path / "toy.py")
-    done = bin_cmd("run-pipeline", "--home", str(tmp_path / "h"), "--pipeline", f"{tmp_path}/toy.py:PIPELINE", "--set", "m=5")
+    done = bin_cmd(
+        "run-pipeline", "--home", str(tmp_path / "h"), "--pipeline", f"{tmp_path}/toy.py:PIPELINE", "--set", "m=5"
+    )
     assert done.returncode == 2 and "no setting 'm'" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "h").exists()
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import polars as pl
 import pytest
-from tests.support.contracts_kit import block, completed, data_stages, events, of_type, settings, write_dir
 
 from schemas.contracts import POSTFLIGHT
 from schemas.settings import Settings
@@ -17,6 +16,7 @@ from stages.errors import PostflightError
 from stages.postflight import move_latest, postflight, read_latest
 from stages.runner import run_pipeline
 from stages.spec import StageResult, StageSpec
+from tests.support.contracts_kit import block, completed, data_stages, events, of_type, settings, write_dir
 
 CHECKS = ["outputs_parse", "benchmark_fresh", "symbols_fresh", "counts"]
 
@@ -41,9 +41,15 @@ def test_a_good_run_records_every_check_passed_and_moves_latest(tmp_path: Path) 
     assert outcome.status == "succeeded"
     evts = events(tmp_path / "home")
     checks = [e for e in of_type(evts, "DataContractChecked") if e.stage == "postflight"]
-    assert [(e.data.check, e.data.status, e.data.contract) for e in checks] == [(c, "passed", POSTFLIGHT) for c in CHECKS]
+    assert [(e.data.check, e.data.status, e.data.contract) for e in checks] == [
+        (c, "passed", POSTFLIGHT) for c in CHECKS
+    ]
     latest = read_latest(tmp_path / "home")
-    assert latest is not None and latest["run_id"] == outcome.run_id and latest["as_of"] == block("SPY", 60).item(-1, "date").isoformat()
+    assert (
+        latest is not None
+        and latest["run_id"] == outcome.run_id
+        and latest["as_of"] == block("SPY", 60).item(-1, "date").isoformat()
+    )
     assert latest["outputs"]["clean"] == outcome.context.clean.hash  # type: ignore[index,union-attr]
 
 
@@ -61,7 +67,10 @@ def vandal(home: Path) -> StageSpec:
 
     def lose(*, clean: pl.DataFrame, settings: Settings) -> StageResult:
         for path in (home / "artifacts").glob("*.parquet"):
-            if pl.read_parquet_schema(path).get("close") and pl.scan_parquet(path).select(pl.len()).collect().item() == 180 + 1:
+            if (
+                pl.read_parquet_schema(path).get("close")
+                and pl.scan_parquet(path).select(pl.len()).collect().item() == 180 + 1
+            ):
                 path.unlink()
         return StageResult()
 
@@ -112,7 +121,9 @@ def good_run(tmp_path: Path) -> tuple[Any, ArtifactStore, Path]:
     return outcome.context, ArtifactStore(home / "artifacts"), home
 
 
-def test_a_corrupt_or_miscounted_output_fails_outputs_parse(good_run: tuple[Any, ArtifactStore, Path], tmp_path: Path) -> None:
+def test_a_corrupt_or_miscounted_output_fails_outputs_parse(
+    good_run: tuple[Any, ArtifactStore, Path], tmp_path: Path
+) -> None:
     ctx, store, home = good_run
     s = dir_settings(tmp_path / "data")
     store.path_for(ctx.drops.hash, "parquet").write_bytes(b"PAR1 torn")
@@ -130,13 +141,19 @@ def test_freshness_is_by_calendar_a_monday_after_good_friday_is_fresh(tmp_path: 
     data = folder(tmp_path, spy_sessions=n)
     home = tmp_path / "home"
     assert run_pipeline(dir_settings(data, as_of="2024-04-01"), home, stages=data_stages()).status == "succeeded"
-    assert run_pipeline(dir_settings(data, as_of="2024-04-02"), home, stages=data_stages()).status == "postflight_failed"
+    assert (
+        run_pipeline(dir_settings(data, as_of="2024-04-02"), home, stages=data_stages()).status == "postflight_failed"
+    )
 
 
-def test_symbols_fresh_catches_a_truncated_symbol_in_the_output(good_run: tuple[Any, ArtifactStore, Path], tmp_path: Path) -> None:
+def test_symbols_fresh_catches_a_truncated_symbol_in_the_output(
+    good_run: tuple[Any, ArtifactStore, Path], tmp_path: Path
+) -> None:
     ctx, store, home = good_run
     clean = store.get_frame(ctx.clean)
-    partial = clean.filter(~((pl.col("symbol") == "AAA") & (pl.col("date") > clean.get_column("date").unique().sort()[-5])))
+    partial = clean.filter(
+        ~((pl.col("symbol") == "AAA") & (pl.col("date") > clean.get_column("date").unique().sort()[-5]))
+    )
     ref, _ = store.put_frame("clean", partial)
     with pytest.raises(PostflightError, match="AAA last date .* 4 sessions behind") as info:
         postflight(ctx.model_copy(update={"clean": ref}), store, dir_settings(tmp_path / "data"), home)
@@ -165,7 +182,9 @@ def test_latest_never_moves_backwards(tmp_path: Path, good_run: tuple[Any, Artif
     assert not [p for p in home.iterdir() if p.name.startswith(".latest-")]
 
 
-def test_a_failed_postflight_leaves_latest_where_it_was(tmp_path: Path, good_run: tuple[Any, ArtifactStore, Path]) -> None:
+def test_a_failed_postflight_leaves_latest_where_it_was(
+    tmp_path: Path, good_run: tuple[Any, ArtifactStore, Path]
+) -> None:
     _, _, home = good_run
     before = read_latest(home)
     outcome = run_pipeline(dir_settings(tmp_path / "data", min_symbols=99), home, stages=data_stages())

@@ -52,10 +52,20 @@ BROKEN = Pipeline("broken", stages=[make, broken], settings=P)
 
 def run_cmd(api: tuple[str, Path], *args: str) -> subprocess.CompletedProcess[str]:
     url, prefect_home = api
-    env = {**os.environ, "PREFECT_HOME": str(prefect_home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(prefect_home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+    }
     env.pop("PREFECT_API_URL", None)
-    return subprocess.run([str(ROOT / "bin" / "run-pipeline"), *args, "--prefect-api", url], capture_output=True, text=True,
-                          timeout=900, env=env)
+    return subprocess.run(
+        [str(ROOT / "bin" / "run-pipeline"), *args, "--prefect-api", url],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
 
 
 def events(home: Path) -> list:
@@ -84,10 +94,23 @@ def flaky_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "flaky.py"
 
 
-def test_retry_is_recorded_and_the_flow_run_id_is_prefects(prefect_api: tuple[str, Path], flaky_file: Path, tmp_path: Path) -> None:
+def test_retry_is_recorded_and_the_flow_run_id_is_prefects(
+    prefect_api: tuple[str, Path], flaky_file: Path, tmp_path: Path
+) -> None:
     home = tmp_path / "h"
-    done = run_cmd(prefect_api, "--home", str(home), "--pipeline", f"{flaky_file}:PIPELINE", "--orchestrator", "prefect",
-                   "--set", f'marker="{tmp_path / "marker"}"', "--json", "--quiet")
+    done = run_cmd(
+        prefect_api,
+        "--home",
+        str(home),
+        "--pipeline",
+        f"{flaky_file}:PIPELINE",
+        "--orchestrator",
+        "prefect",
+        "--set",
+        f'marker="{tmp_path / "marker"}"',
+        "--json",
+        "--quiet",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     run_id = json.loads(done.stdout)["run_id"]
     evs = events(home)
@@ -105,15 +128,24 @@ def test_retry_is_recorded_and_the_flow_run_id_is_prefects(prefect_api: tuple[st
     projection.catch_up(home)
     con = projection.connect(home)
     try:
-        assert con.execute("SELECT status, attempts FROM stages WHERE run_id = ? AND stage = 'flaky'", [run_id]).fetchone() == ("completed", 2)
-        assert con.execute("SELECT orchestrator, flow_run_id FROM runs").fetchone() == ("prefect", started.orchestrator.flow_run_id)
+        assert con.execute(
+            "SELECT status, attempts FROM stages WHERE run_id = ? AND stage = 'flaky'", [run_id]
+        ).fetchone() == ("completed", 2)
+        assert con.execute("SELECT orchestrator, flow_run_id FROM runs").fetchone() == (
+            "prefect",
+            started.orchestrator.flow_run_id,
+        )
     finally:
         con.close()
 
 
-def test_a_stage_that_keeps_failing_ends_the_run_failed(prefect_api: tuple[str, Path], flaky_file: Path, tmp_path: Path) -> None:
+def test_a_stage_that_keeps_failing_ends_the_run_failed(
+    prefect_api: tuple[str, Path], flaky_file: Path, tmp_path: Path
+) -> None:
     home = tmp_path / "h"
-    done = run_cmd(prefect_api, "--home", str(home), "--pipeline", f"{flaky_file}:BROKEN", "--orchestrator", "prefect", "--quiet")
+    done = run_cmd(
+        prefect_api, "--home", str(home), "--pipeline", f"{flaky_file}:BROKEN", "--orchestrator", "prefect", "--quiet"
+    )
     assert done.returncode == 1, done.stderr[-3000:]
     assert "Traceback" not in done.stdout + done.stderr
     failed = [e.data for e in events(home) if e.type == "StageFailed"]
@@ -127,16 +159,25 @@ def test_prefect_and_plain_runs_diff_with_exit_0(prefect_api: tuple[str, Path], 
     args = ("--home", str(home), "--pipeline", f"{tmp_path}/toy.py:PIPELINE", "--set", "n=5", "--json", "--quiet")
     plain = run_cmd(prefect_api, *args, "--orchestrator", "plain")
     env = {**os.environ, "LEDGERLINE_ORCHESTRATOR": "prefect", "PREFECT_HOME": str(prefect_api[1])}
-    under = subprocess.run([str(ROOT / "bin" / "run-pipeline"), *args, "--prefect-api", prefect_api[0]], capture_output=True,
-                           text=True, timeout=900, env=env)
+    under = subprocess.run(
+        [str(ROOT / "bin" / "run-pipeline"), *args, "--prefect-api", prefect_api[0]],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
     assert plain.returncode == 0 and under.returncode == 0, under.stderr[-3000:]
     a, b = json.loads(plain.stdout)["run_id"], json.loads(under.stdout)["run_id"]
     evs = events(home)
     started = {e.run_id: e.data for e in evs if e.type == "RunStarted"}
     assert started[a].config_hash == started[b].config_hash
     assert started[a].orchestrator is None and started[b].orchestrator.name == "prefect"
-    hashes = {r: [o.hash for e in evs if e.type == "StageCompleted" and e.run_id == r for o in e.data.outputs] for r in (a, b)}
+    hashes = {
+        r: [o.hash for e in evs if e.type == "StageCompleted" and e.run_id == r for o in e.data.outputs] for r in (a, b)
+    }
     assert hashes[a] == hashes[b]
-    diff = subprocess.run([str(ROOT / "bin" / "diff"), "--home", str(home), a, b], capture_output=True, text=True, timeout=300)
+    diff = subprocess.run(
+        [str(ROOT / "bin" / "diff"), "--home", str(home), a, b], capture_output=True, text=True, timeout=300
+    )
     assert diff.returncode == 0, diff.stdout + diff.stderr
     assert "execution" in diff.stdout and "prefect" in diff.stdout

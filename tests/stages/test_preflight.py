@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.support.contracts_kit import block, completed, data_stages, events, of_type, settings, write_dir
 
 from schemas.context import InvalidRunIdError
 from stages import sources
 from stages.preflight import home_problems, preflight
 from stages.runner import run_pipeline
 from stages.sources import directory, synthetic
+from tests.support.contracts_kit import block, completed, data_stages, events, of_type, settings, write_dir
 
 
 @pytest.fixture
@@ -21,7 +21,12 @@ def no_reading(monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(*args: object, **kwargs: object) -> None:
         pytest.fail("the data reader was called despite a preflight problem")
 
-    for module, name in ((sources, "load"), (sources, "describe_inputs"), (synthetic, "generate"), (directory, "read_file")):
+    for module, name in (
+        (sources, "load"),
+        (sources, "describe_inputs"),
+        (synthetic, "generate"),
+        (directory, "read_file"),
+    ):
         monkeypatch.setattr(module, name, boom)
 
 
@@ -77,8 +82,13 @@ def test_home_problems(tmp_path: Path) -> None:
     assert home_problems(tmp_path / "new" / "home", 0) == []
 
 
-def test_every_problem_is_listed_and_the_run_ends_preflight_failed_without_reading(tmp_path: Path, no_reading: None) -> None:
-    bad = settings(source={"kind": "directory", "path": str(tmp_path / "nowhere"), "calendar": "XMARS"}, contracts={"min_free_disk_mb": 1 << 40})
+def test_every_problem_is_listed_and_the_run_ends_preflight_failed_without_reading(
+    tmp_path: Path, no_reading: None
+) -> None:
+    bad = settings(
+        source={"kind": "directory", "path": str(tmp_path / "nowhere"), "calendar": "XMARS"},
+        contracts={"min_free_disk_mb": 1 << 40},
+    )
     outcome = run_pipeline(bad, tmp_path / "home", stages=data_stages())
     assert outcome.status == "preflight_failed"
     evts = events(tmp_path / "home")
@@ -101,7 +111,11 @@ def test_every_problem_is_listed_and_the_run_ends_preflight_failed_without_readi
     ],
 )
 def test_each_problem_kind_ends_the_run_preflight_failed(
-    tmp_path: Path, no_reading: None, source: dict, contracts: dict, fragment: str  # type: ignore[type-arg]
+    tmp_path: Path,
+    no_reading: None,
+    source: dict,
+    contracts: dict,
+    fragment: str,  # type: ignore[type-arg]
 ) -> None:
     outcome = run_pipeline(settings(source=source, contracts=contracts), tmp_path, stages=data_stages())
     assert outcome.status == "preflight_failed" and fragment in (outcome.error or "")
@@ -116,7 +130,10 @@ def test_a_clean_preflight_lets_the_run_read(tmp_path: Path) -> None:
     assert started.data.inputs[0].format == "synthetic"
 
 
-@pytest.mark.parametrize("run_id", ["../20260101-000000-abcd", "20260101-000000-ab/c", "/tmp/x", "20260101-000000-ABCD", "20260101-000000-abcd\n"])
+@pytest.mark.parametrize(
+    "run_id",
+    ["../20260101-000000-abcd", "20260101-000000-ab/c", "/tmp/x", "20260101-000000-ABCD", "20260101-000000-abcd\n"],
+)
 def test_bad_run_ids_are_rejected_before_any_filesystem_use(tmp_path: Path, run_id: str) -> None:
     home = tmp_path / "home"
     with pytest.raises(InvalidRunIdError, match="invalid run id"):

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import polars as pl
-from tests.support.quant_market import clean_frame, small_settings
 
 from stages.allocation import allocate
 from stages.artifacts import frame_hash
@@ -18,18 +17,22 @@ from stages.backtest import backtest
 from stages.features import compute_features
 from stages.metrics import report_metrics
 from stages.selection import select_assets
+from tests.support.quant_market import clean_frame, small_settings
 
 HERE = Path(__file__).resolve().parent
 
 
 def analytics(clean: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """Features through metrics on one clean frame, with every option that touches numbers switched on."""
-    settings = small_settings(**{"allocation.method": '"inverse_vol"', "selection.max_per_sector": "2",
-                                 "selection.min_hurst": "0.3"})
+    settings = small_settings(
+        **{"allocation.method": '"inverse_vol"', "selection.max_per_sector": "2", "selection.min_hurst": "0.3"}
+    )
     out: dict[str, pl.DataFrame] = {"clean": clean}
     out["features"] = compute_features(clean=clean, settings=settings).outputs["features"]
     out["selection"] = select_assets(features=out["features"], settings=settings).outputs["selection"]
-    out["weights"] = allocate(selection=out["selection"], features=out["features"], settings=settings).outputs["weights"]
+    out["weights"] = allocate(selection=out["selection"], features=out["features"], settings=settings).outputs[
+        "weights"
+    ]
     out["portfolio"] = backtest(weights=out["weights"], clean=clean, settings=settings).outputs["portfolio"]
     metrics = report_metrics(portfolio=out["portfolio"], weights=out["weights"], clean=clean, settings=settings)
     out["asset_metrics"] = metrics.outputs["asset_metrics"]
@@ -55,7 +58,9 @@ def test_analytics_outputs_do_not_depend_on_the_numba_thread_count() -> None:
         "print(json.dumps(exact_digest(analytics(clean_frame(seed=8)))))"
     )
     env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-c", script, str(HERE.parents[1])], capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(HERE.parents[1])], capture_output=True, text=True, env=env, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == exact_digest(analytics(clean_frame(seed=8)))
 
@@ -63,8 +68,9 @@ def test_analytics_outputs_do_not_depend_on_the_numba_thread_count() -> None:
 def test_each_analytics_stage_runs_alone_from_the_registry_with_explicit_inputs() -> None:
     from stages.registry import STAGES
 
-    settings = small_settings(**{"allocation.method": '"inverse_vol"', "selection.max_per_sector": "2",
-                                 "selection.min_hurst": "0.3"})
+    settings = small_settings(
+        **{"allocation.method": '"inverse_vol"', "selection.max_per_sector": "2", "selection.min_hurst": "0.3"}
+    )
     direct = analytics(clean_frame(seed=8))
     for name in ("features", "select", "allocate", "backtest", "metrics"):
         spec = STAGES[name]

@@ -7,10 +7,10 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from tests.support.quant_golden import GOLDEN, mismatches, run_canary
 
 from ledger import Ledger
 from stages.runner import RunOutcome
+from tests.support.quant_golden import GOLDEN, mismatches, run_canary
 
 
 def _stage_outputs(home: Path, run_id: str) -> dict[str, list[str]]:

@@ -54,9 +54,17 @@ def test_events_come_in_run_order_and_belong_to_the_run(events: list) -> None:  
     kinds = [(e.type, e.stage) for e in events]
     assert kinds == [
         ("RunStarted", None),
-        ("StageStarted", "make"), ("MetricLogged", "make"), ("ArtifactWritten", "make"), ("StageCompleted", "make"),
-        ("StageStarted", "split"), ("ArtifactWritten", "split"), ("ArtifactWritten", "split"), ("StageCompleted", "split"),
-        ("StageStarted", "breach"), ("DataContractChecked", "breach"), ("StageFailed", "breach"),
+        ("StageStarted", "make"),
+        ("MetricLogged", "make"),
+        ("ArtifactWritten", "make"),
+        ("StageCompleted", "make"),
+        ("StageStarted", "split"),
+        ("ArtifactWritten", "split"),
+        ("ArtifactWritten", "split"),
+        ("StageCompleted", "split"),
+        ("StageStarted", "breach"),
+        ("DataContractChecked", "breach"),
+        ("StageFailed", "breach"),
         ("RunCompleted", None),
     ]
     assert {e.run_id for e in events} == {RUN_ID}

@@ -6,10 +6,10 @@ from datetime import date
 
 import polars as pl
 import pytest
-from tests.support.quant_market import business_days, small_settings
 
 from stages.errors import FeatureMissingError
 from stages.selection import select_assets
+from tests.support.quant_market import business_days, small_settings
 
 DAYS = business_days(date(2022, 1, 3), 30)
 
@@ -18,8 +18,14 @@ def _features(rows: list[tuple[str, str | None, float, float, float, float]], da
     """Every (symbol, sector, momentum, volatility, hurst, entropy) row repeated on each of the first days sessions."""
     symbols, sectors, mom, vol, hurst, ent = zip(*rows)
     frame = pl.DataFrame(
-        {"symbol": symbols, "sector": pl.Series(sectors, dtype=pl.String), "momentum": mom,
-         "volatility": vol, "hurst": hurst, "entropy": ent}
+        {
+            "symbol": symbols,
+            "sector": pl.Series(sectors, dtype=pl.String),
+            "momentum": mom,
+            "volatility": vol,
+            "hurst": hurst,
+            "entropy": ent,
+        }
     )
     return pl.DataFrame({"date": pl.Series(DAYS[:days], dtype=pl.Date)}).join(frame, how="cross")
 
@@ -51,7 +57,9 @@ def test_selects_top_k_by_score_on_each_rebalance_date_only() -> None:
 
 def test_benchmark_is_never_selected_unless_allowed() -> None:
     assert "SPY" not in _select(_features(UNIVERSE)).get_column("symbol").to_list()
-    assert "SPY" in _select(_features(UNIVERSE), **{"selection.exclude_benchmark": "false"}).get_column("symbol").to_list()
+    assert (
+        "SPY" in _select(_features(UNIVERSE), **{"selection.exclude_benchmark": "false"}).get_column("symbol").to_list()
+    )
 
 
 def test_momentum_score_ignores_volatility() -> None:
@@ -93,7 +101,9 @@ def test_ties_are_broken_by_symbol_for_a_stable_order() -> None:
 def test_a_feature_flag_turns_its_filter_off_too() -> None:
     features = _features(UNIVERSE).drop("hurst")
     on = _select(_features(UNIVERSE), **{"selection.min_hurst": "0.5"}).filter(pl.col("date") == DAYS[5])
-    off = _select(features, **{"selection.min_hurst": "0.5", "features.hurst": "false"}).filter(pl.col("date") == DAYS[5])
+    off = _select(features, **{"selection.min_hurst": "0.5", "features.hurst": "false"}).filter(
+        pl.col("date") == DAYS[5]
+    )
     assert on.get_column("symbol").to_list() == ["A", "C", "D"]  # B fails the Hurst filter
     assert off.get_column("symbol").to_list() == ["A", "B", "C"]  # no Hurst, no Hurst filter
 

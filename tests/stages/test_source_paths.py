@@ -22,7 +22,9 @@ def test_a_source_that_does_not_exist_is_a_usage_error_and_nothing_is_written(tm
     home = tmp_path / "home"
     out = _run("--home", str(home), "--source", str(tmp_path / "nowhere"), cwd=tmp_path)
     assert out.returncode == 2, out.stderr
-    assert out.stderr.strip().splitlines() == [f"run-pipeline: --source {tmp_path / 'nowhere'} does not exist (give a folder of Parquet/CSV files or one such file)"]
+    assert out.stderr.strip().splitlines() == [
+        f"run-pipeline: --source {tmp_path / 'nowhere'} does not exist (give a folder of Parquet/CSV files or one such file)"
+    ]
     assert not home.exists()
 
 

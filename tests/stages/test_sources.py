@@ -7,7 +7,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from tests.support.contracts_kit import block, settings, write_dir
 
 from schemas.contracts import BAR_SCHEMA
 from schemas.settings import SourceSettings
@@ -15,6 +14,7 @@ from stages.artifacts import frame_hash
 from stages.sources import describe_inputs, load
 from stages.sources.sessions import sessions_between
 from stages.sources.synthetic import STALE_SPAN, STOP_EARLY, TOXICITIES, generate
+from tests.support.contracts_kit import block, settings, write_dir
 
 
 def small(**toxicity: int) -> SourceSettings:
@@ -53,7 +53,9 @@ def test_genesis_is_staggered_with_leading_nulls_only() -> None:
     seen = pl.col("close").is_not_null().cum_sum().over("symbol") > 0
     firsts = df.filter(seen).group_by("symbol").agg(pl.col("date").min()).get_column("date")
     assert firsts.n_unique() > 1  # some symbols start late
-    assert df.filter(seen).drop("sector").null_count().select(pl.sum_horizontal(pl.all())).item() == 0  # none after genesis
+    assert (
+        df.filter(seen).drop("sector").null_count().select(pl.sum_horizontal(pl.all())).item() == 0
+    )  # none after genesis
     assert df.filter(~seen).height > 0
 
 
@@ -95,7 +97,10 @@ def test_synthetic_input_is_described_by_its_recipe() -> None:
 
 
 def test_directory_source_reads_parquet_and_csv_and_skips_hidden_folders(tmp_path: Path) -> None:
-    folder = write_dir(tmp_path / "data", {"a.parquet": block("AAA", 5), "nested/b.csv": block("BBB", 4), ".dvc/c.csv": block("CCC", 3)})
+    folder = write_dir(
+        tmp_path / "data",
+        {"a.parquet": block("AAA", 5), "nested/b.csv": block("BBB", 4), ".dvc/c.csv": block("CCC", 3)},
+    )
     s = settings(source={"kind": "directory", "path": str(folder)})
     inputs = describe_inputs(s)
     assert [(i.name, i.rows, i.format) for i in inputs] == [("a.parquet", 5, "parquet"), ("nested/b.csv", 4, "csv")]

@@ -6,13 +6,13 @@ import math
 
 import polars as pl
 import pytest
-from tests.support.contracts_kit import block, market, patch, settings
 
 from schemas.contracts import DROPS_SCHEMA, TIER1, TIER1_REASONS
 from schemas.events import DataContractCheckedData, RowsDroppedData, envelope
 from stages.artifacts import frame_hash
 from stages.errors import ContractBreachError
 from stages.validate import validate
+from tests.support.contracts_kit import block, market, patch, settings
 
 
 def run(df: pl.DataFrame, **contracts: object) -> tuple[pl.DataFrame, pl.DataFrame, list[object]]:
@@ -113,7 +113,10 @@ def test_one_event_per_check_and_per_reason() -> None:
     _, drops, events = run(df)
     checks = [e for e in events if isinstance(e, DataContractCheckedData)]
     assert [e.check for e in checks] == ["columns_present", "dtypes", "not_empty", *TIER1_REASONS]
-    assert {e.check: e.status for e in checks if e.status == "failed"} == {"positive_price": "failed", "nonnegative_volume": "failed"}
+    assert {e.check: e.status for e in checks if e.status == "failed"} == {
+        "positive_price": "failed",
+        "nonnegative_volume": "failed",
+    }
     assert all(e.contract == TIER1 and e.tier == 1 and e.total == df.height for e in checks)
     dropped = [e for e in events if isinstance(e, RowsDroppedData)]
     assert {(e.reason, e.count) for e in dropped} == {("nonpositive_price", 1), ("negative_volume", 1)}
@@ -123,7 +126,9 @@ def test_one_event_per_check_and_per_reason() -> None:
 
 
 def test_many_drops_reference_the_drops_artifact_instead_of_inline_keys() -> None:
-    df = market("AAA").with_columns(pl.when(pl.col("symbol") == "AAA").then(-1.0).otherwise(pl.col("volume")).alias("volume"))
+    df = market("AAA").with_columns(
+        pl.when(pl.col("symbol") == "AAA").then(-1.0).otherwise(pl.col("volume")).alias("volume")
+    )
     _, drops, events = run(df, inline_keys_max=5)
     (dropped,) = [e for e in events if isinstance(e, RowsDroppedData)]
     assert dropped.keys is None and dropped.count == 30
@@ -132,7 +137,9 @@ def test_many_drops_reference_the_drops_artifact_instead_of_inline_keys() -> Non
 
 
 def test_samples_are_bounded_and_json_safe() -> None:
-    df = market("AAA").with_columns(pl.when(pl.col("symbol") == "AAA").then(float("inf")).otherwise(pl.col("high")).alias("high"))
+    df = market("AAA").with_columns(
+        pl.when(pl.col("symbol") == "AAA").then(float("inf")).otherwise(pl.col("high")).alias("high")
+    )
     _, _, events = run(df, sample_size=3)
     check = next(e for e in events if isinstance(e, DataContractCheckedData) and e.check == "finite_price")
     assert len(check.sample) == 3 and check.sample[0]["value"] == "inf"

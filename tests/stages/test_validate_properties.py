@@ -8,13 +8,15 @@ from datetime import date
 
 import pandera.polars as pa
 import polars as pl
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
-from tests.support.contracts_kit import settings
-from tests.support.pandera_twin import check_name, row_schema
 from schemas.contracts import BAR_SCHEMA, REASON_SEPARATOR, TIER1_REASONS, any_failure, row_checks
 from schemas.events import RowsDroppedData
 from stages.validate import prepare, row_failures, validate
+from tests.support.contracts_kit import settings
+from tests.support.pandera_twin import check_name, row_schema
 
 SYMBOLS = st.sampled_from(["SPY", "AAA", "BBB", None])
 DATES = st.sampled_from([date(2024, 1, 2), date(2024, 1, 3), date(2024, 1, 4), date(2024, 1, 5), None])
@@ -98,7 +100,9 @@ def test_returns_match_the_definition(rows: list[tuple[object, ...]]) -> None:
     got = prepared.get_column("_ret").to_list()
     want = reference_returns(prepared)
     assert [g is None for g in got] == [w is None for w in want]
-    assert all(g == w or math.isclose(g, w, rel_tol=1e-12) for g, w in zip(got, want) if g is not None and w is not None)
+    assert all(
+        g == w or math.isclose(g, w, rel_tol=1e-12) for g, w in zip(got, want) if g is not None and w is not None
+    )
 
 
 @QUICK

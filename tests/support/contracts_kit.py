@@ -17,7 +17,9 @@ from stages.sources.sessions import sessions_from
 START = date(2024, 1, 2)
 
 
-def block(symbol: str, n: int = 30, *, start: date = START, price: float = 100.0, seed: int = 0, sector: str | None = "tech") -> pl.DataFrame:
+def block(
+    symbol: str, n: int = 30, *, start: date = START, price: float = 100.0, seed: int = 0, sector: str | None = "tech"
+) -> pl.DataFrame:
     """n valid daily bars of one symbol on consecutive XNYS sessions (random walk, 1% daily vol)."""
     rng = np.random.default_rng(seed)
     close = price * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
@@ -44,7 +46,9 @@ def market(*symbols: str, n: int = 30) -> pl.DataFrame:
 def patch(df: pl.DataFrame, symbol: str, position: int, **values: Any) -> pl.DataFrame:
     """Set columns of the position-th row of symbol to values."""
     target = (pl.col("symbol") == symbol) & (pl.int_range(pl.len()).over("symbol") == position)
-    return df.with_columns([pl.when(target).then(pl.lit(v, dtype=BAR_SCHEMA[c])).otherwise(pl.col(c)).alias(c) for c, v in values.items()])
+    return df.with_columns(
+        [pl.when(target).then(pl.lit(v, dtype=BAR_SCHEMA[c])).otherwise(pl.col(c)).alias(c) for c, v in values.items()]
+    )
 
 
 def settings(*, contracts: dict[str, Any] | None = None, source: dict[str, Any] | None = None, **top: Any) -> Settings:

@@ -9,9 +9,13 @@ from pathlib import Path
 
 DVC = Path(sys.executable).parent / "dvc"
 GIT_ENV = {
-    "GIT_AUTHOR_NAME": "ledgerline tests", "GIT_AUTHOR_EMAIL": "tests@example.invalid",
-    "GIT_COMMITTER_NAME": "ledgerline tests", "GIT_COMMITTER_EMAIL": "tests@example.invalid",
-    "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1", "DVC_NO_ANALYTICS": "1",
+    "GIT_AUTHOR_NAME": "ledgerline tests",
+    "GIT_AUTHOR_EMAIL": "tests@example.invalid",
+    "GIT_COMMITTER_NAME": "ledgerline tests",
+    "GIT_COMMITTER_EMAIL": "tests@example.invalid",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "DVC_NO_ANALYTICS": "1",
 }
 
 

@@ -12,11 +12,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.support.ledgerkit import events
-
-from ledger import Ledger
-from ledger import iter_lines, seq_and_hash
+from ledger import Ledger, iter_lines, seq_and_hash
 from schemas.events import LedgerRecovered
+from tests.support.ledgerkit import events
 
 #: batch sizes the child cycles through: big ones make a SIGKILL mid-write likely to tear a line
 BATCHES = (1, 3, 10, 50, 400, 3000)
@@ -106,6 +104,8 @@ def kill_loop(root: Path, kills: int, seed: int = 0, per_ledger: int = 25) -> Cr
                 stats.recoveries += 1
                 recorded.add(event.data.quarantine_path)
         quarantined = {f"quarantine/{p.name}" for p in home.glob("quarantine/torn-*.bin")}
-        assert quarantined == recorded, f"quarantine files without LedgerRecovered: {sorted(quarantined - recorded)[:3]}"
+        assert quarantined == recorded, (
+            f"quarantine files without LedgerRecovered: {sorted(quarantined - recorded)[:3]}"
+        )
         assert not list(home.glob("quarantine/*.pending")), "a recovery marker was left behind"
     return stats

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +28,16 @@ from schemas.events import (
     envelope,
 )
 
-BASE_PARAMS: dict[str, Any] = {"selection.top_k": 10, "backtest.cost_bps": 5.0, "source.symbols": 40, "profile": "canary"}
+BASE_PARAMS: dict[str, Any] = {
+    "selection.top_k": 10,
+    "backtest.cost_bps": 5.0,
+    "source.symbols": 40,
+    "profile": "canary",
+}
 STAGES = ("ingest", "validate", "features", "select", "backtest", "metrics")
 #: which params each stage's output depends on (a change there changes that output and everything after)
 DEPENDS = {"ingest": ("source.symbols",), "select": ("selection.top_k",), "backtest": ("backtest.cost_bps",)}
-T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
 def h(*parts: object) -> str:
@@ -92,7 +97,11 @@ def _started(p: dict[str, Any], toxic: int, git_sha: str) -> RunStartedData:
         config_hash=h("config", sorted(p.items())),
         code_version=CodeVersion(git_sha=git_sha, dirty=False),
         packages={"polars": "1.0"},
-        inputs=[DataInput(name="prices", sha256=h("prices", p["source.symbols"], toxic), rows=1000 + toxic, format="parquet")],
+        inputs=[
+            DataInput(
+                name="prices", sha256=h("prices", p["source.symbols"], toxic), rows=1000 + toxic, format="parquet"
+            )
+        ],
         seed=7,
     )
 
@@ -104,22 +113,45 @@ def _stage_payloads(stage: str, p: dict[str, Any], toxic: int, lineage: tuple[ob
         payloads += _contracts(toxic)
     if stage == "metrics":
         payloads += _metrics(p, toxic)
-    written = ArtifactWrittenData(name=stage, hash=ref.hash, format="parquet", rows=100, bytes=4096, path=f"artifacts/{ref.hash}.parquet")
-    payloads += [written, StageCompletedData(rows_in=1000, rows_out=1000 - toxic, duration_s=0.5, outputs=[ref], changed=[stage])]
+    written = ArtifactWrittenData(
+        name=stage, hash=ref.hash, format="parquet", rows=100, bytes=4096, path=f"artifacts/{ref.hash}.parquet"
+    )
+    payloads += [
+        written,
+        StageCompletedData(rows_in=1000, rows_out=1000 - toxic, duration_s=0.5, outputs=[ref], changed=[stage]),
+    ]
     return payloads
 
 
 def _contracts(toxic: int) -> list[Model]:
     keys = [RowKey(symbol=f"S{i:03d}", date="2021-03-01") for i in range(toxic)]
     checks: list[Model] = [
-        DataContractCheckedData(contract="prices", tier=1, check="not_null", column="close", status="passed", failed=0, total=1000, action="none"),
         DataContractCheckedData(
-            contract="prices", tier=1, check="max_abs_return", column="ret", status="failed" if toxic else "passed",
-            failed=toxic, total=1000, sample=[{"symbol": k.symbol, "ret": 9.5} for k in keys], action="dropped" if toxic else "none",
+            contract="prices",
+            tier=1,
+            check="not_null",
+            column="close",
+            status="passed",
+            failed=0,
+            total=1000,
+            action="none",
+        ),
+        DataContractCheckedData(
+            contract="prices",
+            tier=1,
+            check="max_abs_return",
+            column="ret",
+            status="failed" if toxic else "passed",
+            failed=toxic,
+            total=1000,
+            sample=[{"symbol": k.symbol, "ret": 9.5} for k in keys],
+            action="dropped" if toxic else "none",
         ),
     ]
     if toxic:
-        checks.append(RowsDroppedData(contract="prices", check="max_abs_return", reason="extreme return", count=toxic, keys=keys))
+        checks.append(
+            RowsDroppedData(contract="prices", check="max_abs_return", reason="extreme return", count=toxic, keys=keys)
+        )
     return checks
 
 
@@ -136,7 +168,9 @@ def _metrics(p: dict[str, Any], toxic: int) -> list[Model]:
     return out
 
 
-def tag_event(run_id: str, key: str, value: str, *, by: str = "policy", reason: str = "test", clock: Clock | None = None) -> Envelope:
+def tag_event(
+    run_id: str, key: str, value: str, *, by: str = "policy", reason: str = "test", clock: Clock | None = None
+) -> Envelope:
     """One RunTagged event."""
     ts = (clock or Clock()).tick()
     return envelope(RunTaggedData(key=key, value=value, reason=reason, by=by), run_id=run_id, ts=ts)

@@ -17,7 +17,9 @@ def metric(i: int, run_id: str = RUN_ID) -> MetricLogged:
 
 def tag(i: int) -> RunTagged:
     """A RunTagged event with a non-ASCII, quote-laden reason (escaping must not confuse the slicer)."""
-    return RunTagged(run_id=RUN_ID, data=RunTaggedData(key="k", value=f'v{i}', reason='é "prev":"x","seq":9, \\', by="test"))
+    return RunTagged(
+        run_id=RUN_ID, data=RunTaggedData(key="k", value=f"v{i}", reason='é "prev":"x","seq":9, \\', by="test")
+    )
 
 
 def events(n: int, start: int = 1) -> list[Envelope]:

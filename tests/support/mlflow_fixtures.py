@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from schemas.events import (
 )
 from stages.artifacts import ArtifactStore
 
-T0 = datetime(2026, 1, 5, 9, 30, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 PIPELINE = "momentum"
 
 
@@ -41,30 +41,54 @@ def run_id(n: int) -> str:
     return f"20260105-0930{n:02d}-r{n:03d}"
 
 
-def run_events(home: Path, n: int, metrics: int = 30, *, status: str = "succeeded", t0: datetime = T0) -> list[Envelope]:
+def run_events(
+    home: Path, n: int, metrics: int = 30, *, status: str = "succeeded", t0: datetime = T0
+) -> list[Envelope]:
     """The events of one synthetic run: params, a stage, contract checks, drops, tables, metrics, completion."""
     rid, ts = run_id(n), t0 + timedelta(hours=n)
     store = ArtifactStore(home / "artifacts")
     drops_ref, drops = store.put_frame("drops", pl.DataFrame({"symbol": ["AAA", "BBB"], "reason": ["gap", "spike"]}))
     _, assets = store.put_frame("asset_metrics", pl.DataFrame({"symbol": ["AAA", "CCC"], "sharpe": [0.4 + n, 1.2]}))
     _, raw = store.put_frame("raw", pl.DataFrame({"x": [n, 2, 3]}))
-    params: dict[str, Any] = {"selection.top_k": 10 + n, "features.hurst": True, "source.kind": "synthetic",
-                              "selection.min_hurst": None, "backtest.cost_bps": 5.0}
-    started = RunStartedData(pipeline=PIPELINE, profile="canary", params=params, config_hash=f"{n:064x}",
-                             code_version=CodeVersion(git_sha="abc123", dirty=False), packages={"polars": "1"},
-                             inputs=[], seed=7)
+    params: dict[str, Any] = {
+        "selection.top_k": 10 + n,
+        "features.hurst": True,
+        "source.kind": "synthetic",
+        "selection.min_hurst": None,
+        "backtest.cost_bps": 5.0,
+    }
+    started = RunStartedData(
+        pipeline=PIPELINE,
+        profile="canary",
+        params=params,
+        config_hash=f"{n:064x}",
+        code_version=CodeVersion(git_sha="abc123", dirty=False),
+        packages={"polars": "1"},
+        inputs=[],
+        seed=7,
+    )
     items: list[tuple[Model, str | None]] = [(started, None), (StageStartedData(), "validate")]
-    items += [(DataContractCheckedData(contract="prices", tier=1, check="no_gaps", status="failed", failed=1,
-                                       total=100, action="dropped"), "validate"),
-              (RowsDroppedData(contract="prices", check="no_gaps", reason="gap", count=2, artifact=drops_ref), "validate"),
-              (drops, "validate"), (raw, "ingest"), (assets, "metrics"),
-              (StageCompletedData(rows_in=100, rows_out=98, duration_s=0.1), "validate")]
+    items += [
+        (
+            DataContractCheckedData(
+                contract="prices", tier=1, check="no_gaps", status="failed", failed=1, total=100, action="dropped"
+            ),
+            "validate",
+        ),
+        (RowsDroppedData(contract="prices", check="no_gaps", reason="gap", count=2, artifact=drops_ref), "validate"),
+        (drops, "validate"),
+        (raw, "ingest"),
+        (assets, "metrics"),
+        (StageCompletedData(rows_in=100, rows_out=98, duration_s=0.1), "validate"),
+    ]
     for i in range(metrics):
         key = ("sharpe", "equity", "turnover")[i % 3]
         items.append((MetricLoggedData(key=key, value=float(i) / 7 + n, step=i // 3), "metrics"))
     items.append((MetricLoggedData(key="sharpe", value=1.5 + n, asset="AAA"), "metrics"))
     items.append((MetricLoggedData(key="cagr", value=0.1 * n), "metrics"))
-    items.append((RunCompletedData(status=status, duration_s=1.0, error=None if status == "succeeded" else "boom"), None))  # type: ignore[arg-type]
+    items.append(
+        (RunCompletedData(status=status, duration_s=1.0, error=None if status == "succeeded" else "boom"), None)
+    )  # type: ignore[arg-type]
     return [envelope(p, run_id=rid, stage=s, ts=ts + timedelta(milliseconds=i)) for i, (p, s) in enumerate(items)]
 
 
@@ -93,8 +117,12 @@ def standard_history(home: Path, metrics: int = 30) -> list[list[Envelope]]:
         [tag(1, "candidate", "true", 1), tag(1, "alias", "champion", 2)],
         run_events(home, 3, metrics),
         [tag(3, "candidate", "true", 3), tag(3, "alias", "champion", 4), tag(1, "alias", "challenger", 5)],
-        [tag(1, "alias", "champion", 6), tag(3, "alias", "challenger", 7), tag(2, "candidate", "false", 8),
-         tag(3, "note", "rolled back", 9)],
+        [
+            tag(1, "alias", "champion", 6),
+            tag(3, "alias", "challenger", 7),
+            tag(2, "candidate", "false", 8),
+            tag(3, "note", "rolled back", 9),
+        ],
     ]
 
 
@@ -121,21 +149,29 @@ def dump_store(uri: str, served_artifacts: Path | None = None) -> dict[str, Any]
         versions = client.search_model_versions(f"name = '{model.name}'")
         out["models"][model.name] = {
             "aliases": {a: int(v) for a, v in model.aliases.items()},
-            "versions": sorted((int(v.version), v.tags.get("ledger.run_id"), dict(v.tags), v.source.split("/")[-1])
-                               for v in versions),
+            "versions": sorted(
+                (int(v.version), v.tags.get("ledger.run_id"), dict(v.tags), v.source.split("/")[-1]) for v in versions
+            ),
         }
     return out
 
 
 def _dump_run(client: Any, run: Any, served: Path | None) -> dict[str, Any]:
     rid = run.info.run_id
-    history = {k: sorted((m.timestamp, m.step, m.value) for m in client.get_metric_history(rid, k))
-               for k in run.data.metrics}
+    history = {
+        k: sorted((m.timestamp, m.step, m.value) for m in client.get_metric_history(rid, k)) for k in run.data.metrics
+    }
     return {
-        "name": run.info.run_name, "status": run.info.status, "start": run.info.start_time,
-        "end": run.info.end_time, "lifecycle": run.info.lifecycle_stage, "params": dict(run.data.params),
+        "name": run.info.run_name,
+        "status": run.info.status,
+        "start": run.info.start_time,
+        "end": run.info.end_time,
+        "lifecycle": run.info.lifecycle_stage,
+        "params": dict(run.data.params),
         "tags": {k: v for k, v in run.data.tags.items() if k != "mlflow.runName"},
-        "latest": dict(run.data.metrics), "history": history, "artifacts": _artifacts(client, run, served),
+        "latest": dict(run.data.metrics),
+        "history": history,
+        "artifacts": _artifacts(client, run, served),
     }
 
 
@@ -195,11 +231,24 @@ class MlflowServer:
         return f"sqlite:///{self.root / 'server.db'}"
 
     def start(self, timeout: float = 90) -> None:
-        cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
-               "--workers", "1", "--backend-store-uri", self.backend,
-               "--artifacts-destination", str(self.artifacts)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            self.backend,
+            "--artifacts-destination",
+            str(self.artifacts),
+        ]
         env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
-        self.log = open(self.root / "server.log", "ab")
+        self.log = open(self.root / "server.log", "ab")  # noqa: SIM115 - lives as long as the server; closed in stop()
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -278,8 +327,14 @@ def crash_trials(home: Path, template: Path, work: Path, kills_wanted: int, seed
         if dump_store(uri) != reference:
             mismatches.append({"trial": trial, "points": points[-2:]})
         trial += 1
-    return {"kills": kills, "trials": trial, "requests": total, "clean_s": clean_s, "mismatches": mismatches,
-            "points": points}
+    return {
+        "kills": kills,
+        "trials": trial,
+        "requests": total,
+        "clean_s": clean_s,
+        "mismatches": mismatches,
+        "points": points,
+    }
 
 
 def _fresh(folder: Path, template: Path) -> str:
@@ -403,5 +458,7 @@ if __name__ == "__main__":
     if sys.argv[1] == "--creation":
         result = creation_trials(Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
     else:
-        result = crash_trials(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+        result = crash_trials(
+            Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+        )
     print(json.dumps(result))

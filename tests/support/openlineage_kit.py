@@ -30,7 +30,9 @@ def _validator(registry_: Registry, url: str) -> jsonschema.protocols.Validator:
     base, _, fragment = url.partition("#")
     schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$ref": url}
     del base, fragment
-    return jsonschema.Draft202012Validator(schema, registry=registry_, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    return jsonschema.Draft202012Validator(
+        schema, registry=registry_, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
 
 
 def facets_of(event: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:

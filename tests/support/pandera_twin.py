@@ -38,4 +38,3 @@ def check_name(column: str | None, pandera_check: str) -> str:
     if pandera_check == "not_nullable" and column in ("date", "symbol"):
         return "key_not_null"
     return pandera_check
-

@@ -23,8 +23,13 @@ def _free_port() -> int:
 
 
 def prefect_env(home: Path, url: str | None = None) -> dict[str, str]:
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
-           "PREFECT_LOGGING_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
     if url:
         env["PREFECT_API_URL"] = url
     return env
@@ -39,14 +44,19 @@ def prefect_server(home: Path) -> Iterator[str]:
     prefect = Path(sys.executable).with_name("prefect")
     proc = subprocess.Popen(
         [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port), "--no-services"],
-        stdout=log, stderr=subprocess.STDOUT, env=prefect_env(home), start_new_session=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=prefect_env(home),
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}/api"
     try:
         deadline = time.monotonic() + STARTUP_S
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"prefect server exited {proc.returncode}: {(home / 'server.log').read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"prefect server exited {proc.returncode}: {(home / 'server.log').read_text()[-2000:]}"
+                )
             try:
                 with urllib.request.urlopen(url + "/health", timeout=5) as r:
                     if r.status == 200:

@@ -48,7 +48,9 @@ def mismatches(expected: dict[str, float], actual: dict[str, float]) -> list[str
 
 def main(argv: list[str] | None = None) -> int:
     """--write stores a fresh golden file; without it, check the current code against it (exit 1 on mismatch)."""
-    parser = argparse.ArgumentParser(description=__doc__, epilog=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, epilog=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--write", action="store_true", help="overwrite the golden file with this run's metrics")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:

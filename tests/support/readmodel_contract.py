@@ -9,7 +9,7 @@ progress at least once while it applies events: the kill test interrupts it from
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from schemas.events import (
     envelope,
 )
 
-T0 = datetime(2026, 2, 2, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)
 
 
 class Killed(Exception):
@@ -43,24 +43,48 @@ def contract_run(n: int, metrics: int = 4, minute: int = 0) -> list[Envelope]:
     run_id = f"20260202-0900{n:02d}-{n:04x}"
     clock = iter(T0 + timedelta(minutes=minute, seconds=s) for s in range(1000))
     out = [
-        envelope(RunStartedData(pipeline="contract", profile="canary", params={"k": n}, config_hash="c" * 64,
-                                code_version=CodeVersion(git_sha="abc", dirty=False), packages={}, inputs=[], seed=n),
-                 run_id=run_id, ts=next(clock)),
+        envelope(
+            RunStartedData(
+                pipeline="contract",
+                profile="canary",
+                params={"k": n},
+                config_hash="c" * 64,
+                code_version=CodeVersion(git_sha="abc", dirty=False),
+                packages={},
+                inputs=[],
+                seed=n,
+            ),
+            run_id=run_id,
+            ts=next(clock),
+        ),
         envelope(StageStartedData(inputs=[]), run_id=run_id, stage="metrics", ts=next(clock)),
     ]
-    out += [envelope(MetricLoggedData(key="pnl", value=float(n * 10 + i), step=i), run_id=run_id, stage="metrics", ts=next(clock))
-            for i in range(metrics)]
+    out += [
+        envelope(
+            MetricLoggedData(key="pnl", value=float(n * 10 + i), step=i), run_id=run_id, stage="metrics", ts=next(clock)
+        )
+        for i in range(metrics)
+    ]
     out.append(envelope(MetricLoggedData(key="sharpe", value=n / 10), run_id=run_id, stage="metrics", ts=next(clock)))
-    out.append(envelope(StageCompletedData(rows_in=1, rows_out=1, duration_s=0.1, outputs=[], changed=[]),
-                        run_id=run_id, stage="metrics", ts=next(clock)))
+    out.append(
+        envelope(
+            StageCompletedData(rows_in=1, rows_out=1, duration_s=0.1, outputs=[], changed=[]),
+            run_id=run_id,
+            stage="metrics",
+            ts=next(clock),
+        )
+    )
     out.append(envelope(RunCompletedData(status="succeeded", duration_s=1.0), run_id=run_id, ts=next(clock)))
     return out
 
 
 def contract_tag(n: int, key: str, value: str, minute: int) -> Envelope:
     """A RunTagged event for contract_run(n)."""
-    return envelope(RunTaggedData(key=key, value=value, reason="contract", by="test"), run_id=f"20260202-0900{n:02d}-{n:04x}",
-                    ts=T0 + timedelta(minutes=minute))
+    return envelope(
+        RunTaggedData(key=key, value=value, reason="contract", by="test"),
+        run_id=f"20260202-0900{n:02d}-{n:04x}",
+        ts=T0 + timedelta(minutes=minute),
+    )
 
 
 def rehash_from(path: Path, seq: int, edit: Any) -> None:

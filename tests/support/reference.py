@@ -84,7 +84,9 @@ def hurst_rs_blocks(x: np.ndarray, sizes: np.ndarray) -> float:
     if len(lx) < 2:
         return math.nan
     ax, ay = np.array(lx) - np.mean(lx), np.array(ly) - np.mean(ly)
-    return float((ax * ay).sum() / (ax * ax).sum())  # closed-form OLS slope: np.polyfit would triple the per-window cost
+    return float(
+        (ax * ay).sum() / (ax * ax).sum()
+    )  # closed-form OLS slope: np.polyfit would triple the per-window cost
 
 
 def permutation_entropy_codes(w: np.ndarray, order: int) -> float:

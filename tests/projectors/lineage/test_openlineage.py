@@ -48,9 +48,18 @@ def _artifact(home: Path, name: str, df: pl.DataFrame) -> tuple[ArtifactRef, Art
     digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
     tmp.rename(folder / f"{digest}.parquet")
     size = (folder / f"{digest}.parquet").stat().st_size  # named by its file hash here; sha256 records the same
-    return (ArtifactRef(name=name, hash=digest, rows=df.height, sha256=digest, bytes=size),
-            ArtifactWrittenData(name=name, hash=digest, format="parquet", rows=df.height, sha256=digest,
-                                bytes=size, path=f"artifacts/{digest}.parquet"))
+    return (
+        ArtifactRef(name=name, hash=digest, rows=df.height, sha256=digest, bytes=size),
+        ArtifactWrittenData(
+            name=name,
+            hash=digest,
+            format="parquet",
+            rows=df.height,
+            sha256=digest,
+            bytes=size,
+            path=f"artifacts/{digest}.parquet",
+        ),
+    )
 
 
 def lineage_home(home: Path) -> Path:
@@ -59,34 +68,75 @@ def lineage_home(home: Path) -> Path:
     raw, raw_w = _artifact(home, "raw", pl.DataFrame({"symbol": ["A", "B", None], "close": [1.0, None, 3.0]}))
     clean, clean_w = _artifact(home, "clean", pl.DataFrame({"symbol": ["A"], "close": [1.0]}))
     clock = iter(T0 + timedelta(seconds=s) for s in range(10_000))
-    started = RunStartedData(pipeline="quant", profile="canary", params={"k": 1}, config_hash="c" * 64,
-                             code_version=CodeVersion(git_sha="abc123", dirty=False), packages={},
-                             inputs=[DataInput(name="prices/a.csv", sha256="d" * 64, rows=3, format="csv")], seed=1)
+    started = RunStartedData(
+        pipeline="quant",
+        profile="canary",
+        params={"k": 1},
+        config_hash="c" * 64,
+        code_version=CodeVersion(git_sha="abc123", dirty=False),
+        packages={},
+        inputs=[DataInput(name="prices/a.csv", sha256="d" * 64, rows=3, format="csv")],
+        seed=1,
+    )
+
     def ev(data: object, run: str, stage: str | None = None):  # noqa: ANN202
         return envelope(data, run_id=run, stage=stage, ts=next(clock))  # type: ignore[arg-type]
+
     good = [
         ev(started, GOOD),
         ev(StageStartedData(inputs=[]), GOOD, "ingest"),
         ev(raw_w, GOOD, "ingest"),
         ev(StageCompletedData(rows_in=3, rows_out=3, duration_s=0.1, outputs=[raw]), GOOD, "ingest"),
         ev(StageStartedData(inputs=[raw]), GOOD, "validate"),
-        ev(DataContractCheckedData(contract="tier1", tier=1, check="not_null_close", column="close", status="failed",
-                                   failed=1, total=3, action="dropped"), GOOD, "validate"),
-        ev(DataContractCheckedData(contract="tier1", tier=1, check="positive_close", column="close", status="passed",
-                                   failed=0, total=3, action="none"), GOOD, "validate"),
+        ev(
+            DataContractCheckedData(
+                contract="tier1",
+                tier=1,
+                check="not_null_close",
+                column="close",
+                status="failed",
+                failed=1,
+                total=3,
+                action="dropped",
+            ),
+            GOOD,
+            "validate",
+        ),
+        ev(
+            DataContractCheckedData(
+                contract="tier1",
+                tier=1,
+                check="positive_close",
+                column="close",
+                status="passed",
+                failed=0,
+                total=3,
+                action="none",
+            ),
+            GOOD,
+            "validate",
+        ),
         ev(RowsDroppedData(contract="tier1", check="not_null_close", reason="null_close", count=1), GOOD, "validate"),
         ev(RowsDroppedData(contract="tier1", check="not_null_symbol", reason="null_symbol", count=1), GOOD, "validate"),
         ev(clean_w, GOOD, "validate"),
         ev(StageCompletedData(rows_in=3, rows_out=1, duration_s=0.1, outputs=[clean]), GOOD, "validate"),
-        ev(DataContractCheckedData(contract="postflight", tier=3, check="outputs_parse", status="passed", failed=0,
-                                   total=2, action="none"), GOOD, "postflight"),
+        ev(
+            DataContractCheckedData(
+                contract="postflight", tier=3, check="outputs_parse", status="passed", failed=0, total=2, action="none"
+            ),
+            GOOD,
+            "postflight",
+        ),
         ev(RunCompletedData(status="succeeded", duration_s=1.0), GOOD),
     ]
     bad = [
         ev(started, BAD),
         ev(StageStartedData(inputs=[]), BAD, "ingest"),
-        ev(StageFailedData(error_type="IngestError", message="prices/a.csv: no such file", traceback_tail="line 3"),
-           BAD, "ingest"),
+        ev(
+            StageFailedData(error_type="IngestError", message="prices/a.csv: no such file", traceback_tail="line 3"),
+            BAD,
+            "ingest",
+        ),
         ev(RunCompletedData(status="failed", duration_s=0.5, error="ingest: prices/a.csv: no such file"), BAD),
     ]
     with Ledger.open(home) as ledger:
@@ -158,7 +208,10 @@ def test_runs_and_stage_runs_have_one_start_and_one_terminal_with_derived_ids(ho
     assert run_uuid(GOOD) in ids and run_uuid(GOOD, "validate") in ids
     stage = next(e for e in jobs["quant.validate"] if e["eventType"] == "COMPLETE")
     parent = stage["run"]["facets"]["parent"]
-    assert parent["run"]["runId"] == run_uuid(GOOD) and (parent["job"]["namespace"], parent["job"]["name"]) == ("ledgerline", "quant")
+    assert parent["run"]["runId"] == run_uuid(GOOD) and (parent["job"]["namespace"], parent["job"]["name"]) == (
+        "ledgerline",
+        "quant",
+    )
     assert all(e["job"]["namespace"] == "ledgerline" for e in events)
     times = [e["eventTime"] for e in events]
     assert times[0] == T0.isoformat() and times == sorted(times)
@@ -171,10 +224,15 @@ def test_datasets_carry_schema_metrics_assertions_and_rows_dropped(home: Path) -
     assert raw["namespace"] == "file" and raw["name"].endswith(".parquet") and Path(raw["name"]).is_file()
     assert [f["name"] for f in raw["facets"]["schema"]["fields"]] == ["symbol", "close"]
     metrics = raw["inputFacets"]["dataQualityMetrics"]
-    assert metrics["rowCount"] == 3 and {c: m["nullCount"] for c, m in metrics["columnMetrics"].items()} == {"symbol": 1, "close": 1}
+    assert metrics["rowCount"] == 3 and {c: m["nullCount"] for c, m in metrics["columnMetrics"].items()} == {
+        "symbol": 1,
+        "close": 1,
+    }
     assertions = raw["inputFacets"]["dataQualityAssertions"]["assertions"]
     assert [(a["assertion"], a["success"], a["column"]) for a in assertions] == [
-        ("not_null_close", False, "close"), ("positive_close", True, "close")]
+        ("not_null_close", False, "close"),
+        ("positive_close", True, "close"),
+    ]
     assert done["run"]["facets"]["ledgerlineRowsDropped"]["rowsDropped"] == {"null_close": 1, "null_symbol": 1}
     (clean,) = done["outputs"]
     assert clean["outputFacets"]["outputStatistics"]["rowCount"] == 1 and "schema" in clean["facets"]
@@ -203,8 +261,13 @@ def test_the_ledgerline_facet_names_the_seq_range_head_hash_config_and_code(home
 
 def test_a_failed_check_is_a_failing_assertion_and_a_failed_run_ends_with_fail_and_its_error(home: Path) -> None:
     jobs = by_job(replayed(home))
-    failing = [a for e in jobs["quant.validate"] for d in e["inputs"]
-               for a in d.get("inputFacets", {}).get("dataQualityAssertions", {}).get("assertions", []) if not a["success"]]
+    failing = [
+        a
+        for e in jobs["quant.validate"]
+        for d in e["inputs"]
+        for a in d.get("inputFacets", {}).get("dataQualityAssertions", {}).get("assertions", [])
+        if not a["success"]
+    ]
     assert [a["assertion"] for a in failing] == ["not_null_close"]
     bad = [e for e in jobs["quant"] if e["run"]["runId"] == run_uuid(BAD)]
     assert [e["eventType"] for e in bad] == ["START", "FAIL"]
@@ -218,7 +281,9 @@ def test_a_failed_check_is_a_failing_assertion_and_a_failed_run_ends_with_fail_a
 @pytest.mark.parametrize("status", ["preflight_failed", "postflight_failed"])
 def test_preflight_and_postflight_failures_end_with_fail(tmp_path: Path, status: str) -> None:
     events = contract_run(1)
-    events[-1] = envelope(RunCompletedData(status=status, duration_s=1.0, error="x"), run_id=events[0].run_id, ts=events[-1].ts)
+    events[-1] = envelope(
+        RunCompletedData(status=status, duration_s=1.0, error="x"), run_id=events[0].run_id, ts=events[-1].ts
+    )
     home = tmp_path / "h"
     home.mkdir()
     with Ledger.open(home) as ledger:
@@ -241,11 +306,14 @@ def test_a_torn_tail_is_cut_back_and_the_resume_equals_a_clean_replay(home: Path
     with open(home / "openlineage.jsonl", "ab") as f:
         f.write(b'{"eventTime": "2026-03-01T09:0')  # a kill in the middle of a write
     open_model("openlineage", home).catch_up()
-    assert (home / "openlineage.jsonl").read_bytes().replace(str(home.resolve()).encode(), b"H") == \
-        clean.replace(str((tmp_path / "clean").resolve()).encode(), b"H")
+    assert (home / "openlineage.jsonl").read_bytes().replace(str(home.resolve()).encode(), b"H") == clean.replace(
+        str((tmp_path / "clean").resolve()).encode(), b"H"
+    )
 
 
-def test_position_is_a_witness_and_verify_refuses_a_rewritten_ledger(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_position_is_a_witness_and_verify_refuses_a_rewritten_ledger(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert [w.name for w in witnesses(home)] == []  # no output yet: nothing to list, nothing to complain about
     assert verify_cli.main(["--home", str(home)]) == 0
     assert "openlineage" not in capsys.readouterr().err
@@ -264,23 +332,29 @@ def test_position_is_a_witness_and_verify_refuses_a_rewritten_ledger(home: Path,
     assert replay_cli.main(["--to", "openlineage", "--home", str(home)]) == 1
 
 
-def test_the_cli_writes_to_file_with_a_namespace_and_rebuild_is_identical(home: Path, tmp_path: Path,
-                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_writes_to_file_with_a_namespace_and_rebuild_is_identical(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "elsewhere" / "ol.jsonl"
     assert replay_cli.main(["--to", "openlineage", "--home", str(home), "--file", str(out), "--namespace", "prod"]) == 0
     assert "17 ledger events replayed" in capsys.readouterr().out
     first = out.read_bytes()
     assert {e["job"]["namespace"] for e in read_jsonl(out)} == {"prod"}
     assert (tmp_path / "elsewhere" / "ol.jsonl.position.json").is_file()
-    assert replay_cli.main(["--to", "openlineage", "--home", str(home), "--file", str(out), "--namespace", "prod",
-                            "--rebuild"]) == 0
+    assert (
+        replay_cli.main(
+            ["--to", "openlineage", "--home", str(home), "--file", str(out), "--namespace", "prod", "--rebuild"]
+        )
+        == 0
+    )
     assert out.read_bytes() == first
     assert replay_cli.main(["--to", "duckdb", "--home", str(home), "--file", str(out)]) == 2
     assert "openlineage only" in capsys.readouterr().err
 
 
-def test_a_missing_extra_is_one_line_naming_the_install(home: Path, monkeypatch: pytest.MonkeyPatch,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_missing_extra_is_one_line_naming_the_install(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import sys
 
     monkeypatch.setitem(sys.modules, "openlineage.client", None)  # import fails as if not installed
@@ -305,7 +379,8 @@ def test_the_http_receiver_gets_the_same_events_as_the_file(home: Path) -> None:
 
 
 def test_a_receiver_down_is_retried_then_one_line_naming_the_url_and_a_rerun_completes(
-        home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     file_events = replayed(home)
     monkeypatch.setenv("LEDGERLINE_OPENLINEAGE_RETRIES", "2")
     monkeypatch.setenv("LEDGERLINE_OPENLINEAGE_BACKOFF", "0.01")
@@ -334,8 +409,9 @@ def test_a_receiver_down_is_retried_then_one_line_naming_the_url_and_a_rerun_com
     assert receiver.events == file_events  # no duplicates, none missing
 
 
-def test_a_receiver_that_is_not_there_is_one_line(home: Path, monkeypatch: pytest.MonkeyPatch,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_receiver_that_is_not_there_is_one_line(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from tests.support.mlflow_fixtures import free_port
 
     monkeypatch.setenv("LEDGERLINE_OPENLINEAGE_RETRIES", "1")
@@ -352,10 +428,12 @@ def test_position_and_the_witness_need_no_openlineage_import(home: Path) -> None
     import sys
 
     replayed(home)
-    code = ("import sys; from pathlib import Path; from projectors.witness import witnesses; "
-            f"w = witnesses(Path({str(home)!r})); "
-            "assert any(x.name == 'openlineage position' for x in w), w; "
-            "assert not any(m.startswith('openlineage') for m in sys.modules), 'openlineage imported'")
+    code = (
+        "import sys; from pathlib import Path; from projectors.witness import witnesses; "
+        f"w = witnesses(Path({str(home)!r})); "
+        "assert any(x.name == 'openlineage position' for x in w), w; "
+        "assert not any(m.startswith('openlineage') for m in sys.modules), 'openlineage imported'"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[3])
     assert done.returncode == 0, done.stderr
 
@@ -383,6 +461,7 @@ def test_sigkilled_at_random_points_and_resumed_equals_a_clean_replay(tmp_path: 
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     assert subprocess.run(cmd, capture_output=True, env=env).returncode == 0
-    assert (home / "openlineage.jsonl").read_bytes().replace(str(home.resolve()).encode(), b"H") == \
-        clean.replace(str((tmp_path / "clean").resolve()).encode(), b"H")
+    assert (home / "openlineage.jsonl").read_bytes().replace(str(home.resolve()).encode(), b"H") == clean.replace(
+        str((tmp_path / "clean").resolve()).encode(), b"H"
+    )
     validate(read_jsonl(home / "openlineage.jsonl")[:20])

@@ -16,9 +16,8 @@ from mlflow.store.tracking.rest_store import RestStore  # noqa: E402
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
-from projectors.mirror import replay as mirror  # noqa: E402
 from projectors.errors import MirrorUnavailableError  # noqa: E402
-
+from projectors.mirror import replay as mirror  # noqa: E402
 from tests.support.mlflow_fixtures import (  # noqa: E402
     MlflowServer,
     append,
@@ -124,12 +123,20 @@ class MirrorContract:
         a, b = m.new_run(metrics=3), m.new_run(metrics=3)
         append(m.home, [tag(a, "candidate", "true", 1), tag(a, "alias", "champion", 2)])
         m.replay()
-        append(m.home, [tag(b, "candidate", "true", 3), tag(b, "alias", "champion", 4),
-                        tag(a, "alias", "challenger", 5), tag(b, "alias", "latest", 6)])
+        append(
+            m.home,
+            [
+                tag(b, "candidate", "true", 3),
+                tag(b, "alias", "champion", 4),
+                tag(a, "alias", "challenger", 5),
+                tag(b, "alias", "latest", 6),
+            ],
+        )
         m.replay()
         model = m.client().get_registered_model("ledgerline-momentum")
-        version = {v.tags["ledger.run_id"]: v.version for v in m.client().search_model_versions(
-            "name = 'ledgerline-momentum'")}
+        version = {
+            v.tags["ledger.run_id"]: v.version for v in m.client().search_model_versions("name = 'ledgerline-momentum'")
+        }
         assert model.aliases["champion"] == version[run_id(b)] and model.aliases["challenger"] == version[run_id(a)]
         assert "latest" not in model.aliases, "reserved alias names are not mirrored into the registry"
         append(m.home, [tag(a, "alias", "champion", 7)])  # rollback is just another tag
@@ -183,7 +190,9 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="module")
-def server_mirror(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path, mlflow_server: MlflowServer) -> Mirror:
+def server_mirror(
+    tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path, mlflow_server: MlflowServer
+) -> Mirror:
     root = tmp_path_factory.mktemp("server-mirror")
     return Mirror(root / "home", mlflow_server.uri, root, mlflow_template, mlflow_server.artifacts)
 

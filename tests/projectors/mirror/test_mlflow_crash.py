@@ -30,9 +30,21 @@ def test_sigkill_at_random_points_then_resume_equals_clean_replay(tmp_path: Path
     seed = int(os.environ.get("LEDGERLINE_CRASH_SEED", "20261122"))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MLFLOW_DISABLE_TELEMETRY": "true"}
     done = subprocess.run(
-        [sys.executable, "-m", "tests.support.mlflow_fixtures", str(home), str(template), str(tmp_path / "work"), str(KILLS),
-         str(seed)],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "tests.support.mlflow_fixtures",
+            str(home),
+            str(template),
+            str(tmp_path / "work"),
+            str(KILLS),
+            str(seed),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=900,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -47,9 +59,21 @@ def test_sigkill_while_the_default_store_is_created_then_resume_equals_clean_rep
     seed = int(os.environ.get("LEDGERLINE_CRASH_SEED", "20261203"))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MLFLOW_DISABLE_TELEMETRY": "true"}
     done = subprocess.run(
-        [sys.executable, "-m", "tests.support.mlflow_fixtures", "--creation", str(home), str(tmp_path / "work"), "4",
-         str(seed)],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "tests.support.mlflow_fixtures",
+            "--creation",
+            str(home),
+            str(tmp_path / "work"),
+            "4",
+            str(seed),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=900,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -68,8 +92,9 @@ def _half_created(path: Path, template: Path) -> None:
         con.execute("DROP TABLE params")
 
 
-def test_a_half_created_default_store_is_named_and_rebuilt(tmp_path: Path, mlflow_template: Path,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_half_created_default_store_is_named_and_rebuilt(
+    tmp_path: Path, mlflow_template: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from bin.replay import main
 
     home = tmp_path / "home"
@@ -85,8 +110,9 @@ def test_a_half_created_default_store_is_named_and_rebuilt(tmp_path: Path, mlflo
     assert main(["--to", "mlflow", "--home", str(home)]) == 0  # and it stays healed
 
 
-def test_a_half_created_store_the_user_named_is_refused_in_one_line(tmp_path: Path, mlflow_template: Path,
-                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_half_created_store_the_user_named_is_refused_in_one_line(
+    tmp_path: Path, mlflow_template: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from bin.replay import main
 
     home = tmp_path / "home"
@@ -99,4 +125,3 @@ def test_a_half_created_store_the_user_named_is_refused_in_one_line(tmp_path: Pa
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "half-created" in err[0] and "--tracking-uri" in err[0]
     assert store.read_bytes() == before
-

@@ -6,10 +6,10 @@ from datetime import timedelta, timezone
 from pathlib import Path
 
 import pytest
-from tests.support.ledger_factory import RUN_A, RUN_B, Clock, run_events, write
 
 from projectors.mirror import plan as mlflow_plan
 from schemas.events import MetricLoggedData, envelope
+from tests.support.ledger_factory import RUN_A, RUN_B, Clock, run_events, write
 
 
 def _ledger(home: Path) -> Path:
@@ -26,12 +26,17 @@ def _ledger(home: Path) -> Path:
 
 
 @pytest.mark.parametrize("after", [0, 5, 30])
-def test_metric_lines_fold_the_same_with_and_without_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, after: int) -> None:
+def test_metric_lines_fold_the_same_with_and_without_models(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, after: int
+) -> None:
     path = _ledger(tmp_path)
     fast = mlflow_plan.read_ledger(path, after)
     monkeypatch.setattr(mlflow_plan, "_fold_metric_line", lambda *args: False)
     slow = mlflow_plan.read_ledger(path, after)
     assert fast == slow
     points = [m for run in fast.runs.values() for m in run.metrics]
-    assert any(m.key == "pnl/S001" and m.value == 3.0 and type(m.value) is float and m.step == 0 for m in points) or after >= 30
+    assert (
+        any(m.key == "pnl/S001" and m.value == 3.0 and type(m.value) is float and m.step == 0 for m in points)
+        or after >= 30
+    )
     assert sum(len(run.metrics) for run in fast.runs.values()) > 0

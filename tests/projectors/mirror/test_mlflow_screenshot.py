@@ -25,7 +25,9 @@ def chromium() -> str:
     found = _chromium()
     if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], capture_output=True, env=env, timeout=900, check=False)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "chromium"], capture_output=True, env=env, timeout=900, check=False
+        )
         found = _chromium()
     if found is None:
         pytest.skip("Chromium is not installed and cannot be installed here (not root): apt-get install chromium")
@@ -50,9 +52,26 @@ def test_the_mlflow_ui_renders_a_mirrored_run(tmp_path: Path) -> None:
         append(home, with_input(batch) if i == 0 else batch)
     out = tmp_path / "run.png"
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "mlflow_screenshot.py"), "--home", str(home), "--run", run_id(1),
-         "--expect", run_id(1), "--expect", "SPY.parquet", "--out", str(out), "--chromium", str(CHROMIUM)],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+        [
+            sys.executable,
+            str(ROOT / "bench" / "mlflow_screenshot.py"),
+            "--home",
+            str(home),
+            "--run",
+            run_id(1),
+            "--expect",
+            run_id(1),
+            "--expect",
+            "SPY.parquet",
+            "--out",
+            str(out),
+            "--chromium",
+            str(CHROMIUM),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
     )
     assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-2000:]
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 20_000

@@ -16,12 +16,11 @@ pytest.importorskip("mlflow")
 from mlflow.entities import Metric, Param, RunTag  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
+from projectors.errors import MirrorDivergedError, MirrorUnavailableError  # noqa: E402
 from projectors.mirror import replay as mirror  # noqa
 from projectors.mirror.model import MLflowMirror  # noqa
-from projectors.readmodel import follow  # noqa: E402
-from projectors.errors import MirrorDivergedError, MirrorUnavailableError  # noqa: E402
 from projectors.mirror.sink import MAX_REQUEST_BYTES, pack_batches  # noqa: E402
-
+from projectors.readmodel import follow  # noqa: E402
 from tests.support.mlflow_fixtures import append, dump_store, free_port, run_events, run_id, standard_history  # noqa: E402
 
 
@@ -44,8 +43,12 @@ def test_artifacts_are_the_ledgers_json_and_parquet_never_pickle(home: Path) -> 
     assert local.is_relative_to(home / "mlartifacts"), "the default store keeps artifacts in the home"
     files = sorted(p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file())
     ledger_files = [f for f in files if not f.startswith(("charts/", "previews/"))]
-    assert ledger_files == ["contract/contract_report.json", "manifest/manifest.json", "tables/asset_metrics.parquet",
-                            "tables/drops.parquet"]
+    assert ledger_files == [
+        "contract/contract_report.json",
+        "manifest/manifest.json",
+        "tables/asset_metrics.parquet",
+        "tables/drops.parquet",
+    ]
     assert all(f.endswith((".png", ".csv")) for f in files if f not in ledger_files), "UI extras are PNG and CSV only"
     manifest = json.loads((local / "manifest/manifest.json").read_text())
     assert manifest["run_id"] == run_id(1) and manifest["params"]["selection.top_k"] == 11
@@ -133,7 +136,9 @@ def test_batches_stay_within_mlflow_limits_and_lose_nothing() -> None:
 def test_follow_mirrors_new_events_until_stopped(home: Path) -> None:
     stop = threading.Event()
     lines: list[str] = []
-    worker = threading.Thread(target=follow, args=(MLflowMirror(home),), kwargs={"stop": stop, "progress": lines.append})
+    worker = threading.Thread(
+        target=follow, args=(MLflowMirror(home),), kwargs={"stop": stop, "progress": lines.append}
+    )
     worker.start()
     try:
         _wait(lambda: any("witness seq 0 ->" in line for line in lines))
@@ -160,8 +165,9 @@ def test_follow_outlives_an_unreachable_store_and_catches_up_when_it_is_back(
 
     monkeypatch.setattr(Sink, "call", flaky)
     stop, lines = threading.Event(), []
-    worker = threading.Thread(target=follow, args=(MLflowMirror(home),),
-                              kwargs={"stop": stop, "progress": lines.append, "poll_s": 0.2})
+    worker = threading.Thread(
+        target=follow, args=(MLflowMirror(home),), kwargs={"stop": stop, "progress": lines.append, "poll_s": 0.2}
+    )
     worker.start()
     try:  # no new ledger event arrives: only the retry timer can bring the mirror up to date
         _wait(lambda: any(line.startswith("mirrored 3 runs") for line in lines))

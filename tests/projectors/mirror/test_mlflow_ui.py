@@ -57,7 +57,9 @@ def test_an_equity_chart_and_csv_previews_are_uploaded(home: Path) -> None:
     exp = client.get_experiment_by_name(experiment_name(PIPELINE))
     (run,) = client.search_runs([exp.experiment_id], filter_string=f"tags.`ledger.run_id` = '{run_id(1)}'")
     local = Path(client.download_artifacts(run.info.run_id, "", str(home.parent / "dl")))
-    assert (local / CHART_PATH).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (local / CHART_PATH).stat().st_size > 10_000
+    assert (local / CHART_PATH).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (
+        local / CHART_PATH
+    ).stat().st_size > 10_000
     assert (local / "previews" / "drops_by_reason.csv").read_text().splitlines() == ["reason,rows", "gap,2"]
     assert (local / "previews" / "asset_metrics.csv").read_text().splitlines()[0] == "symbol,sharpe"
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ledger.codec import canonical
 from ledger import LEDGER_NAME
+from ledger.codec import canonical
 from projectors import projection as proj
 from projectors.errors import CheckpointMismatchError, ProjectionMissingError
 from tests.support.ledger_factory import RUN_A, RUN_B, RUN_C, Clock, run_events, tag_event, write
@@ -58,7 +58,9 @@ def test_checkpoint_is_the_ledger_head(home: Path) -> None:
     con.close()
 
 
-def test_catch_up_applies_only_new_events_and_equals_rebuild(home: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_catch_up_applies_only_new_events_and_equals_rebuild(
+    home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     assert proj.catch_up(home) == 59  # no projection yet: built
     assert proj.catch_up(home) == 0
     write(home, run_events(RUN_C, clock=Clock()) + [tag_event(RUN_C, "candidate", "true")])
@@ -73,7 +75,9 @@ def test_rewritten_ledger_under_checkpoint_is_refused_and_nothing_written(home: 
     before = proj.projection_path(home).read_bytes()
     ledger = home / LEDGER_NAME
     lines = ledger.read_bytes().splitlines()
-    forged = _rehash([orjson.loads(l) for l in lines], lambda obj: obj["seq"] == 20 and obj["data"].update(value=9.0))
+    forged = _rehash(
+        [orjson.loads(line) for line in lines], lambda obj: obj["seq"] == 20 and obj["data"].update(value=9.0)
+    )
     ledger.write_bytes(forged)
     with pytest.raises(CheckpointMismatchError, match="--rebuild"):
         proj.catch_up(home)
@@ -114,7 +118,10 @@ def test_rebuild_is_blue_green_old_reader_keeps_working(home: Path) -> None:
     proj.rebuild(home)
     reader = subprocess.Popen(
         [sys.executable, "-c", _READER, str(proj.projection_path(home))],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
     )
     assert reader.stdout is not None and reader.stdin is not None
     assert reader.stdout.readline().strip() == "2"
@@ -144,7 +151,10 @@ print(con.execute("SELECT count(*) FROM runs").fetchone()[0], flush=True)
 def test_as_of_shows_run_state_after_a_seq(home: Path) -> None:
     proj.rebuild(home)
     con = proj.as_of(home, 30)
-    assert con.execute("SELECT run_id, status FROM runs ORDER BY run_id").fetchall() == [(RUN_A, "succeeded"), (RUN_B, "running")]
+    assert con.execute("SELECT run_id, status FROM runs ORDER BY run_id").fetchall() == [
+        (RUN_A, "succeeded"),
+        (RUN_B, "running"),
+    ]
     assert con.execute("SELECT max(seq) FROM ledger.run_started").fetchone()[0] == 30
     assert proj.read_checkpoint(con).seq == 30
     con.close()
@@ -161,7 +171,7 @@ def test_old_event_versions_are_upcast_never_rewritten(tmp_path: Path) -> None:
     write(tmp_path, run_events(RUN_A, clock=Clock()))
     write(tmp_path, run_events(RUN_C, fail_stage="select", clock=Clock()))
     ledger = tmp_path / LEDGER_NAME
-    objs = [orjson.loads(l) for l in ledger.read_bytes().splitlines()]
+    objs = [orjson.loads(line) for line in ledger.read_bytes().splitlines()]
     ledger.write_bytes(_rehash(objs, _to_v1))
     before = ledger.read_bytes()
     assert b'"type":"StageFailed","v":1' in before
@@ -185,7 +195,7 @@ def _catch_up_in_two_steps(home: Path, split: int) -> None:
     """Project the first split lines, then the rest by catch-up."""
     ledger = home / LEDGER_NAME
     full = ledger.read_bytes()
-    cut = sum(len(l) + 1 for l in full.splitlines()[:split])
+    cut = sum(len(line) + 1 for line in full.splitlines()[:split])
     ledger.write_bytes(full[:cut])
     proj.rebuild(home)
     ledger.write_bytes(full)
@@ -196,7 +206,7 @@ def test_unknown_event_type_is_a_clear_error(home: Path) -> None:
     from schemas.errors import LedgerlineError
 
     ledger = home / LEDGER_NAME
-    objs = [orjson.loads(l) for l in ledger.read_bytes().splitlines()]
+    objs = [orjson.loads(line) for line in ledger.read_bytes().splitlines()]
     ledger.write_bytes(_rehash(objs, lambda o: o["seq"] == 3 and o.update(type="RunTeleported")))
     with pytest.raises(LedgerlineError, match="RunTeleported"):
         proj.rebuild(home)
@@ -260,8 +270,11 @@ def proj_line(ts_field: str) -> bytes:
     """One chained RunTagged line whose ts field is ts_field verbatim."""
     import hashlib
 
-    body = ('{"data":{"by":"me","key":"k","reason":"r","value":"v"},"id":"x","prev":"' + "0" * 64
-            + f'","run_id":"{RUN_A}","seq":1,"stage":null,{ts_field},"type":"RunTagged","v":1}}').encode()
+    body = (
+        '{"data":{"by":"me","key":"k","reason":"r","value":"v"},"id":"x","prev":"'
+        + "0" * 64
+        + f'","run_id":"{RUN_A}","seq":1,"stage":null,{ts_field},"type":"RunTagged","v":1}}'
+    ).encode()
     return body[:-1] + b',"hash":"' + hashlib.sha256(body).hexdigest().encode() + b'"}\n'
 
 
@@ -279,7 +292,7 @@ def test_an_unknown_event_type_is_refused_by_catch_up_too(home: Path) -> None:
     proj.rebuild(home)
     write(home, [tag_event(RUN_C, "candidate", "true")])
     ledger = home / LEDGER_NAME
-    objs = [orjson.loads(l) for l in ledger.read_bytes().splitlines()]
+    objs = [orjson.loads(line) for line in ledger.read_bytes().splitlines()]
     ledger.write_bytes(_rehash(objs, lambda o: o["seq"] == 60 and o.update(type="RunTeleported")))
     before = snapshot(home)
     with pytest.raises(LedgerlineError, match="RunTeleported"):

@@ -13,7 +13,10 @@ from schemas.settings import load_settings
 from stages.runner import run_pipeline
 
 SMALL = {
-    "source.symbols": "12", "source.sessions": "300", "source.toxicity": "{}", "selection.top_k": "5",
+    "source.symbols": "12",
+    "source.sessions": "300",
+    "source.toxicity": "{}",
+    "selection.top_k": "5",
     "backtest.warmup": "130",
 }
 RUN_A, RUN_B = "20260105-090000-aaaa", "20260105-100000-bbbb"
@@ -23,7 +26,11 @@ RUN_A, RUN_B = "20260105-090000-aaaa", "20260105-100000-bbbb"
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("e2e")
     a = run_pipeline(load_settings("canary", SMALL), home, run_id=RUN_A)
-    b = run_pipeline(load_settings("canary", {**SMALL, "selection.top_k": "6", "source.toxicity": "{extreme_return = 1}"}), home, run_id=RUN_B)
+    b = run_pipeline(
+        load_settings("canary", {**SMALL, "selection.top_k": "6", "source.toxicity": "{extreme_return = 1}"}),
+        home,
+        run_id=RUN_B,
+    )
     assert (a.status, b.status) == ("succeeded", "succeeded"), (a.error, b.error)
     return home
 
@@ -32,15 +39,21 @@ def test_projection_of_real_runs(home: Path) -> None:
     assert proj.catch_up(home) > 0
     con = proj.connect(home)
     try:
-        runs = con.execute("SELECT run_id, status, sharpe IS NOT NULL, cagr IS NOT NULL FROM runs ORDER BY run_id").fetchall()
+        runs = con.execute(
+            "SELECT run_id, status, sharpe IS NOT NULL, cagr IS NOT NULL FROM runs ORDER BY run_id"
+        ).fetchall()
         assert runs == [(RUN_A, "succeeded", True, True), (RUN_B, "succeeded", True, True)]
-        reasons = con.execute("SELECT reason, sum(count) FROM rows_dropped WHERE run_id = ? GROUP BY reason", [RUN_B]).fetchall()
+        reasons = con.execute(
+            "SELECT reason, sum(count) FROM rows_dropped WHERE run_id = ? GROUP BY reason", [RUN_B]
+        ).fetchall()
         assert "extreme_return" in {r for r, _ in reasons}
     finally:
         con.close()
 
 
-def test_diff_of_real_runs_names_param_toxic_row_and_first_stage(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_diff_of_real_runs_names_param_toxic_row_and_first_stage(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert diff(["--home", str(home), RUN_A, RUN_B]) == 1
     out = capsys.readouterr().out
     assert "stages (first divergence: ingest)" in out
@@ -76,7 +89,9 @@ def _old_duckdb_python(root: Path) -> Path:
     python = venv / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", OLD_CLIENT], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", OLD_CLIENT], check=True
+        )
     return python
 
 
@@ -88,7 +103,10 @@ def test_a_duckdb_1x_client_opens_the_projection_and_queries_every_view(home: Pa
     proj.catch_up(home)
     python = _old_duckdb_python(Path(__file__).resolve().parents[3])
     out = subprocess.run(
-        [str(python), "-c", _OLD_CLIENT_SCRIPT, str(proj.projection_path(home))], capture_output=True, text=True, timeout=120
+        [str(python), "-c", _OLD_CLIENT_SCRIPT, str(proj.projection_path(home))],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     version, count = out.stdout.split()

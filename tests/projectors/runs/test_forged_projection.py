@@ -76,7 +76,9 @@ def test_each_forged_fact_is_named(home: Path, sql: str, message: str) -> None:
         con.close()
 
 
-def test_bin_tag_refuses_to_promote_a_forged_run_and_appends_nothing(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bin_tag_refuses_to_promote_a_forged_run_and_appends_nothing(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     forge(home, "UPDATE ledger.run_completed SET status = 'succeeded' WHERE run_id = ?", RUN_B)
     forge(home, "UPDATE ledger.metric_logged SET value = 9.0 WHERE run_id = ? AND key = 'sharpe'", RUN_B)
     before = (home / LEDGER_NAME).read_bytes()

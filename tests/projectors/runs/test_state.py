@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 from projectors.errors import UnknownRunError
-from projectors.runs.diff import diff_runs
+from projectors.runs.diff import diff_runs, verdict
 from projectors.runs.state import run_state
-from projectors.runs.diff import verdict
 from schemas.context import InvalidRunIdError
 from tests.support.ledger_factory import RUN_A, RUN_B, RUN_C, Clock, run_events, write
 
@@ -44,10 +43,19 @@ def test_self_diff_is_empty(home: Path) -> None:
 
 def test_param_and_toxic_row_diff_lists_exactly_those_and_their_consequences(home: Path) -> None:
     d = diff_runs(home, RUN_A, RUN_B)
-    keys = {section: [c.key for c in d.section(section)] for section in ("status", "code_version", "config", "params", "inputs", "contracts", "drops", "tags")}
+    keys = {
+        section: [c.key for c in d.section(section)]
+        for section in ("status", "code_version", "config", "params", "inputs", "contracts", "drops", "tags")
+    }
     assert keys == {
-        "status": [], "code_version": [], "config": ["config_hash"], "params": ["selection.top_k"], "inputs": ["prices"],
-        "contracts": ["validate: prices.max_abs_return[ret]"], "drops": ["prices.max_abs_return: extreme return"], "tags": [],
+        "status": [],
+        "code_version": [],
+        "config": ["config_hash"],
+        "params": ["selection.top_k"],
+        "inputs": ["prices"],
+        "contracts": ["validate: prices.max_abs_return[ret]"],
+        "drops": ["prices.max_abs_return: extreme return"],
+        "tags": [],
     }
     assert d.first_divergent_stage == "ingest"  # the toxic row is in the raw data
     (drop,) = d.section("drops")
@@ -55,7 +63,11 @@ def test_param_and_toxic_row_diff_lists_exactly_those_and_their_consequences(hom
     (param,) = d.section("params")
     assert (param.a, param.b) == (10, 12)
     sharpe = next(c for c in d.section("metrics") if c.key == "sharpe")
-    assert sharpe.delta == pytest.approx(-0.08) and sharpe.rel_delta == pytest.approx(-0.08 / 1.05) and sharpe.verdict == "worse"
+    assert (
+        sharpe.delta == pytest.approx(-0.08)
+        and sharpe.rel_delta == pytest.approx(-0.08 / 1.05)
+        and sharpe.verdict == "worse"
+    )
     cagr = next(c for c in d.section("metrics") if c.key == "cagr")
     assert cagr.verdict == "better"
 
@@ -97,8 +109,12 @@ def test_bad_run_ids(home: Path) -> None:
 @pytest.mark.parametrize(
     "key, a, b, expected",
     [
-        ("sharpe", 1.0, 1.2, "better"), ("sharpe@SPY", 1.0, 0.8, "worse"), ("volatility", 0.2, 0.1, "better"),
-        ("max_drawdown", 0.3, 0.2, "better"), ("max_drawdown", -0.3, -0.2, "better"), ("max_drawdown", 0.2, 0.3, "worse"),
+        ("sharpe", 1.0, 1.2, "better"),
+        ("sharpe@SPY", 1.0, 0.8, "worse"),
+        ("volatility", 0.2, 0.1, "better"),
+        ("max_drawdown", 0.3, 0.2, "better"),
+        ("max_drawdown", -0.3, -0.2, "better"),
+        ("max_drawdown", 0.2, 0.3, "worse"),
         ("sessions", 100, 120, "changed"),
     ],
 )

@@ -9,8 +9,8 @@ import pytest
 
 from ledger import LEDGER_NAME, Ledger
 from projectors import projection as proj
-from projectors.runs import tagging
 from projectors.errors import TaggingError, UnknownRunError
+from projectors.runs import tagging
 from schemas.events import RunTaggedData, envelope
 from schemas.settings import TaggingPolicy
 from tests.support.ledger_factory import RUN_A, RUN_B, RUN_C, Clock, run_events, write
@@ -39,7 +39,7 @@ def q(home: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
 
 
 def ledger_tags(home: Path) -> list[tuple[str, str, str]]:
-    lines = [orjson.loads(l) for l in (home / LEDGER_NAME).read_bytes().splitlines()]
+    lines = [orjson.loads(line) for line in (home / LEDGER_NAME).read_bytes().splitlines()]
     return [(o["run_id"], o["data"]["key"], o["data"]["value"]) for o in lines if o["type"] == "RunTagged"]
 
 
@@ -47,8 +47,14 @@ def test_policy_tags_candidates_with_a_reason(home: Path) -> None:
     policy = TaggingPolicy(max_drop_rate=0.0015, min_sharpe=0.8)  # inputs: 1000 + toxic rows
     for run in (RUN_A, RUN_B, RUN_C, FAILED):
         tagging.tag_run(home, run, policy)
-    rows = dict((r, (v, why)) for r, v, why in q(home, "SELECT run_id, value, reason FROM tags_current WHERE key = 'candidate'"))
-    assert rows[RUN_A][0] == "true" and "drop rate 0.00% <= 0.15%" in rows[RUN_A][1] and "sharpe 1.050 >= 0.800" in rows[RUN_A][1]
+    rows = dict(
+        (r, (v, why)) for r, v, why in q(home, "SELECT run_id, value, reason FROM tags_current WHERE key = 'candidate'")
+    )
+    assert (
+        rows[RUN_A][0] == "true"
+        and "drop rate 0.00% <= 0.15%" in rows[RUN_A][1]
+        and "sharpe 1.050 >= 0.800" in rows[RUN_A][1]
+    )
     assert rows[RUN_B] == ("false", "not a candidate: drop rate 0.20% > 0.15%")
     assert rows[RUN_C][0] == "true"
     assert rows[FAILED][0] == "false" and "status failed" in rows[FAILED][1]
@@ -67,7 +73,9 @@ def test_unremedied_error_contract_blocks_candidacy(tmp_path: Path) -> None:
     events = run_events(RUN_A, clock=Clock())
     from schemas.events import DataContractCheckedData
 
-    bad = DataContractCheckedData(contract="prices", tier=2, check="split", status="failed", failed=3, total=10, action="reported")
+    bad = DataContractCheckedData(
+        contract="prices", tier=2, check="split", status="failed", failed=3, total=10, action="reported"
+    )
     write(tmp_path, [*events[:5], envelope(bad, run_id=RUN_A, stage="validate"), *events[5:]])
     (rec,) = tagging.tag_run(tmp_path, RUN_A, TaggingPolicy())
     assert rec.event.data.value == "false" and "1 unremedied error-level contract failures" in rec.event.data.reason  # type: ignore[attr-defined]
@@ -82,19 +90,33 @@ def test_champion_history_promote_promote_rollback(home: Path) -> None:
     (rec,) = tagging.rollback(home, by="user:ann")
     assert rec.event.run_id == RUN_A and rec.event.data.reason == f"rollback from {RUN_B}"  # type: ignore[attr-defined]
     assert holder() == [(RUN_A,)]
-    history = q(home, "SELECT run_id, tagged_by, valid_from, valid_to, is_current FROM tag_history WHERE key = 'alias' AND value = 'champion' ORDER BY seq")
-    assert [(r[0], r[1], r[4]) for r in history] == [(RUN_A, "user:ann", False), (RUN_B, "user:bob", False), (RUN_A, "user:ann", True)]
+    history = q(
+        home,
+        "SELECT run_id, tagged_by, valid_from, valid_to, is_current FROM tag_history WHERE key = 'alias' AND value = 'champion' ORDER BY seq",
+    )
+    assert [(r[0], r[1], r[4]) for r in history] == [
+        (RUN_A, "user:ann", False),
+        (RUN_B, "user:bob", False),
+        (RUN_A, "user:ann", True),
+    ]
     assert history[0][3] == history[1][2] and history[1][3] == history[2][2]
     at = "SELECT run_id FROM tag_history WHERE key = 'alias' AND value = 'champion' AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)"
-    for (run, _, start, _, _) in history:
+    for run, _, start, _, _ in history:
         assert q(home, at, start, start) == [(run,)]  # who was champion at time T
-    assert ledger_tags(home) == [(RUN_A, "alias", "champion"), (RUN_B, "alias", "champion"), (RUN_A, "alias", "champion")]
+    assert ledger_tags(home) == [
+        (RUN_A, "alias", "champion"),
+        (RUN_B, "alias", "champion"),
+        (RUN_A, "alias", "champion"),
+    ]
 
 
 def test_challenger_is_independent_of_champion(home: Path) -> None:
     tagging.promote(home, RUN_A, "champion", by="policy")
     tagging.promote(home, RUN_C, "challenger", by="policy")
-    assert q(home, "SELECT value, run_id FROM tags_current WHERE key = 'alias' ORDER BY value") == [("challenger", RUN_C), ("champion", RUN_A)]
+    assert q(home, "SELECT value, run_id FROM tags_current WHERE key = 'alias' ORDER BY value") == [
+        ("challenger", RUN_C),
+        ("champion", RUN_A),
+    ]
     assert q(home, "SELECT aliases FROM candidates") == []  # no candidate tags yet
     assert tagging.promote(home, RUN_A, "champion", by="policy") == []  # already holds it
 
@@ -130,7 +152,13 @@ def test_a_concurrent_append_makes_the_tagger_decide_again(home: Path, monkeypat
             opened["n"] += 1
             if opened["n"] == 1:  # another writer gets in first
                 with Ledger.open(path) as other:
-                    other.append([envelope(RunTaggedData(key="alias", value="champion", reason="race", by="user:y"), run_id=RUN_B)])
+                    other.append(
+                        [
+                            envelope(
+                                RunTaggedData(key="alias", value="champion", reason="race", by="user:y"), run_id=RUN_B
+                            )
+                        ]
+                    )
             return Ledger.open(path, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(tagging, "Ledger", RacingLedger)
