@@ -143,7 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         done = record.succeeded()
         todo = [pt for pt in points(plan) if pt.key not in done]
         resolved = resolve_points(pipeline, plan, todo)
-        progress = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+
+        def progress(line: str) -> None:
+            print(line, file=sys.stderr, flush=True)
+
         notes: list[str] = []
         if todo:
             executor = open_executor(args.executor, args.workers, args.ray_address)  # a missing extra: one line

@@ -312,7 +312,7 @@ def run_sweep(
         for result in results:
             spec, point, settings = by_run[result.run_id]
             if result.events:
-                ledger.append([parse_event(e) for e in result.events])  # type: ignore[misc]
+                ledger.append([parse_event(e) for e in result.events])
             else:
                 ledger.append(_failed_run(pipeline, settings, spec, result.error or "the worker returned nothing"))
             done.append((result.run_id, point, result.status, result.error))

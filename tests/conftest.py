@@ -37,3 +37,14 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     home = tmp_path_factory.mktemp("prefect-home")
     with prefect_server(home) as url:
         yield url, home
+
+
+@pytest.fixture(scope="session")
+def canary_sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
+    """Acceptance 1's sweep, run once with bin/sweep --executor local: (its home, the --json summary)."""
+    from tests.support.sweeps import CANARY_GRID, sweep_json
+
+    home = tmp_path_factory.mktemp("sweep") / "h"
+    done, summary = sweep_json(home, *CANARY_GRID, "--executor", "local")
+    assert done.returncode == 0, done.stderr[-3000:]
+    return home, summary

@@ -49,7 +49,7 @@ def _read(folder: Path, path: Path) -> pl.DataFrame:
 Market = list[tuple[str, pl.DataFrame]]
 
 #: market data already in memory, by inputs_key: a sweep's executor loads (or receives) it once for many points
-_PRELOADED: ContextVar[Mapping[str, Market]] = ContextVar("preloaded_market", default={})
+_PRELOADED: ContextVar[Mapping[str, Market] | None] = ContextVar("preloaded_market", default=None)
 
 
 def inputs_key(settings: Settings) -> str:
@@ -61,7 +61,7 @@ def inputs_key(settings: Settings) -> str:
 @contextmanager
 def preloaded(markets: Mapping[str, Market]) -> Iterator[None]:
     """Within the block, load() returns these frames for a run whose inputs_key is one of markets' keys."""
-    token = _PRELOADED.set({**_PRELOADED.get(), **markets})
+    token = _PRELOADED.set({**(_PRELOADED.get() or {}), **markets})
     try:
         yield
     finally:
