@@ -11,11 +11,15 @@ ephemeral API a default `--orchestrator prefect` starts under the home is measur
 per-flow and per-task overheads are solved from two pipelines of different lengths (the toy's 2 stages,
 the canary's 8):
   prefect - plain = flow + tasks x per_task
+Cold runs in child processes are what a user feels, but on a shared machine their noise (seconds) hides
+a per-task cost of milliseconds. So the overheads are also solved from warm runs in this one process
+(imports and numba kernels paid once), plain and prefect interleaved, median of --rounds.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -62,9 +66,48 @@ def best(args: list[str], orchestrator: str, repeats: int, api: str | None = Non
     return min(wall(args, orchestrator, api)[0] for _ in range(repeats))
 
 
+def steady(api: str, rounds: int) -> dict[tuple[str, str], float]:
+    """Median seconds of warm in-process runs per (pipeline, orchestrator), interleaved so both see the same load."""
+    from stages.orchestrators import run_with
+    from stages.pipeline import load_pipeline
+    from stages.registry import QUANT_REFERENCE
+
+    pipelines = {"canary": (QUANT_REFERENCE, "canary"), "toy": (load_pipeline(TOY), None)}
+    times: dict[tuple[str, str], list[float]] = {(n, o): [] for n in pipelines for o in ("plain", "prefect")}
+    with tempfile.TemporaryDirectory(prefix="ll-bench-prefect-steady-") as home:
+        for i in range(rounds + 1):  # round 0 warms imports, kernels and the flow definitions
+            for name, (pipeline, profile) in pipelines.items():
+                settings = pipeline.resolve(profile, {})
+                for o in ("plain", "prefect"):
+                    started = time.perf_counter()
+                    run_with(o, pipeline, settings, Path(home), prefect_api=api)
+                    if i:
+                        times[name, o].append(time.perf_counter() - started)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def overheads(figures: dict[tuple[str, str], float], n_canary: int, n_toy: int) -> tuple[float, float]:
+    """(per flow, per task) seconds solved from the two pipelines' prefect - plain differences."""
+    extra_canary = figures["canary", "prefect"] - figures["canary", "plain"]
+    extra_toy = figures["toy", "prefect"] - figures["toy", "plain"]
+    per_task = (extra_canary - extra_toy) / (n_canary - n_toy)
+    return extra_toy - n_toy * per_task, per_task
+
+
+def table(title: str, figures: dict[tuple[str, str], float], n_canary: int, n_toy: int) -> None:
+    print(title)
+    print("pipeline  stages   plain s  prefect s   ratio")
+    for name, n in (("canary", n_canary), ("toy", n_toy)):
+        plain, pref = figures[name, "plain"], figures[name, "prefect"]
+        print(f"{name:<8}  {n:>6}  {plain:8.2f}  {pref:9.2f}  {pref / plain:5.2f}x")
+    per_flow, per_task = overheads(figures, n_canary, n_toy)
+    print(f"prefect overhead against a running server: {per_flow:.2f} s per flow + {per_task * 1000:.0f} ms per task")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--repeats", type=int, default=2, help="runs per configuration; the best is kept (default 2)")
+    p.add_argument("--repeats", type=int, default=2, help="cold runs per configuration; the best is kept (default 2)")
+    p.add_argument("--rounds", type=int, default=5, help="warm in-process rounds; the median is kept (default 5)")
     args = p.parse_args()
     from stages.registry import QUANT_REFERENCE
     from tests.support.prefect_api import prefect_server
@@ -80,19 +123,12 @@ def main() -> None:
             for name, a in (("canary", canary), ("toy", toy))
             for o in ("plain", "prefect")
         }
-    cold, warm = wall(
-        canary, "prefect", runs=2
-    )  # a new home migrates the ephemeral API's database; the next run does not
+        # a new home migrates the ephemeral API's database; the next run in it does not
+        cold, warm = wall(canary, "prefect", runs=2)
+        warm_figures = steady(api, args.rounds)  # last: run_prefect points this process's environment at the server
     n_canary, n_toy = len(QUANT_REFERENCE.stages), 2
-    extra_canary = figures["canary", "prefect"] - figures["canary", "plain"]
-    extra_toy = figures["toy", "prefect"] - figures["toy", "plain"]
-    per_task = (extra_canary - extra_toy) / (n_canary - n_toy)
-    per_flow = extra_toy - n_toy * per_task
-    print("pipeline  stages   plain s  prefect s   ratio")
-    for name, n in (("canary", n_canary), ("toy", n_toy)):
-        plain, pref = figures[name, "plain"], figures[name, "prefect"]
-        print(f"{name:<8}  {n:>6}  {plain:8.2f}  {pref:9.2f}  {pref / plain:5.2f}x")
-    print(f"prefect overhead against a running server: {per_flow:.2f} s per flow + {per_task * 1000:.0f} ms per task")
+    table("cold: one bin/run-pipeline per child process, best of --repeats", figures, n_canary, n_toy)
+    table("warm: in this process, median of --rounds", warm_figures, n_canary, n_toy)
     plain = figures["canary", "plain"]
     for name, took in (("first run in a new home", cold), ("next run in the same home", warm)):
         print(
