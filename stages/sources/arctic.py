@@ -314,3 +314,42 @@ def _bars(df: pl.DataFrame, symbol: str, cfg: ArcticSettings) -> pl.DataFrame:
     if "symbol" not in df.columns:
         df = df.with_columns(pl.lit(symbol, dtype=pl.String).alias("symbol"))
     return df
+
+
+# ------------------------------------------------------------------ rerun
+
+
+def _pinned_problem(lib: Any, library: str, versions: dict[str, int]) -> str | None:
+    """Why recorded versions can no longer be read (pruned or deleted), else None; reads metadata only."""
+    symbols = sorted(versions)
+    items = lib.read_metadata_batch([adb().ReadInfoRequest(s, as_of=versions[s]) for s in symbols]) if symbols else []
+    gone = [f"{s} v{versions[s]}" for s, item in zip(symbols, items, strict=True) if not hasattr(item, "version")]
+    return f"library {library} no longer holds {', '.join(gone[:5])}" if gone else None
+
+
+def rerun_settings(cfg: ArcticSettings, recorded: list[ArcticVersion], load_json: Any) -> tuple[ArcticSettings, str]:
+    """Settings that read exactly the recorded symbol versions: the recorded snapshot while it still holds them,
+    else those versions pinned one by one; and how, for the verdict. ArcticSourceError when they are gone."""
+    pins: list[tuple[int, str, int]] = []
+    how: list[str] = []
+    snapshot_ok = True
+    for loc, version in zip(locations(cfg), recorded, strict=True):
+        lib = _library(loc)
+        wanted = recorded_versions(version, load_json)
+        if version.snapshot is not None:
+            as_snapshot = cfg.model_copy(update={"as_of": version.snapshot, "versions": None})
+            try:
+                holds = resolve_versions(lib, as_snapshot, loc.index) == (wanted, version.snapshot)
+            except ArcticSourceError:
+                holds = False
+            if holds:
+                how.append(f"ArcticDB snapshot {version.snapshot} of library {loc.library}")
+                pins += [(loc.index, s, v) for s, v in sorted(wanted.items())]
+                continue
+        snapshot_ok = False
+        problem = _pinned_problem(lib, loc.library, wanted)
+        if problem is not None:
+            raise ArcticSourceError(f"cannot reproduce the data: {problem}")
+        pins += [(loc.index, s, v) for s, v in sorted(wanted.items())]
+        how.append(f"the recorded versions of {len(wanted)} symbols of ArcticDB library {loc.library}")
+    return (cfg if snapshot_ok else cfg.model_copy(update={"versions": pins})), "; ".join(how)
