@@ -320,8 +320,8 @@ CURRENT_VERSIONS: dict[str, int] = {
 
 #: payload class -> event class, so stages can return payloads and the runner envelopes them
 EVENT_FOR_PAYLOAD: dict[type[Model], type[Envelope]] = {
-    cls.model_fields["data"].annotation: cls
-    for cls in EVENT_TYPES  # type: ignore[misc]
+    cls.model_fields["data"].annotation: cls  # type: ignore[misc]
+    for cls in EVENT_TYPES
 }
 
 
