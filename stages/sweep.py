@@ -325,9 +325,17 @@ def run_sweep(
 
 
 def _failed_run(pipeline: Pipeline, settings: Any, spec: PointSpec, reason: str) -> list[Any]:
+    import inspect
+
+    from stages.artifacts import ArtifactStore
     from stages.runner import run_started
 
-    inputs: list[DataInput] = list(pipeline.inputs(settings)) if pipeline.inputs is not None else []
+    inputs: list[DataInput] = []
+    if pipeline.inputs is not None:
+        if "store" in inspect.signature(pipeline.inputs).parameters:
+            inputs = list(pipeline.inputs(settings, store=ArtifactStore(Path(spec.home) / "artifacts")))
+        else:
+            inputs = list(pipeline.inputs(settings))
     started = run_started(settings, inputs, None, None, spec.sweep, spec.executor)
     return [
         envelope(started, run_id=spec.run_id),
