@@ -48,3 +48,51 @@ def canary_sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[s
     done, summary = sweep_json(home, *CANARY_GRID, "--executor", "local")
     assert done.returncode == 0, done.stderr[-3000:]
     return home, summary
+
+
+@pytest.fixture(scope="session")
+def canary_plain(canary_sweep: tuple[Path, dict[str, object]]) -> str:
+    """bin/run-pipeline with the --sets of acceptance 1's point top_k=5, hurst_window=64, in its home: the run id."""
+    import json
+
+    from tests.support.sweeps import cmd
+
+    home, _ = canary_sweep
+    done = cmd(
+        "run-pipeline", "--home", str(home), "--profile", "canary",
+        "--set", "selection.top_k=5", "--set", "features.hurst_window=64", "--json", "--quiet",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return str(json.loads(done.stdout)["run_id"])
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[str]:
+    """One local Ray instance for the test session (num_cpus=2, loopback only, no dashboard): its GCS address.
+
+    Started in this process, so ray.shutdown() at the end stops every process it started.
+    """
+    import os
+    import shutil
+    import tempfile
+
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    import ray
+
+    from stages.executors.ray_exec import _runtime_env
+
+    temp = tempfile.mkdtemp(prefix="llray-t-", dir="/tmp")
+    context = ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        _node_ip_address="127.0.0.1",
+        _temp_dir=temp,
+        runtime_env=_runtime_env(),
+        log_to_driver=False,
+        logging_level="ERROR",
+    )
+    try:
+        yield str(context.address_info["gcs_address"])
+    finally:
+        ray.shutdown()
+        shutil.rmtree(temp, ignore_errors=True)

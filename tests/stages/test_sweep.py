@@ -74,19 +74,15 @@ def test_the_sweeps_and_sweep_runs_views_answer(canary_sweep: tuple[Path, dict[s
     assert [r["run_id"] for r in summary["runs"]] == [r["run_id"] for r in runs]
 
 
-def test_a_sweep_point_equals_bin_run_pipeline_with_the_same_sets(canary_sweep: tuple[Path, dict[str, Any]]) -> None:
+def test_a_sweep_point_equals_bin_run_pipeline_with_the_same_sets(
+    canary_sweep: tuple[Path, dict[str, Any]], canary_plain: str
+) -> None:
     home, summary = canary_sweep
     point = next(r for r in summary["runs"] if r["point_text"] == "features.hurst_window=64 selection.top_k=5")
-    done = cmd(
-        "run-pipeline", "--home", str(home), "--profile", "canary",
-        "--set", "selection.top_k=5", "--set", "features.hurst_window=64", "--json", "--quiet",
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    plain = json.loads(done.stdout)["run_id"]
     by_run = {e.run_id: e.data for e in started(home)}
-    assert by_run[point["run_id"]].config_hash == by_run[plain].config_hash
-    assert outputs(home, point["run_id"]) == outputs(home, plain) != []
-    diff = cmd("diff", "--home", str(home), point["run_id"], plain)
+    assert by_run[point["run_id"]].config_hash == by_run[canary_plain].config_hash
+    assert outputs(home, point["run_id"]) == outputs(home, canary_plain) != []
+    diff = cmd("diff", "--home", str(home), point["run_id"], canary_plain)
     assert diff.returncode == 0, diff.stdout + diff.stderr
     assert "execution detail" in diff.stdout and "sweep" in diff.stdout
 

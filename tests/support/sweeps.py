@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 #: acceptance 1's grid, word for word
 CANARY_GRID = ["--profile", "canary", "--grid", "selection.top_k=5,10", "--grid", "features.hurst_window=64,128"]
 
-#: a fast pipeline: n numbers, "sharpe" = n; n == 3 fails until the marker exists; die=1 kills its worker (SIGKILL)
+#: a fast pipeline: n numbers, "sharpe" = n; n == 3 fails until the marker exists; die=1 SIGKILLs its own worker
+#: process once (the retry succeeds), die=2 every time until the marker exists
 FLAKY = '''
 import os
 import signal
@@ -34,7 +35,9 @@ class P(BaseModel):
 def make(*, settings: P) -> StageResult:
     """n numbers; fails for n == 3 until the marker exists; die kills the process unless the marker exists."""
     blocked = not (settings.marker and Path(settings.marker).exists())
-    if settings.die and blocked:
+    once = Path(f"{settings.marker}.died-n{settings.n}")
+    if (settings.die == 1 and not once.exists()) or (settings.die == 2 and blocked):
+        once.write_text(str(os.getpid()))
         os.kill(os.getpid(), signal.SIGKILL)
     if settings.n == 3 and blocked:
         raise RuntimeError("n=3 fails until the marker exists")
