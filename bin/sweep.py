@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
@@ -127,6 +128,29 @@ def _print(table: list[dict[str, Any]], summary: dict[str, Any], promote: str | 
         print(f"\npromote the best as challenger:\n  {promote}")
 
 
+def _execute(args: Any, plan: Any, sweep_id: str, pipeline: Any, resolved: Any, already: int, progress: Any) -> Any:
+    """Open the executor, run the points through the driver (the one writer), close the executor."""
+    from stages.executors import open_executor
+    from stages.sweep import run_sweep, specs_for
+
+    executor = open_executor(args.executor, args.workers, args.ray_address)  # a missing extra: one line
+    try:
+        specs = specs_for(plan, sweep_id, args.home, executor.info, resolved)
+        progress(f"sweep {sweep_id}: {len(specs)} of {plan.points} points on {executor.info.name}")
+        return run_sweep(
+            args.home,
+            specs,
+            resolved,
+            executor.run(specs),
+            pipeline=pipeline,
+            total_points=plan.points,
+            already=already,
+            progress=progress,
+        )
+    finally:
+        executor.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = _build_parser()
     args = p.parse_args(argv)
@@ -135,8 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from projectors.runs.sweeps import promote_command, sweep_summary, sweep_table
         from projectors.runs.workflow import after_run
         from schemas.settings import Settings, TaggingPolicy
-        from stages.executors import open_executor
-        from stages.sweep import load_for, points, resolve_points, run_sweep, specs_for
+        from stages.sweep import load_for, points, resolve_points
 
         plan, sweep_id, record = _plan(args)
         pipeline = load_for(plan)
@@ -149,22 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         notes: list[str] = []
         if todo:
-            executor = open_executor(args.executor, args.workers, args.ray_address)  # a missing extra: one line
-            try:
-                specs = specs_for(plan, sweep_id, args.home, executor.info, resolved)
-                progress(f"sweep {sweep_id}: {len(specs)} of {plan.points} points on {executor.info.name}")
-                outcome = run_sweep(
-                    args.home,
-                    specs,
-                    resolved,
-                    executor.run(specs),
-                    pipeline=pipeline,
-                    total_points=plan.points,
-                    already=len(done),
-                    progress=progress,
-                )
-            finally:
-                executor.close()
+            # stdout is for the summary: engines that print (Ray's worker-death notices) go to stderr with the progress
+            with contextlib.redirect_stdout(sys.stderr):
+                outcome = _execute(args, plan, sweep_id, pipeline, resolved, len(done), progress)
             settings = resolved[0][1]
             policy = settings.tagging if isinstance(settings, Settings) else pipeline.policy
             if policy is not None and not isinstance(policy, TaggingPolicy):

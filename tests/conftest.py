@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 from tests.support.ledger_factory import RUN_A, RUN_B, Clock, run_events, write
 
 ROOT = Path(__file__).resolve().parents[1]
+# before anything imports ray: Ray otherwise binds every interface and advertises the machine's address
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 
 @pytest.fixture(scope="session")
@@ -72,11 +75,9 @@ def ray_cluster() -> Iterator[str]:
 
     Started in this process, so ray.shutdown() at the end stops every process it started.
     """
-    import os
     import shutil
     import tempfile
 
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray
 
     from stages.executors.ray_exec import _runtime_env
