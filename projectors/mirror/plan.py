@@ -257,6 +257,11 @@ def run_tags(run: RunFold, aliases: list[str]) -> dict[str, str]:
             tags["ledger.orchestrator"] = d.orchestrator.name
             if d.orchestrator.flow_run_id:
                 tags["prefect.flow_run_id"] = d.orchestrator.flow_run_id
+        if d.sweep is not None:
+            tags["ledger.sweep_id"] = d.sweep.id
+            tags["ledger.sweep_point"] = json.dumps(d.sweep.point, sort_keys=True)[:5000]
+        if d.executor is not None:
+            tags["ledger.executor"] = d.executor.name
         if d.code_version.git_sha:
             tags["mlflow.source.git.commit"] = d.code_version.git_sha
     if run.completed is not None:

@@ -204,3 +204,15 @@ def test_workers_2_runs_points_in_worker_processes_with_the_same_outputs(flaky_f
     for r in procs["runs"]:
         assert outputs(home, r["run_id"]) == outputs(home, by_point[r["point_text"]])
         assert cmd("diff", "--home", str(home), by_point[r["point_text"]], r["run_id"]).returncode == 0
+
+
+def test_the_mlflow_mirror_tags_a_sweep_run_with_its_sweep_point_and_executor(
+    canary_sweep: tuple[Path, dict[str, Any]],
+) -> None:
+    from projectors.mirror.plan import RunFold, run_tags
+
+    home, summary = canary_sweep
+    event = next(e for e in started(home) if e.data.sweep is not None and e.data.sweep.id == summary["sweep_id"])
+    tags = run_tags(RunFold(run_id=str(event.run_id), started=event), [])
+    assert tags["ledger.sweep_id"] == summary["sweep_id"] and tags["ledger.executor"] == "local"
+    assert json.loads(tags["ledger.sweep_point"]) == event.data.sweep.point  # type: ignore[union-attr]
