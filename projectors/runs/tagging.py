@@ -145,16 +145,23 @@ def tag_run(home: Path, run_id: str, policy: TaggingPolicy | None = None) -> lis
 
     Without a policy, the one the run was configured with (policy_of_run).
     """
+    return tag_runs(home, [run_id], policy)
+
+
+def tag_runs(home: Path, run_ids: list[str], policy: TaggingPolicy | None = None) -> list[Recorded]:
+    """tag_run for several runs (a sweep's): one catch-up, one decision pass, one append of every changed verdict."""
 
     def decide(con: duckdb.DuckDBPyConnection) -> list[Envelope]:
-        _require_facts(home, con, run_id)
-        ok, reason = evaluate(con, run_id, policy if policy is not None else policy_of_run(con, run_id))
-        value = "true" if ok else "false"
-        if _current(con, run_id, "candidate") == (value, "policy"):
-            return []
-        return [_tag(run_id, "candidate", value, reason, "policy")]
+        out = []
+        for run_id in run_ids:
+            _require_facts(home, con, run_id)
+            ok, reason = evaluate(con, run_id, policy if policy is not None else policy_of_run(con, run_id))
+            value = "true" if ok else "false"
+            if _current(con, run_id, "candidate") != (value, "policy"):
+                out.append(_tag(run_id, "candidate", value, reason, "policy"))
+        return out
 
-    return _decide_and_append(home, decide)
+    return _decide_and_append(home, decide) if run_ids else []
 
 
 def decide_pending(home: Path, skip: set[str] | None = None) -> list[Recorded]:
@@ -176,10 +183,7 @@ def decide_pending(home: Path, skip: set[str] | None = None) -> list[Recorded]:
         ]
     finally:
         con.close()
-    out: list[Recorded] = []
-    for run_id in pending:
-        out += tag_run(home, run_id)
-    return out
+    return tag_runs(home, pending)
 
 
 # ------------------------------------------------------------------ aliases and free tags

@@ -100,3 +100,30 @@ def test_a_missing_ray_is_one_line_naming_the_extra(tmp_path: Path, monkeypatch:
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
     with pytest.raises(RayMissingError, match=r"pip install '\.\[ray\]'"):
         open_executor("ray", 2)
+
+
+def test_the_market_goes_into_the_object_store_once_per_distinct_input(
+    ray_cluster: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow as pa
+    import ray
+
+    from schemas.events import Executor
+    from stages.executors.ray_exec import RayExecutor
+    from stages.sweep import load_for, make_plan, new_sweep_id, parse_grid, points, rank_of, resolve_points, specs_for
+
+    plan = make_plan(
+        "stages.registry:QUANT_REFERENCE", "canary", parse_grid(["selection.top_k=5,10"]), [1, 2], {}, rank_of("sharpe")
+    )
+    resolved = resolve_points(load_for(plan), plan, points(plan))
+    specs = specs_for(plan, new_sweep_id(), tmp_path, Executor(name="ray", workers=2), resolved)
+    executor = RayExecutor(2)  # joins the session's instance (this process holds it)
+    puts: list[Any] = []
+    real_put = ray.put
+    monkeypatch.setattr(ray, "put", lambda value, **kw: puts.append(value) or real_put(value, **kw))
+    markets: dict[str, Any] = {}
+    keys = [executor._market(spec, markets)[0] for spec in specs]
+    executor.close()
+    assert len(specs) == 4 and len(set(keys)) == 2 and len(puts) == 2  # two seeds: two markets, each put once
+    assert all(isinstance(table, pa.Table) for market in puts for _, table in market)
+    assert ray.is_initialized()  # closing an executor that joined a running instance leaves it running
