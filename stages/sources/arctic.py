@@ -41,7 +41,7 @@ class JsonStore(Protocol):
 def adb() -> Any:
     """The arcticdb module, quiet below warnings, or ArcticUnavailableError naming the extra."""
     try:
-        import arcticdb
+        import arcticdb  # type: ignore[import-untyped]
     except ImportError as exc:
         raise ArcticUnavailableError("ArcticDB is not installed: pip install '.[arctic]'") from exc
     arcticdb.config.set_log_level("WARN")
