@@ -134,6 +134,9 @@ def test_rerun_without_the_snapshot_reads_the_recorded_versions(
     assert rerun_main(["--home", str(home), SNAP, "--quiet", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["reproduced"] and "recorded versions of 13 symbols" in report["data_version"]
+    pinned = started(home, report["run_id"]).data
+    assert pinned.rerun_of == SNAP and pinned.inputs[0].arctic is not None and pinned.inputs[0].arctic.pinned
+    assert pinned.inputs[0].sha256 == started(home, SNAP).data.inputs[0].sha256  # the same symbol versions
 
 
 def test_preflight_names_unreadable_store_missing_library_and_benchmark_in_one_error(
