@@ -330,3 +330,25 @@ def test_as_of_a_version_number_or_a_timestamp(tmp_path: Path) -> None:
     assert problems == [
         "library m: as-of 'nosuch' is neither a snapshot of the library, a version number nor an ISO timestamp"
     ]
+
+
+def test_a_rerun_of_versions_pruned_since_is_refused_naming_them(tmp_path: Path) -> None:
+    from schemas.events import ArcticVersion
+    from schemas.settings import ArcticSettings
+    from stages.sources import arctic
+
+    store = tmp_path / "lmdb"
+    lib = arctic.open_store(f"lmdb://{store}").get_library("m", create_if_missing=True)
+    frame = pl.DataFrame({"close": [1.0]}).to_pandas()
+    lib.write("SPY", frame)
+    lib.write("SPY", frame)
+    uri = f"arcticdb+lmdb://{store}?library=m"
+    recorded = ArcticVersion(
+        uri=uri, library="m", count=1, symbols_sha256=arctic.versions_sha256({"SPY": 0}), symbols={"SPY": 0}
+    )
+    cfg = ArcticSettings(uris=[uri])
+    pinned, how = arctic.rerun_settings(cfg, [recorded], None)
+    assert pinned.versions == [(0, "SPY", 0)] and "recorded versions of 1 symbols" in how
+    lib.delete("SPY", versions=0)
+    with pytest.raises(arctic.ArcticSourceError, match="library m no longer holds SPY v0"):
+        arctic.rerun_settings(cfg, [recorded], None)
