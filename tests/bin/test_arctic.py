@@ -352,3 +352,16 @@ def test_a_rerun_of_versions_pruned_since_is_refused_naming_them(tmp_path: Path)
     lib.delete("SPY", versions=0)
     with pytest.raises(arctic.ArcticSourceError, match="library m no longer holds SPY v0"):
         arctic.rerun_settings(cfg, [recorded], None)
+
+
+def test_one_arctic_instance_per_lmdb_path_with_a_map_size_that_fits(tmp_path: Path) -> None:
+    from stages.sources import arctic
+
+    store = tmp_path / "lmdb"
+    first = arctic.open_store(f"lmdb://{store}", incoming_bytes=10_000_000)
+    assert arctic.open_store(f"lmdb://{store}/") is first
+    assert arctic.open_store(f"lmdb://{store}?map_size=2GB") is first  # the path decides, not the options
+    assert arctic.fitting_map_size(tmp_path / "none") == "64MB"
+    assert arctic.fitting_map_size(tmp_path / "none", 10_000_000) == "144MB"
+    held = int(arctic.fitting_map_size(store).removesuffix("MB"))
+    assert held >= 64 + 2 * sum(p.stat().st_size for p in store.rglob("*.mdb")) // 1_000_000
