@@ -291,7 +291,7 @@ def test_a_long_version_list_is_an_artifact_the_ledger_records_and_a_rerun_reads
     home, _, uri = arctic_runs
     monkeypatch.setattr(arctic, "INLINE_SYMBOLS", 5)
     run_id = "20261202-000000-arc3"
-    assert run_main(["--home", str(home), "--source", uri, "--as-of", "v1", "--run-id", run_id, "--quiet"]) == 0
+    assert run_main(["--home", str(home), "--source", uri, "--run-id", run_id, "--quiet"]) == 0
     version = started(home, run_id).data.inputs[0].arctic
     assert version is not None and version.symbols is None and version.symbols_ref is not None
     listed = arctic.recorded_versions(version, ArtifactStore(home / ARTIFACTS_DIR).get_json)
@@ -299,6 +299,10 @@ def test_a_long_version_list_is_an_artifact_the_ledger_records_and_a_rerun_reads
     with Ledger.open(home, readonly=True) as ledger:
         written = [e for e in ledger.read() if isinstance(e, ArtifactWritten) and e.run_id == run_id]
     assert version.symbols_ref.hash in {e.data.hash for e in written}
+    from bin.verify import main as verify_main
+
+    capsys.readouterr()
+    assert verify_main(["--home", str(home)]) == 0  # the listing's file is checked like any artifact
     capsys.readouterr()
     assert rerun_main(["--home", str(home), run_id, "--quiet"]) == 0
     assert "reproduced: identical stage outputs" in capsys.readouterr().out
