@@ -129,9 +129,14 @@ def test_rerun_without_the_snapshot_reads_the_recorded_versions(
 
     home, store, _ = arctic_runs
     lib = open_store(f"lmdb://{store}").get_library("market")
+    held = {sv.symbol: sv.version for sv in lib.list_versions(snapshot="v1")}
     lib.delete_snapshot("v1")
     lib.snapshot("v1")  # the same name now holds SPY v1: no longer what the run read
-    assert rerun_main(["--home", str(home), SNAP, "--quiet", "--json"]) == 0
+    try:
+        assert rerun_main(["--home", str(home), SNAP, "--quiet", "--json"]) == 0
+    finally:
+        lib.delete_snapshot("v1")
+        lib.snapshot("v1", versions=held)
     report = json.loads(capsys.readouterr().out)
     assert report["reproduced"] and "recorded versions of 13 symbols" in report["data_version"]
     pinned = started(home, report["run_id"]).data
