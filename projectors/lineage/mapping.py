@@ -35,6 +35,7 @@ from projectors.lineage.facets import (
     LedgerlineRowsDroppedRunFacet,
     LedgerlineRunFacet,
 )
+from projectors.lineage.serialize import Serializer
 from schemas.events import (
     ArtifactRef,
     ArtifactWritten,
@@ -94,6 +95,7 @@ class _Run:
     source_inputs: list[InputDataset] | None = None
     output_ds: dict[str, OutputDataset] = dataclasses.field(default_factory=dict)  # artifact hash -> dataset
     dataset_facets: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    remembered: list[Any] = dataclasses.field(default_factory=list)  # what the serializer memoizes for this run
 
 
 class Parquet:
@@ -147,10 +149,18 @@ class Parquet:
 class Fold:
     """The state of the runs still open, and the OpenLineage events each new ledger line completes."""
 
-    def __init__(self, home: Path, namespace: str = DEFAULT_NAMESPACE, parquet: Parquet | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        namespace: str = DEFAULT_NAMESPACE,
+        parquet: Parquet | None = None,
+        serializer: Serializer | None = None,
+    ) -> None:
         self.home = Path(home)
         self.namespace = namespace
         self.parquet = parquet or Parquet()
+        #: the shared objects below are remembered by it (converted once); None: nothing to tell
+        self.serializer = serializer
         self.runs: dict[str, _Run] = {}
         self._jobs: dict[str, Job] = {}  # job name -> Job (with its jobType facet), the same for the whole fold
         self._dirs: dict[Path, Path] = {}  # artifact folder -> resolved
@@ -223,6 +233,14 @@ class Fold:
             return self._complete(event, run)
         return []
 
+    def _shared(self, run: _Run | None, obj: Any) -> Any:
+        """obj, which later events reuse unchanged: the serializer converts it once (until the run ends)."""
+        if self.serializer is not None:
+            self.serializer.remember(obj)
+            if run is not None:
+                run.remembered.append(obj)
+        return obj
+
     # ------------------------------------------------------------ events
 
     def _complete(self, event: RunCompleted, run: _Run) -> list[RunEvent]:
@@ -235,6 +253,10 @@ class Fold:
             out.append(self._event(RunState.FAIL, event, run, stage, self._stage_inputs(run, stage, True), [], error))
         run.stages.clear()
         del self.runs[run.run_id]
+        if self.serializer is not None:
+            for obj in run.remembered:
+                self.serializer.forget(obj)
+            run.remembered.clear()
         failed = status != "succeeded"
         error = None
         if failed:
@@ -273,14 +295,17 @@ class Fold:
         }
         if stage is not None:
             if run.parent is None:
-                run.parent = parent_run.ParentRunFacet(
-                    run=parent_run.Run(runId=run.uuid),
-                    job=parent_run.Job(namespace=self.namespace, name=run.pipeline),
-                    root=parent_run.Root(
-                        run=parent_run.RootRun(runId=run.uuid),
-                        job=parent_run.RootJob(namespace=self.namespace, name=run.pipeline),
+                run.parent = self._shared(
+                    run,
+                    parent_run.ParentRunFacet(
+                        run=parent_run.Run(runId=run.uuid),
+                        job=parent_run.Job(namespace=self.namespace, name=run.pipeline),
+                        root=parent_run.Root(
+                            run=parent_run.RootRun(runId=run.uuid),
+                            job=parent_run.RootJob(namespace=self.namespace, name=run.pipeline),
+                        ),
+                        producer=PRODUCER,
                     ),
-                    producer=PRODUCER,
                 )
             facets["parent"] = run.parent
             if stage.dropped and state != RunState.START:
@@ -299,7 +324,8 @@ class Fold:
                 jobType="PIPELINE" if stage is None else "STAGE",
                 producer=PRODUCER,
             )
-            job = self._jobs[name] = Job(namespace=self.namespace, name=name, facets={"jobType": job_type})
+            job = Job(namespace=self.namespace, name=name, facets={"jobType": job_type})
+            self._jobs[name] = self._shared(None, job)
         return RunEvent(
             eventType=state,
             eventTime=event.ts.isoformat(),
@@ -333,7 +359,7 @@ class Fold:
                 InputDataset(namespace=DATASET_NAMESPACE, name=src.name, facets=facets, inputFacets=input_facets)
             )
         if not checks:
-            run.source_inputs = out
+            run.source_inputs = [self._shared(run, ds) for ds in out]
         return out
 
     def _stage_inputs(self, run: _Run, stage: _Stage, terminal: bool) -> list[InputDataset]:
@@ -381,17 +407,17 @@ class Fold:
         stats = output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
             rowCount=ref.rows, size=size, producer=PRODUCER
         )
-        out = run.output_ds[key] = OutputDataset(
+        out = OutputDataset(
             namespace=DATASET_NAMESPACE,
             name=str(path),
             facets=self._facets(run, ref, path, described),
             outputFacets={"outputStatistics": stats},
         )
+        run.output_ds[key] = self._shared(run, out)
         return out
 
-    @staticmethod
     def _facets(
-        run: _Run, ref: ArtifactRef, path: Path, described: tuple[list[tuple[str, str]], dict[str, int]] | None
+        self, run: _Run, ref: ArtifactRef, path: Path, described: tuple[list[tuple[str, str]], dict[str, int]] | None
     ) -> dict[str, Any]:
         """The version and schema facets of an artifact, built once per run and artifact."""
         key = f"{ref.hash}\0{path}"
@@ -408,6 +434,8 @@ class Fold:
                 for i, (n, t) in enumerate(described[0])
             ]
             facets["schema"] = schema_dataset.SchemaDatasetFacet(fields=fields, producer=PRODUCER)
+        for facet in facets.values():
+            self._shared(run, facet)
         return facets
 
     def _path(self, run: _Run, ref: ArtifactRef) -> Path:

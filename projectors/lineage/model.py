@@ -165,7 +165,7 @@ class OpenLineageModel(ReadModel):
     def _run(self, ledger: Path, state: LineageState | None, sink: _Sink, progress: Progress) -> int:
         from projectors.lineage.mapping import Fold
 
-        fold = Fold(self.home, self.namespace)
+        fold = Fold(self.home, self.namespace, serializer=sink.serializer)
         start = state.seq if state else 0
         emitted = state.events if state else 0
         sent = state.sent if state else 0
@@ -202,6 +202,9 @@ class OpenLineageModel(ReadModel):
 
 
 class _Sink:
+    #: the sink's serializer, if it has one: the fold tells it which objects later events share
+    serializer: Any = None
+
     def emit(self, event: Any, done: LineageState | None) -> None:
         raise NotImplementedError
 
@@ -225,7 +228,7 @@ class _FileSink(_Sink):
     """
 
     def __init__(self, model: OpenLineageModel, state: LineageState | None, rebuild: bool) -> None:
-        from projectors.lineage.serialize import to_json
+        from projectors.lineage.serialize import Serializer
 
         assert model.file is not None
         self.model, self.final, self.rebuild = model, model.file, rebuild
@@ -239,7 +242,8 @@ class _FileSink(_Sink):
             )
         self.out = open(self.target, "ab")  # noqa: SIM115 (held for the whole replay, closed in close())
         self.out.truncate(keep)  # drop a torn tail (or, with no position, everything) before appending
-        self.to_json = to_json
+        self.serializer = Serializer()
+        self.to_json = self.serializer.to_json
         self.buffer: list[builtins.bytes] = []
         self.dirty = False
         self.swapped = not rebuild
