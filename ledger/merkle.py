@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import struct
+from collections.abc import Callable, Iterable, Sequence
+from operator import itemgetter
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
+HASH_SIZE = 32
+_digest = type(hashlib.sha256()).digest  # unbound: map() calls it in C, no Python frame per hash
+_leaf_prefix = b"\x00".__add__
+_node_prefix = b"\x01".__add__
+_pair = struct.Struct(f"{2 * HASH_SIZE}s")
 
 
 def leaf_hash(entry: bytes) -> bytes:
@@ -16,6 +23,21 @@ def leaf_hash(entry: bytes) -> bytes:
 def node_hash(left: bytes, right: bytes) -> bytes:
     """SHA-256(0x01 || left || right)."""
     return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def hash_leaves(entries: Iterable[bytes]) -> bytes:
+    """The leaf hashes of entries, concatenated (32 bytes each): the same as leaf_hash per entry, in bulk."""
+    return b"".join(map(_digest, map(hashlib.sha256, map(_leaf_prefix, entries))))
+
+
+def hash_pairs(hashes: bytes | memoryview) -> bytes:
+    """The node hashes of consecutive pairs of concatenated 32-byte hashes (an odd last one is left out), concatenated.
+
+    One level up of a complete-subtree level: node i = node_hash(hashes[2i], hashes[2i + 1]).
+    """
+    whole = len(hashes) - len(hashes) % (2 * HASH_SIZE)
+    pairs = map(itemgetter(0), _pair.iter_unpack(hashes[:whole]))
+    return b"".join(map(_digest, map(hashlib.sha256, map(_node_prefix, pairs))))
 
 
 def split(n: int) -> int:
@@ -52,6 +74,63 @@ def inclusion_path(index: int, hashes: Sequence[bytes]) -> list[bytes]:
     if index < k:
         return inclusion_path(index, hashes[:k]) + [root_of_hashes(hashes[k:])]
     return inclusion_path(index - k, hashes[k:]) + [root_of_hashes(hashes[:k])]
+
+
+def inclusion_path_by(index: int, size: int, subtree: Callable[[int, int], bytes]) -> list[bytes]:
+    """PATH(index, D[size]) given subtree(a, b) = MTH(D[a:b]): only O(log n) subtree roots are asked for.
+
+    Every range asked for either is a complete subtree (b - a a power of two, a a multiple of it) or ends at size.
+    """
+    if not 0 <= index < size:
+        raise ValueError(f"leaf index {index} outside a tree of {size}")
+    path: list[bytes] = []
+    lo, hi = 0, size
+    while hi - lo > 1:
+        k = split(hi - lo)
+        if index < lo + k:
+            path.append(subtree(lo + k, hi))
+            hi = lo + k
+        else:
+            path.append(subtree(lo, lo + k))
+            lo += k
+    return path[::-1]
+
+
+def consistency_path_by(m: int, n: int, subtree: Callable[[int, int], bytes]) -> list[bytes]:
+    """PROOF(m, D[n]) given subtree(a, b) = MTH(D[a:b]), as inclusion_path_by."""
+    if not 0 < m <= n:
+        raise ValueError(f"old size {m} outside 1..{n}")
+    path: list[bytes] = []
+    lo, hi, complete = 0, n, True
+    while m != hi - lo:
+        k = split(hi - lo)
+        if m <= k:
+            path.append(subtree(lo + k, hi))
+            hi = lo + k
+        else:
+            path.append(subtree(lo, lo + k))
+            lo, m, complete = lo + k, m - k, False
+    if not complete:
+        path.append(subtree(lo, hi))
+    return path[::-1]
+
+
+def subtree_root_by(a: int, b: int, complete: Callable[[int, int], bytes]) -> bytes:
+    """MTH(D[a:b]) from complete(level, index), the root of the complete subtree of 2**level leaves at index.
+
+    a must be a multiple of the largest power of two not above b - a (true of every range the proofs ask for).
+    """
+    if a >= b:
+        return EMPTY_ROOT
+    roots = []
+    while a < b:
+        level = (b - a).bit_length() - 1
+        roots.append(complete(level, a >> level))
+        a += 1 << level
+    r = roots.pop()
+    while roots:
+        r = node_hash(roots.pop(), r)
+    return r
 
 
 def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
