@@ -8,8 +8,9 @@ many leaves, where the last one's line ends and its stated hash, the size the le
 at that size. An update reads only the lines appended since and appends to each file; a ledger rewritten
 under the tree (the last covered line no longer where and what it was) is noticed and the tree rebuilt;
 levels that are missing, torn or stale (tree.json's size is not theirs, or the root they give is not the
-one recorded) are rebuilt from the leaves. Every file is fsynced before tree.json points past its old end,
-and bytes past where tree.json points are cut off before appending. All of it is derived: deleting the
+one recorded), or that give a proof which does not verify against the root, are rebuilt from the leaves.
+The leaf file is fsynced before tree.json points past its old end (the levels are checked instead), and
+bytes past where tree.json points are cut off before appending. All of it is derived: deleting the
 files costs one full pass, never a fact.
 """
 
@@ -20,12 +21,14 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from ledger.chain import seq_and_hash
 from ledger.fsio import lock_file, write_bytes_atomic
 from ledger.home import LEDGER_NAME, TREE_STATE_NAME
 from ledger.lines import iter_chunks
 from ledger.merkle import (
+    EMPTY_ROOT,
     HASH_SIZE,
     consistency_path_by,
     hash_leaves,
@@ -38,6 +41,7 @@ from ledger.merkle import (
 )
 from ledger.reader import line_at, snapshot_end
 
+T = TypeVar("T")
 LEAVES_NAME = "tree.leaves"
 LEVEL_PREFIX = "tree.level-"
 LOCK_NAME = "tree.lock"
@@ -146,12 +150,18 @@ class Tree:
         write_bytes_atomic(self.state_path, json.dumps(dataclasses.asdict(state)).encode())
 
     def _append(self, level: int, keep: int, new: bytes) -> None:
-        """Cut the level's file to its first keep hashes, append new, fsync."""
+        """Cut the level's file to its first keep hashes and append new; the leaf file (level 0) is fsynced.
+
+        The levels above are not (an fsync each would cost more than the update): after a crash they may
+        be short or hold garbage, which the length and root checks on load and the check of every proof
+        against the root notice, and they are rebuilt from the leaves.
+        """
         with open(self.level_path(level), "ab") as f:
             f.truncate(keep * HASH_SIZE)
             f.write(new)
-            f.flush()
-            os.fsync(f.fileno())
+            if level == 0:
+                f.flush()
+                os.fsync(f.fileno())
 
     def _extend_levels(self, old: int, new: int, leaves_from: int, leaves: bytes) -> None:
         """Append to every level the complete subtrees that growing from old to new leaves completes.
@@ -234,13 +244,17 @@ class Tree:
         self._write_state(state)
         return state
 
-    def _cover(self, size: int) -> None:
-        """Make sure the files cover at least size leaves (one update per object, more only when asked beyond it)."""
+    def _cover(self, size: int) -> int:
+        """Make sure the files cover at least size leaves (one update per object, more only when asked beyond it).
+
+        Returns the size they cover.
+        """
         if self._covered is None or self._covered.size < size:
             self.update()
         assert self._covered is not None
         if self._covered.size < size:
             raise ValueError(f"the ledger has {self._covered.size} lines, not {size}")
+        return self._covered.size
 
     # -- reading ---------------------------------------------------------------------------------------------
 
@@ -255,12 +269,23 @@ class Tree:
 
     def root(self, size: int | None = None) -> tuple[int, bytes]:
         """(size, root) of the tree of the first size lines (the whole ledger when None), from O(log n) hashes."""
-        if size is None:
-            size = self.update()
-        else:
-            self._cover(size)
-        with _Reader(self) as r:
-            return size, r.subtree(0, size)
+        head = self.update() if size is None else self._cover(size)
+        assert self._covered is not None
+        head_root = bytes.fromhex(self._covered.root) if head else EMPTY_ROOT  # checked against the files on load
+        if size is None or size == head:
+            return head, head_root
+        if size == 0:
+            return 0, EMPTY_ROOT
+
+        def build() -> bytes:  # an older size's root, checked by a consistency proof to the head
+            with _Reader(self) as r:
+                old_root = r.subtree(0, size)
+                proof = consistency_path_by(size, head, r.subtree)
+            if not verify_consistency(size, head, old_root, head_root, proof):
+                raise TreeCacheError(f"the tree files give a root at size {size} not consistent with the head")
+            return old_root
+
+        return size, self._checked(build)
 
     def inclusion(self, seq: int, size: int) -> list[bytes]:
         """The inclusion proof of line seq in the tree of the first size lines, checked against that tree's root."""
@@ -290,7 +315,7 @@ class Tree:
 
         return self._checked(build)
 
-    def _checked(self, build: Callable[[], list[bytes]]) -> list[bytes]:
+    def _checked(self, build: Callable[[], T]) -> T:
         """build(); when the files turn out torn or inconsistent, rebuild the levels from the leaves and build again."""
         try:
             return build()
