@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
-from collections.abc import Callable, Iterable, Sequence
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from operator import itemgetter
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -38,6 +40,48 @@ def hash_pairs(hashes: bytes | memoryview) -> bytes:
     whole = len(hashes) - len(hashes) % (2 * HASH_SIZE)
     pairs = map(itemgetter(0), _pair.iter_unpack(hashes[:whole]))
     return b"".join(map(_digest, map(hashlib.sha256, map(_node_prefix, pairs))))
+
+
+def complete_levels(leaves: bytes) -> Iterator[bytes]:
+    """The leaf hashes, then level by level the roots of the complete subtrees they form (concatenated hashes).
+
+    Level k of leaves that start at a multiple of 2**k (the caller's to ensure) are that level's entries
+    from index first >> k of the whole tree's.
+    """
+    level = leaves
+    while level:
+        yield level
+        level = hash_pairs(level) if len(level) >= 2 * HASH_SIZE else b""
+
+
+def hash_file_lines(fd: int, start: int, end: int, chunk: int = 4 << 20) -> bytes:
+    """The leaf hashes of the complete lines in bytes [start, end) of the open file fd (start at a line start)."""
+    parts, pos, rest = [], start, b""
+    while pos < end:
+        data = os.pread(fd, min(chunk, end - pos), pos)
+        if not data:
+            break
+        pos += len(data)
+        buf = rest + data if rest else data
+        cut = buf.rfind(b"\n") + 1
+        rest = buf[cut:]
+        lines = buf[:cut].split(b"\n")
+        lines.pop()
+        parts.append(hash_leaves(lines))
+    return b"".join(parts)
+
+
+def write_levels(first: int, leaves: bytes, level_path: Callable[[int], str]) -> None:
+    """pwrite leaves and the complete subtrees they form (see complete_levels) at their place in each level file."""
+    for k, level in enumerate(complete_levels(leaves)):
+        fd = os.open(level_path(k), os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            view, off = memoryview(level), (first >> k) * HASH_SIZE
+            while view:
+                n = os.pwrite(fd, view, off)
+                view, off = view[n:], off + n
+        finally:
+            os.close(fd)
 
 
 def split(n: int) -> int:
@@ -218,3 +262,25 @@ def verify_consistency(m: int, n: int, old_root: bytes, new_root: bytes, proof: 
         fn >>= 1
         sn >>= 1
     return sn == 0 and fr == old_root and sr == new_root
+
+
+def main(argv: list[str]) -> int:
+    """`python -S merkle.py LEDGER START END FIRST LEAVES_FILE LEVEL_PREFIX`: a helper process of a tree build.
+
+    Hashes the lines in bytes [START, END) of LEDGER (leaf FIRST onwards, FIRST a multiple of the largest
+    power of two not above their count) and writes them and their complete subtrees into LEAVES_FILE and
+    LEVEL_PREFIX<k>; prints how many leaves. Standard library only, so it starts fast.
+    """
+    ledger, start, end, first, leaves_file, prefix = argv
+    fd = os.open(ledger, os.O_RDONLY)
+    try:
+        leaves = hash_file_lines(fd, int(start), int(end))
+    finally:
+        os.close(fd)
+    write_levels(int(first), leaves, lambda k: leaves_file if k == 0 else f"{prefix}{k}")
+    print(len(leaves) // HASH_SIZE)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -19,32 +19,40 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from ledger.chain import seq_and_hash
+from ledger import merkle
+from ledger.chain import seq_and_hash, whole_lines
 from ledger.fsio import lock_file, write_bytes_atomic
 from ledger.home import LEDGER_NAME, TREE_STATE_NAME
-from ledger.lines import iter_chunks
+from ledger.lines import iter_chunks, offset_after
 from ledger.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
     consistency_path_by,
+    hash_file_lines,
     hash_leaves,
     hash_pairs,
     inclusion_path_by,
     root_of_hashes,
+    split,
     subtree_root_by,
     verify_consistency,
     verify_inclusion,
+    write_levels,
 )
-from ledger.reader import line_at, snapshot_end
+from ledger.reader import head_at, line_at, snapshot_end
 
 T = TypeVar("T")
 LEAVES_NAME = "tree.leaves"
 LEVEL_PREFIX = "tree.level-"
 LOCK_NAME = "tree.lock"
+#: below this many bytes of ledger a from-scratch build stays in one process (a helper costs more than it saves)
+PARALLEL_MIN_BYTES = 32 << 20
 
 __all__ = ["HASH_SIZE", "LEAVES_NAME", "Tree", "TreeCacheError", "TreeState", "first_difference"]
 
@@ -223,6 +231,8 @@ class Tree:
                 self._append(0, 0, b"")
                 self._write_state(state)
             return state
+        if state.size == 0 and end >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) >= 2:
+            return self._build_two(end)
         parts: list[bytes] = []
         size, last_start, last = state.size, state.line_offset, b""
         for _, chunk_end, lines in iter_chunks(self.ledger, state.offset, end):
@@ -241,6 +251,45 @@ class Tree:
         with _Reader(self) as r:
             root = r.subtree(0, size)
         state = TreeState(size, end, last_start, stated[1], size, root.hex())
+        self._write_state(state)
+        return state
+
+    def _build_two(self, end: int) -> TreeState:
+        """Build the tree of the lines in [0, end) from scratch in two processes.
+
+        A helper builds the left complete subtree (the first split(n) leaves: its entries are a prefix of
+        every level file) while this process builds the rest (aligned at every level, so no entry is
+        shared); each writes its own byte ranges. Without a helper this process builds both halves.
+        """
+        fd = os.open(self.ledger, os.O_RDONLY)
+        try:
+            n = sum(buf.count(b"\n") for buf in whole_lines(fd, 0, end, 4 << 20))
+            left = split(n) if n >= 2 else n
+            cut = offset_after(self.ledger, left, fd=fd)
+            prefix = str(self.home / LEVEL_PREFIX)
+            argv = [str(self.ledger), "0", str(cut), "0", str(self.leaves_path), prefix]
+            try:
+                helper: subprocess.Popen[bytes] | None = subprocess.Popen(
+                    [sys.executable, "-S", merkle.__file__, *argv],
+                    stdout=subprocess.PIPE,
+                    env={**os.environ, "PYTHONPATH": ""},
+                )
+            except OSError:
+                helper = None
+            write_levels(left, hash_file_lines(fd, cut, end), lambda k: str(self.level_path(k)))
+            out = helper.communicate()[0] if helper is not None else b""
+            if helper is None or helper.returncode != 0 or out.strip() != str(left).encode():
+                write_levels(0, hash_file_lines(fd, 0, cut), lambda k: str(self.level_path(k)))
+        finally:
+            os.close(fd)
+        head = head_at(self.ledger, end)
+        if head.seq != n:
+            raise ValueError(f"line {n} of {self.ledger} does not state seq {n}")
+        with open(self.leaves_path, "rb+") as f:
+            os.fsync(f.fileno())
+        with _Reader(self) as r:
+            root = r.subtree(0, n)
+        state = TreeState(n, end, head.line_offset, head.hash, n, root.hex())
         self._write_state(state)
         return state
 

@@ -6,7 +6,10 @@ import json
 import random
 from pathlib import Path
 
+import pytest
+
 from ledger import LEDGER_NAME, merkle
+from ledger import tree as tree_module
 from ledger.merkle import leaf_hash, root, root_of_hashes, verify_consistency, verify_inclusion
 from ledger.tree import Tree, first_difference
 from tests.support.ledger_factory import RUN_A, RUN_B, run_events, write
@@ -172,3 +175,24 @@ def test_bytes_past_the_recorded_state_are_cut_before_appending(tmp_path: Path) 
     _check_proofs(Tree(tmp_path), _lines(tmp_path), random.Random(2), count=10)
     _level_files_equal_the_reference(tree, [leaf_hash(line) for line in _lines(tmp_path)])
     assert tree.leaves_path.stat().st_size == 173 * 32
+
+
+@pytest.mark.parametrize("helper", ["python", "failing"])
+def test_a_from_scratch_build_in_two_processes_equals_the_reference(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, helper: str
+) -> None:
+    monkeypatch.setattr(tree_module, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(tree_module.os, "cpu_count", lambda: 2)
+    if helper == "failing":  # no helper: this process builds both halves
+        monkeypatch.setattr(tree_module.sys, "executable", "/bin/false")
+    here: list[int] = []  # the first leaf of each part this process wrote
+    write = tree_module.write_levels
+    monkeypatch.setattr(tree_module, "write_levels", lambda first, *a: (here.append(first), write(first, *a)))
+    _append_lines(tmp_path, 0, 777)
+    tree = Tree(tmp_path)
+    hashes = [leaf_hash(line) for line in _lines(tmp_path)]
+    assert tree.root() == (777, merkle.root_of_hashes(hashes))
+    assert here == ([512] if helper == "python" else [512, 0]), "the helper built the first 512 leaves"
+    _level_files_equal_the_reference(tree, hashes)
+    _append_lines(tmp_path, 777, 300)  # and it goes on incrementally from there
+    _check_proofs(Tree(tmp_path), _lines(tmp_path), random.Random(3), count=10)
