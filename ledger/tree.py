@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import TypeVar
 
 from ledger import merkle
-from ledger.chain import seq_and_hash, whole_lines
+from ledger.chain import seq_and_hash
 from ledger.fsio import lock_file, write_bytes_atomic
 from ledger.home import LEDGER_NAME, TREE_STATE_NAME
-from ledger.lines import iter_chunks, offset_after
+from ledger.lines import iter_chunks
 from ledger.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -263,9 +263,7 @@ class Tree:
         """
         fd = os.open(self.ledger, os.O_RDONLY)
         try:
-            n = sum(buf.count(b"\n") for buf in whole_lines(fd, 0, end, 4 << 20))
-            left = split(n) if n >= 2 else n
-            cut = offset_after(self.ledger, left, fd=fd)
+            n, left, cut = _split_lines(fd, end)
             prefix = str(self.home / LEVEL_PREFIX)
             argv = [str(self.ledger), "0", str(cut), "0", str(self.leaves_path), prefix]
             try:
@@ -374,6 +372,29 @@ class Tree:
                 self._write_state(dataclasses.replace(state, levels=0))  # stale: the next update rebuilds them
             self.update()
             return build()
+
+
+def _split_lines(fd: int, end: int, chunk: int = 4 << 20) -> tuple[int, int, int]:
+    """(lines in [0, end), split(lines), the byte after line split(lines)): one counting pass, no copies kept."""
+    counts, buf, pos = [], bytearray(chunk), 0
+    while pos < end:
+        got = min(os.preadv(fd, [buf], pos), end - pos)
+        if got <= 0:
+            break
+        counts.append((pos, got, buf.count(b"\n", 0, got)))
+        pos += got
+    n = sum(c for _, _, c in counts)
+    left = split(n) if n >= 2 else n
+    before = 0
+    for pos, got, c in counts:
+        if before + c >= left:
+            data = os.pread(fd, got, pos)
+            cut = -1
+            for _ in range(left - before):
+                cut = data.index(b"\n", cut + 1)
+            return n, left, pos + cut + 1
+        before += c
+    return n, left, end
 
 
 def first_difference(recorded: Sequence[bytes], actual: Sequence[bytes]) -> int | None:

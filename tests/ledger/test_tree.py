@@ -196,3 +196,15 @@ def test_a_from_scratch_build_in_two_processes_equals_the_reference(
     _level_files_equal_the_reference(tree, hashes)
     _append_lines(tmp_path, 777, 300)  # and it goes on incrementally from there
     _check_proofs(Tree(tmp_path), _lines(tmp_path), random.Random(3), count=10)
+
+
+def test_the_split_point_is_after_the_largest_power_of_two_below_the_line_count(tmp_path: Path) -> None:
+    _append_lines(tmp_path, 0, 100)
+    data = (tmp_path / LEDGER_NAME).read_bytes()
+    with open(tmp_path / LEDGER_NAME, "rb") as f:
+        for chunk in (37, 64, 1000, 1 << 20):
+            assert tree_module._split_lines(f.fileno(), len(data), chunk) == (
+                100,
+                64,
+                len(b"".join(line + b"\n" for line in data.splitlines()[:64])),
+            )
