@@ -8,9 +8,11 @@ many leaves, where the last one's line ends and its stated hash, the size the le
 at that size. An update reads only the lines appended since and appends to each file; a ledger rewritten
 under the tree (the last covered line no longer where and what it was) is noticed and the tree rebuilt;
 levels that are missing, torn or stale (tree.json's size is not theirs, or the root they give is not the
-one recorded), or that give a proof which does not verify against the root, are rebuilt from the leaves.
-The leaf file is fsynced before tree.json points past its old end (the levels are checked instead), and
-bytes past where tree.json points are cut off before appending. All of it is derived: deleting the
+one recorded), or that give a proof which does not verify against the root, are rebuilt from the leaves;
+leaves that then give another root than the recorded one are re-hashed from the ledger. So the files are
+written without fsync (one each would cost more than a 450-line update): tree.json, replaced atomically,
+is the commit point, a crash leaves at worst short or garbled files, which these checks find and rebuild,
+and bytes past where tree.json points are cut off before appending. All of it is derived: deleting the
 files costs one full pass, never a fact.
 """
 
@@ -118,6 +120,7 @@ class Tree:
         self.state_path = self.home / TREE_STATE_NAME
         self.leaves_path = self.home / LEAVES_NAME
         self._covered: TreeState | None = None  # the state after this object's last update
+        self._roots: dict[int, bytes] = {}  # roots of older sizes computed (and checked) by this object
 
     def level_path(self, level: int) -> Path:
         """The file of level `level` (0 is tree.leaves)."""
@@ -158,18 +161,10 @@ class Tree:
         write_bytes_atomic(self.state_path, json.dumps(dataclasses.asdict(state)).encode())
 
     def _append(self, level: int, keep: int, new: bytes) -> None:
-        """Cut the level's file to its first keep hashes and append new; the leaf file (level 0) is fsynced.
-
-        The levels above are not (an fsync each would cost more than the update): after a crash they may
-        be short or hold garbage, which the length and root checks on load and the check of every proof
-        against the root notice, and they are rebuilt from the leaves.
-        """
+        """Cut the level's file to its first keep hashes and append new (no fsync: see the module's docstring)."""
         with open(self.level_path(level), "ab") as f:
             f.truncate(keep * HASH_SIZE)
             f.write(new)
-            if level == 0:
-                f.flush()
-                os.fsync(f.fileno())
 
     def _extend_levels(self, old: int, new: int, leaves_from: int, leaves: bytes) -> None:
         """Append to every level the complete subtrees that growing from old to new leaves completes.
@@ -283,8 +278,6 @@ class Tree:
         head = head_at(self.ledger, end)
         if head.seq != n:
             raise ValueError(f"line {n} of {self.ledger} does not state seq {n}")
-        with open(self.leaves_path, "rb+") as f:
-            os.fsync(f.fileno())
         with _Reader(self) as r:
             root = r.subtree(0, n)
         state = TreeState(n, end, head.line_offset, head.hash, n, root.hex())
@@ -317,20 +310,13 @@ class Tree:
     def root(self, size: int | None = None) -> tuple[int, bytes]:
         """(size, root) of the tree of the first size lines (the whole ledger when None), from O(log n) hashes."""
         head = self.update() if size is None else self._cover(size)
-        assert self._covered is not None
-        head_root = bytes.fromhex(self._covered.root) if head else EMPTY_ROOT  # checked against the files on load
-        if size is None or size == head:
-            return head, head_root
-        if size == 0:
-            return 0, EMPTY_ROOT
+        if size is None or size == head or size == 0:
+            assert self._covered is not None
+            return (head, bytes.fromhex(self._covered.root)) if head and size != 0 else (size or 0, EMPTY_ROOT)
 
-        def build() -> bytes:  # an older size's root, checked by a consistency proof to the head
+        def build() -> bytes:
             with _Reader(self) as r:
-                old_root = r.subtree(0, size)
-                proof = consistency_path_by(size, head, r.subtree)
-            if not verify_consistency(size, head, old_root, head_root, proof):
-                raise TreeCacheError(f"the tree files give a root at size {size} not consistent with the head")
-            return old_root
+                return self._root_of(r, size)
 
         return size, self._checked(build)
 
@@ -341,7 +327,7 @@ class Tree:
         def build() -> list[bytes]:
             with _Reader(self) as r:
                 proof = inclusion_path_by(seq - 1, size, r.subtree)
-                leaf, head = r.get(0, seq - 1), r.subtree(0, size)
+                leaf, head = r.get(0, seq - 1), self._root_of(r, size)
             if not verify_inclusion(seq - 1, size, leaf, proof, head):
                 raise TreeCacheError(f"the tree files give an inclusion proof for seq {seq} that does not verify")
             return proof
@@ -355,18 +341,34 @@ class Tree:
         def build() -> list[bytes]:
             with _Reader(self) as r:
                 proof = consistency_path_by(old, new, r.subtree)
-                old_root, new_root = r.subtree(0, old), r.subtree(0, new)
+                old_root, new_root = r.subtree(0, old), self._root_of(r, new)
             if not verify_consistency(old, new, old_root, new_root, proof):
                 raise TreeCacheError(f"the tree files give a consistency proof {old} -> {new} that does not verify")
             return proof
 
         return self._checked(build)
 
+    def _root_of(self, r: _Reader, size: int) -> bytes:
+        """The root at size: the recorded one for the covered size, else computed once and checked by a consistency
+        proof to the recorded head (TreeCacheError when it fails)."""
+        assert self._covered is not None
+        head = self._covered.size
+        head_root = bytes.fromhex(self._covered.root) if head else EMPTY_ROOT
+        if size == head or size == 0:
+            return head_root if size else EMPTY_ROOT
+        if size not in self._roots:
+            old_root = r.subtree(0, size)
+            if not verify_consistency(size, head, old_root, head_root, consistency_path_by(size, head, r.subtree)):
+                raise TreeCacheError(f"the tree files give a root at size {size} not consistent with the head")
+            self._roots[size] = old_root
+        return self._roots[size]
+
     def _checked(self, build: Callable[[], T]) -> T:
         """build(); when the files turn out torn or inconsistent, rebuild the levels from the leaves and build again."""
         try:
             return build()
         except (OSError, TreeCacheError):
+            self._roots.clear()
             with lock_file(self.home / LOCK_NAME):
                 state = self._state()
                 self._write_state(dataclasses.replace(state, levels=0))  # stale: the next update rebuilds them
