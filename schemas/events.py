@@ -56,16 +56,6 @@ class DvcVersion(Model):
     file: str | None = None
 
 
-class DataInput(Model):
-    """One data file a run read; dvc names its DVC version when the folder is DVC-tracked (absent in older events)."""
-
-    name: str
-    sha256: Sha256Hex
-    rows: int
-    format: str
-    dvc: DvcVersion | None = None
-
-
 class ArtifactRef(Model):
     """hash is the content address (frame hash); sha256 and bytes describe the file, so a loader can check it."""
 
@@ -74,6 +64,35 @@ class ArtifactRef(Model):
     rows: int | None = None
     sha256: Sha256Hex | None = None
     bytes: int | None = None
+
+
+class ArcticVersion(Model):
+    """The ArcticDB data a run read from one library: the store, the library, the snapshot or as-of, each symbol's version.
+
+    symbols is inline when few; otherwise symbols_ref names a JSON artifact holding the [symbol, version] list,
+    and symbols_sha256 is the content hash of that list either way.
+    """
+
+    uri: str
+    library: str
+    snapshot: str | None = None
+    as_of: str | None = None
+    layout: str = "symbol_per_ticker"
+    count: int
+    symbols_sha256: Sha256Hex
+    symbols: dict[str, int] | None = None
+    symbols_ref: ArtifactRef | None = None
+
+
+class DataInput(Model):
+    """One input a run read: a data file (dvc: its DVC version when tracked) or an ArcticDB library (arctic); both absent in older events."""
+
+    name: str
+    sha256: Sha256Hex
+    rows: int
+    format: str
+    dvc: DvcVersion | None = None
+    arctic: ArcticVersion | None = None
 
 
 class RowKey(Model):
@@ -301,8 +320,8 @@ CURRENT_VERSIONS: dict[str, int] = {
 
 #: payload class -> event class, so stages can return payloads and the runner envelopes them
 EVENT_FOR_PAYLOAD: dict[type[Model], type[Envelope]] = {
-    cls.model_fields["data"].annotation: cls
-    for cls in EVENT_TYPES  # type: ignore[misc]
+    cls.model_fields["data"].annotation: cls  # type: ignore[misc]
+    for cls in EVENT_TYPES
 }
 
 

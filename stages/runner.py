@@ -7,6 +7,7 @@ loop here and an orchestrator (stages/orchestrators/prefect_flow.py) drive the v
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -133,13 +134,19 @@ class RunSession:
         self.orchestrator = orchestrator
         pre, inputs_of = self.pipeline.preflight, self.pipeline.inputs
         self.problems = list(pre(self.settings, self.home)) if pre is not None else []
-        inputs: list[DataInput] = [] if self.problems or inputs_of is None else list(inputs_of(self.settings))
+        inputs: list[DataInput] = [] if self.problems or inputs_of is None else self._inputs(inputs_of)
         self.rec.record([_run_started(self.settings, inputs, orchestrator, self.rerun_of)])
         self.progress(f"run {self.run_id} started (pipeline {self.settings.pipeline}, profile {self.settings.profile})")
         if self.problems:
             self.status, self.error = "preflight_failed", str(PreflightError(self.problems))
             return False
         return True
+
+    def _inputs(self, inputs_of: Callable[..., list[Any]]) -> list[DataInput]:
+        """The pipeline's inputs hook; one that takes a store may write a long listing as an artifact."""
+        if "store" in inspect.signature(inputs_of).parameters:
+            return list(inputs_of(self.settings, store=self.store))
+        return list(inputs_of(self.settings))
 
     def run_stage(self, spec: StageSpec, *, attempt: int = 1, retries: int = 0) -> list[ArtifactRef]:
         """One attempt of one stage; a failure is recorded (will_retry when attempt <= retries) and raised."""

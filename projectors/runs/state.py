@@ -106,15 +106,27 @@ def load_state(con: duckdb.DuckDBPyConnection, run_id: str) -> RunState:
 
 
 def _inputs(inputs: list[dict[str, Any]]) -> dict[str, str]:
-    """Each file's sha256, then one entry per DVC-tracked path: its md5, the repo commit, and whether the files matched."""
+    """Each input's sha256, then one entry per DVC-tracked path (its md5, the repo commit, whether the files matched)
+    and per ArcticDB library (snapshot or as-of, how many symbol versions, their hash; each version when inline)."""
     out = {i["name"]: i["sha256"] for i in inputs}
     for i in inputs:
+        if i.get("arctic"):
+            out.update(_arctic(i["arctic"]))
         d = i.get("dvc")
         if d:
             commit = (d.get("repo_commit") or "no commit")[:12]
             out[f"dvc {d['path']}"] = f"md5 {d['md5']} at commit {commit}" + (
                 "" if d.get("matches") else " (files differ)"
             )
+    return out
+
+
+def _arctic(version: dict[str, Any]) -> dict[str, str]:
+    """The data-version entries of one ArcticDB library a run read."""
+    read = f"snapshot {version['snapshot']}" if version.get("snapshot") else f"as of {version.get('as_of') or 'latest'}"
+    key = f"arcticdb {version['library']}"
+    out = {key: f"{read}, {version['count']} symbol versions {version['symbols_sha256'][:12]} ({version['uri']})"}
+    out.update({f"{key} {s}": f"v{v}" for s, v in (version.get("symbols") or {}).items()})
     return out
 
 

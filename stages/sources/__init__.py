@@ -1,9 +1,10 @@
-"""Market-data sources: the seeded synthetic market and a directory of Parquet/CSV files."""
+"""Market-data sources: the seeded synthetic market, a directory of Parquet/CSV files, ArcticDB libraries."""
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import orjson
 import polars as pl
@@ -15,11 +16,16 @@ from stages import droplog
 from stages.sources import directory, synthetic
 
 
-def describe_inputs(settings: Settings) -> list[DataInput]:
-    """What RunStarted records about the data: each file's sha256 and rows, or the synthetic market's recipe hash."""
+def describe_inputs(settings: Settings, store: Any = None) -> list[DataInput]:
+    """What RunStarted records about the data: each file's sha256 and rows, each ArcticDB library's symbol versions
+    (a long list written to store as a JSON artifact), or the synthetic market's recipe hash."""
     source = settings.source
     if source.kind == "directory":
         return directory.describe(Path(source.path or "."))
+    if source.kind == "arcticdb" and source.arctic is not None:
+        from stages.sources import arctic
+
+        return arctic.describe(source.arctic, store)
     recipe = orjson.dumps(
         {"source": source.model_dump(mode="json"), "seed": settings.seed}, option=orjson.OPT_SORT_KEYS
     )
@@ -49,4 +55,8 @@ def load(settings: Settings) -> list[tuple[str, pl.DataFrame]]:
     if source.kind == "directory":
         folder = Path(source.path or ".")
         return [(directory.input_name(folder, p), _read(folder, p)) for p in directory.data_files(folder)]
+    if source.kind == "arcticdb" and source.arctic is not None:
+        from stages.sources import arctic
+
+        return arctic.load(source.arctic)
     return [(f"synthetic:seed={settings.seed}", synthetic.generate(source, settings.seed))]
