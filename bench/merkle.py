@@ -3,6 +3,7 @@
 examples:
   .venv/bin/python bench/merkle.py                 # 1,000,000 lines
   .venv/bin/python bench/merkle.py --lines 200000 --no-export
+  .venv/bin/python bench/merkle.py --quick         # 100,000 lines
 
 Baselines, measured in the same run: bare SHA-256 of the same lines (hashlib, one call per line, no
 framing, no file); the hashing floor of the tree (the n leaf and n - 1 node hashes, in memory, one
@@ -159,7 +160,10 @@ def main() -> None:
     p.add_argument("--lines", type=int, default=1_000_000, help="lines of the synthetic ledger (default 1,000,000)")
     p.add_argument("--repeats", type=int, default=7, help="incremental updates to take the median of")
     p.add_argument("--no-export", action="store_true", help="skip the export figure (it runs a canary pipeline)")
+    p.add_argument("--quick", action="store_true", help="100,000 lines and 3 repeats")
     args = p.parse_args()
+    if args.quick:
+        args.lines, args.repeats = 100_000, 3
     tree_figures(args.lines, args.repeats)
     if not args.no_export:
         export_figures(args.lines)
