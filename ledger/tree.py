@@ -226,7 +226,7 @@ class Tree:
                 self._append(0, 0, b"")
                 self._write_state(state)
             return state
-        if state.size == 0 and end >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) >= 2:
+        if state.size == 0 and end >= PARALLEL_MIN_BYTES and _idle_core():
             return self._build_two(end)
         parts: list[bytes] = []
         size, last_start, last = state.size, state.line_offset, b""
@@ -374,6 +374,12 @@ class Tree:
                 self._write_state(dataclasses.replace(state, levels=0))  # stale: the next update rebuilds them
             self.update()
             return build()
+
+
+def _idle_core() -> bool:
+    """Whether a helper process would get a core of its own (on a busy machine it only adds its overhead)."""
+    cores = os.cpu_count() or 1
+    return cores >= 2 and os.getloadavg()[0] <= cores - 1
 
 
 def _split_lines(fd: int, end: int, chunk: int = 4 << 20) -> tuple[int, int, int]:

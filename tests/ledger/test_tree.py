@@ -182,7 +182,7 @@ def test_a_from_scratch_build_in_two_processes_equals_the_reference(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, helper: str
 ) -> None:
     monkeypatch.setattr(tree_module, "PARALLEL_MIN_BYTES", 1)
-    monkeypatch.setattr(tree_module.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(tree_module, "_idle_core", lambda: True)
     if helper == "failing":  # no helper: this process builds both halves
         monkeypatch.setattr(tree_module.sys, "executable", "/bin/false")
     here: list[int] = []  # the first leaf of each part this process wrote
