@@ -177,6 +177,51 @@ def subtree_root_by(a: int, b: int, complete: Callable[[int, int], bytes]) -> by
     return r
 
 
+class Levels:
+    """Every complete-subtree root of a sequence of leaf hashes, in memory: roots and proofs of any prefix
+    in O(log n) after one O(n) pass (what the tree files hold, for leaves re-hashed from the lines)."""
+
+    def __init__(self, leaves: bytes | Sequence[bytes]) -> None:
+        raw = leaves if isinstance(leaves, bytes) else b"".join(leaves)
+        self.size = len(raw) // HASH_SIZE
+        self.levels = list(complete_levels(raw))
+
+    def complete(self, level: int, index: int) -> bytes:
+        """The root of the complete subtree of 2**level leaves at index."""
+        if level >= len(self.levels) or (index + 1) * HASH_SIZE > len(self.levels[level]):
+            raise IndexError(f"no complete subtree {index} of 2**{level} leaves in a tree of {self.size}")
+        return self.levels[level][index * HASH_SIZE : (index + 1) * HASH_SIZE]
+
+    def subtree(self, a: int, b: int) -> bytes:
+        """MTH(D[a:b]) (a aligned as subtree_root_by needs)."""
+        return subtree_root_by(a, b, self.complete)
+
+    def root(self, size: int | None = None) -> bytes:
+        """MTH of the first size leaves (all when None)."""
+        return self.subtree(0, self.size if size is None else size)
+
+    def inclusion(self, index: int, size: int | None = None) -> list[bytes]:
+        return inclusion_path_by(index, self.size if size is None else size, self.subtree)
+
+    def consistency(self, m: int, n: int | None = None) -> list[bytes]:
+        return consistency_path_by(m, self.size if n is None else n, self.subtree)
+
+
+def first_difference_in(recorded: Levels, actual: Levels, size: int) -> int | None:
+    """The 0-based index of the first leaf below size where two trees differ, descending from the root
+    through subtree roots (O(log n) of them, each O(log n) reads); None when their prefixes are equal."""
+    if recorded.root(size) == actual.root(size):
+        return None
+    lo, hi = 0, size  # the subtree [lo, hi) differs, every leaf before lo is equal
+    while hi - lo > 1:
+        k = split(hi - lo)
+        if recorded.subtree(lo, lo + k) != actual.subtree(lo, lo + k):
+            hi = lo + k
+        else:
+            lo += k
+    return lo
+
+
 def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
     """The inclusion proof of leaf `index` over leaf entries."""
     return inclusion_path(index, [leaf_hash(e) for e in leaves])

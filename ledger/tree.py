@@ -35,12 +35,13 @@ from ledger.lines import iter_chunks
 from ledger.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
+    Levels,
     consistency_path_by,
+    first_difference_in,
     hash_file_lines,
     hash_leaves,
     hash_pairs,
     inclusion_path_by,
-    root_of_hashes,
     split,
     subtree_root_by,
     verify_consistency,
@@ -406,15 +407,12 @@ def _split_lines(fd: int, end: int, chunk: int = 4 << 20) -> tuple[int, int, int
 
 
 def first_difference(recorded: Sequence[bytes], actual: Sequence[bytes]) -> int | None:
-    """The 0-based index of the first leaf that differs, by bisection on subtree roots (None when equal)."""
+    """The 0-based index of the first leaf that differs (None when equal), descending through subtree roots.
+
+    Each side's levels are built once (O(n)); the descent compares O(log n) subtree roots.
+    """
     n = min(len(recorded), len(actual))
-    if root_of_hashes(recorded[:n]) == root_of_hashes(actual[:n]):
+    index = first_difference_in(Levels(recorded[:n]), Levels(actual[:n]), n) if n else None
+    if index is None:
         return None if len(recorded) == len(actual) else n
-    lo, hi = 0, n  # the prefix of length lo agrees, the prefix of length hi does not
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if root_of_hashes(recorded[:mid]) == root_of_hashes(actual[:mid]):
-            lo = mid
-        else:
-            hi = mid
-    return lo
+    return index

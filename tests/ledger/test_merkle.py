@@ -168,3 +168,27 @@ def test_proofs_from_complete_subtree_roots_equal_proofs_from_the_leaves(n: int)
         merkle.inclusion_path_by(n, n, subtree)
     with pytest.raises(ValueError):
         merkle.consistency_path_by(0, n, subtree)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 8, 9, 64, 100, 1000])
+def test_in_memory_levels_give_the_roots_and_proofs_of_every_prefix(n: int) -> None:
+    hashes = [merkle.leaf_hash(b"%d" % i) for i in range(n)]
+    levels = merkle.Levels(hashes)
+    for size in sorted({1, n // 2 or 1, n - 1 or 1, n}):
+        assert levels.root(size) == merkle.root_of_hashes(hashes[:size])
+        assert levels.inclusion(size - 1, size) == merkle.inclusion_path(size - 1, hashes[:size])
+        assert levels.consistency(size, n) == merkle.consistency_path(size, hashes)
+    assert merkle.Levels(b"").root() == merkle.EMPTY_ROOT
+    with pytest.raises(IndexError):
+        levels.complete(0, n)
+
+
+def test_the_first_difference_is_found_by_descending_the_tree() -> None:
+    hashes = [merkle.leaf_hash(b"%d" % i) for i in range(1000)]
+    for bad in (0, 1, 511, 512, 700, 999):
+        changed = list(hashes)
+        for i in range(bad, 1000, 97):  # later leaves differ too: the first one is named
+            changed[i] = merkle.leaf_hash(b"x%d" % i)
+        for size in (bad + 1, 1000):
+            assert merkle.first_difference_in(merkle.Levels(hashes), merkle.Levels(changed), size) == bad
+    assert merkle.first_difference_in(merkle.Levels(hashes), merkle.Levels(hashes), 1000) is None
