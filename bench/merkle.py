@@ -66,11 +66,12 @@ def tree_figures(n: int, repeats: int) -> None:
         bare = timed(lambda: [hashlib.sha256(line).digest() for line in lines])
         floor = timed(lambda: list(merkle.complete_levels(merkle.hash_leaves(lines))))
         lines.clear()  # the memory, before the tree builds
-        idle, tree_module._idle_core = tree_module._idle_core, lambda: True  # a helper whatever the load
+        idle, tree_module._idle_core = tree_module._idle_core, lambda: True  # a helper whatever the load and size
+        tree_module.PARALLEL_MIN_BYTES, saved = 1, tree_module.PARALLEL_MIN_BYTES
         two = timed(lambda: Tree(home).update())
         tree_module._idle_core = idle
         clear_tree(home)
-        tree_module.PARALLEL_MIN_BYTES, saved = 1 << 62, tree_module.PARALLEL_MIN_BYTES
+        tree_module.PARALLEL_MIN_BYTES = 1 << 62
         one = timed(lambda: Tree(home).update())
         tree_module.PARALLEL_MIN_BYTES = saved
         size = Tree(home).update()
@@ -93,6 +94,13 @@ def tree_figures(n: int, repeats: int) -> None:
             for s in picks[:50]
         )
         hashes = len(warm.inclusion(picks[0], size))
+        from ledger.checkpoints import check_note, sign_head
+        from ledger.notes import Signer
+
+        signer = Signer.generate("bench")
+        _, note = sign_head(home, signer)
+        fake_ledger(home / LEDGER_NAME, CANARY_LINES, size + 1)  # and the ledger grew since
+        check = timed(lambda: check_note(home, note, [signer.verifier]))
     cores = os.cpu_count() or 1
     print(f"lines: {n:,}  (load average {os.getloadavg()[0]:.1f} on {cores} cores)")
     print(f"bare SHA-256 of the lines (baseline)           {bare:8.3f} s")
@@ -112,6 +120,10 @@ def tree_figures(n: int, repeats: int) -> None:
     print(f"one inclusion proof ({hashes} hashes), warm tree   {proof_warm * 1000:8.2f} ms  (goal <= 5 ms)")
     print(f"one inclusion proof, fresh Tree (load checks)  {proof_cold * 1000:8.2f} ms  (what bin/prove does)")
     print(f"one consistency proof, warm tree               {cons * 1000:8.2f} ms")
+    print(
+        f"check a checkpoint (bin/verify: re-hash the lines, root, consistency to now)  {check:7.3f} s   "
+        f"{check / bare:5.2f}x the baseline"
+    )
 
 
 def export_figures(n: int) -> None:
