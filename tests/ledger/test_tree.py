@@ -208,3 +208,18 @@ def test_the_split_point_is_after_the_largest_power_of_two_below_the_line_count(
                 64,
                 len(b"".join(line + b"\n" for line in data.splitlines()[:64])),
             )
+
+
+def test_run_lines_finds_every_line_of_a_run_and_only_those(tmp_path: Path) -> None:
+    from ledger.bundles import run_lines
+
+    write_run(tmp_path, RUN_A)
+    write_run(tmp_path, RUN_B)
+    lines = _lines(tmp_path)
+    for run_id in (RUN_A, RUN_B):
+        expected = [(i, line) for i, line in enumerate(lines, start=1) if json.loads(line).get("run_id") == run_id]
+        for chunk in (100, 4096, 1 << 22):  # chunks without the run are only counted
+            assert expected and run_lines(tmp_path / LEDGER_NAME, run_id, chunk=chunk) == expected
+            cut = expected[len(expected) // 2][0]
+            assert run_lines(tmp_path / LEDGER_NAME, run_id, cut, chunk=chunk) == [e for e in expected if e[0] <= cut]
+    assert run_lines(tmp_path / LEDGER_NAME, "20990101-000000-none") == []
