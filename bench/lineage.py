@@ -116,7 +116,10 @@ def main() -> int:
         "--dir", type=Path, help="generate the synthetic ledger here once and reuse it (default: a temp dir)"
     )
     p.add_argument("--no-canary", action="store_true", help="skip the canary pipeline run")
+    p.add_argument("--quick", action="store_true", help="100,000 events and a 5,000-event mirror prefix")
     args = p.parse_args()
+    if args.quick:
+        args.events, args.mirror_events = min(args.events, 100_000), min(args.mirror_events, 5_000)
     import mlflow  # noqa: F401  (both engines' imports are paid before any timing: the replays are measured)
     import openlineage.client  # noqa: F401
 
