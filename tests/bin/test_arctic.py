@@ -374,3 +374,15 @@ def test_one_arctic_instance_per_lmdb_path_with_a_map_size_that_fits(tmp_path: P
     assert arctic.fitting_map_size(tmp_path / "none", 10_000_000) == "144MB"
     held = int(arctic.fitting_map_size(store).removesuffix("MB"))
     assert held >= 64 + 2 * sum(p.stat().st_size for p in store.rglob("*.mdb")) // 1_000_000
+
+
+def test_a_run_on_the_frame_layout_set_in_the_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    market, store, home = tmp_path / "market", tmp_path / "lmdb", tmp_path / "runs"
+    write_market(market)
+    assert load_main([str(market), "--uri", f"lmdb://{store}", "--library", "f", "--layout", "frame", "--quiet"]) == 0
+    capsys.readouterr()
+    uri = f"arcticdb+lmdb://{store}?library=f"
+    code, summary = run_json(capsys, "--home", str(home), "--source", uri, "--set", 'source.arctic.layout="frame"')
+    assert code == 0 and summary["status"] == "succeeded"
+    version = started(home, summary["run_id"]).data.inputs[0].arctic
+    assert version is not None and version.layout == "frame" and version.symbols == {"bars": 0}
