@@ -85,6 +85,8 @@ class ArcticVersion(Model):
     snapshot: str | None = None
     as_of: str | None = None
     layout: str = "symbol_per_ticker"
+    #: the versions were pinned one by one (bin/rerun of a run whose snapshot no longer holds them)
+    pinned: bool = False
     count: int
     symbols_sha256: Sha256Hex
     symbols: dict[str, int] | None = None

@@ -162,6 +162,9 @@ class RunSession:
         self.problems = list(pre(self.settings, self.home)) if pre is not None else []
         inputs: list[DataInput] = [] if self.problems or inputs_of is None else self._inputs(inputs_of)
         self.rec.record([run_started(self.settings, inputs, orchestrator, self.rerun_of, self.sweep, self.executor)])
+        listings = [i.arctic.symbols_ref for i in inputs if i.arctic is not None and i.arctic.symbols_ref is not None]
+        if listings:  # the symbol-version lists RunStarted names by hash: recorded so bin/verify checks their files
+            self.rec.record([self.store.written(ref, "json") for ref in listings])
         self.progress(f"run {self.run_id} started (pipeline {self.settings.pipeline}, profile {self.settings.profile})")
         if self.problems:
             self.status, self.error = "preflight_failed", str(PreflightError(self.problems))

@@ -128,6 +128,7 @@ def _inputs(inputs: list[dict[str, Any]]) -> dict[str, str]:
 def _arctic(version: dict[str, Any]) -> dict[str, str]:
     """The data-version entries of one ArcticDB library a run read."""
     read = f"snapshot {version['snapshot']}" if version.get("snapshot") else f"as of {version.get('as_of') or 'latest'}"
+    read = "pinned versions" if version.get("pinned") else read
     key = f"arcticdb {version['library']}"
     out = {key: f"{read}, {version['count']} symbol versions {version['symbols_sha256'][:12]} ({version['uri']})"}
     out.update({f"{key} {s}": f"v{v}" for s, v in (version.get("symbols") or {}).items()})
