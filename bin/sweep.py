@@ -128,6 +128,19 @@ def _print(table: list[dict[str, Any]], summary: dict[str, Any], promote: str | 
         print(f"\npromote the best as challenger:\n  {promote}")
 
 
+def _collapse_tags(notes: list[str]) -> list[str]:
+    """The candidate verdicts as one line (a sweep tags every run), the other notes as they are."""
+    tagged = [n for n in notes if n.startswith("tagged ")]
+    if len(tagged) <= 1:
+        return notes
+    yes = sum(1 for n in tagged if n.startswith("tagged candidate=true"))
+    line = (
+        f"tagged {len(tagged)} runs: {yes} candidate=true, {len(tagged) - yes} candidate=false"
+        ' (see bin/query "SELECT * FROM candidates")'
+    )
+    return [n for n in notes if not n.startswith("tagged ")] + [line]
+
+
 def _execute(args: Any, plan: Any, sweep_id: str, pipeline: Any, resolved: Any, already: int, progress: Any) -> Any:
     """Open the executor, run the points through the driver (the one writer), close the executor."""
     from stages.executors import open_executor
@@ -181,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 policy = TaggingPolicy.model_validate(policy if isinstance(policy, dict) else vars(policy))
             own = None if isinstance(settings, Settings) else policy  # quant runs: each run's own [tagging]
             after = after_run(args.home, outcome.runs[0][0], policy=own, tag=policy is not None, progress=progress)
-            notes = after.notes()
+            notes = _collapse_tags(after.notes())
         else:
             notes = [f"sweep {sweep_id}: every point already has a succeeded run; nothing to run"]
         table = sweep_table(args.home, sweep_id)

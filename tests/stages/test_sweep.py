@@ -49,6 +49,7 @@ def test_acceptance_1_local_four_succeeded_runs_under_one_sweep_id(canary_sweep:
     assert {e.data.executor.name for e in starts} == {"local"}  # type: ignore[union-attr]
     assert all(e.data.params["selection.top_k"] == e.data.sweep.point["selection.top_k"] for e in starts)  # type: ignore[union-attr]
     assert summary["points"] == 4 and summary["succeeded"] == 4 and summary["failed"] == 0
+    assert "tagged 4 runs: 4 candidate=true, 0 candidate=false" in summary["notes"][-1]  # the policy ran once
     assert summary["promote"].startswith(f"bin/tag --home {home} {summary['best_run_id']} --promote challenger")
 
 
