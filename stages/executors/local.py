@@ -25,22 +25,55 @@ class InProcess:
         pass
 
 
+#: how often a point is run again, alone, after the pool it ran in broke (a worker process died) before it fails
+MAX_RETRIES = 2
+
+
 class Processes:
-    """Points run in N worker processes (forkserver: no state forked from the driver); only JSON text crosses."""
+    """Points run in N worker processes (forkserver: no state forked from the driver); only JSON text crosses.
+
+    A worker that dies breaks the whole pool, so every point in flight then is a suspect: each is run again
+    alone in a fresh pool (up to MAX_RETRIES times), so a death blames only the point that causes it.
+    """
 
     def __init__(self, workers: int) -> None:
         self.info = Executor(name="processes", workers=workers)
         methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_warm)
+        self.context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        self.workers = workers
+        self.pool = self._pool()
+
+    def _pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=self.context, initializer=_warm)
 
     def run(self, specs: Sequence[PointSpec]) -> Iterator[PointResult]:
         pending: dict[Future[str], PointSpec] = {self.pool.submit(run_point_json, s.model_dump_json()): s for s in specs}
+        suspects: list[PointSpec] = []
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
                 spec = pending.pop(future)
-                yield _result(future, spec)
+                if isinstance(future.exception(), BrokenProcessPool):
+                    suspects.append(spec)
+                else:
+                    yield _result(future, spec)
+        for spec in suspects:
+            yield self._alone(spec)
+
+    def _alone(self, spec: PointSpec) -> PointResult:
+        """One point run by itself, in a fresh pool after each death, up to MAX_RETRIES times."""
+        for _ in range(MAX_RETRIES):
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = self._pool()
+            future = self.pool.submit(run_point_json, spec.model_dump_json())
+            wait([future])
+            if not isinstance(future.exception(), BrokenProcessPool):
+                return _result(future, spec)
+        return PointResult(
+            run_id=spec.run_id,
+            status="failed",
+            error=f"a worker process died running this point (retried alone {MAX_RETRIES} times)",
+        )
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -49,8 +82,6 @@ class Processes:
 def _result(future: Future[str], spec: PointSpec) -> PointResult:
     try:
         return PointResult.model_validate_json(future.result())
-    except BrokenProcessPool as exc:
-        return PointResult(run_id=spec.run_id, status="failed", error=f"a worker process died: {exc}")
     except Exception as exc:  # the worker raised outside run_point's own handling
         return PointResult(run_id=spec.run_id, status="failed", error=f"worker error: {type(exc).__name__}: {exc}")
 

@@ -217,3 +217,22 @@ def test_the_mlflow_mirror_tags_a_sweep_run_with_its_sweep_point_and_executor(
     tags = run_tags(RunFold(run_id=str(event.run_id), started=event), [])
     assert tags["ledger.sweep_id"] == summary["sweep_id"] and tags["ledger.executor"] == "local"
     assert json.loads(tags["ledger.sweep_point"]) == event.data.sweep.point  # type: ignore[union-attr]
+
+
+def test_a_killed_worker_process_blames_only_its_point_and_resume_finishes(flaky_file: Path, tmp_path: Path) -> None:
+    home, marker = tmp_path / "h", tmp_path / "marker"
+    base = ["--pipeline", f"{flaky_file}:PIPELINE", "--grid", "die=0,1,2", "--set", f'marker="{marker}"']
+    done, first = sweep_json(home, *base, "--workers", "2")
+    assert done.returncode == 1, done.stderr[-2000:]
+    status = {r["point_text"]: r["status"] for r in first["runs"]}
+    assert status == {"die=0": "succeeded", "die=1": "succeeded", "die=2": "failed"}  # die=1 died once, then ran
+    with Ledger.open(home, readonly=True) as ledger:
+        events = list(ledger.read())
+    completed = {e.run_id: e.data for e in events if e.type == "RunCompleted"}
+    assert {e.run_id for e in events if e.type == "RunStarted"} == set(completed)
+    failed = next(r["run_id"] for r in first["runs"] if r["point_text"] == "die=2")
+    assert "a worker process died" in (completed[failed].error or "")  # type: ignore[union-attr]
+    assert cmd("verify", "--home", str(home)).returncode == 0
+    marker.write_text("go")
+    done, again = sweep_json(home, "--resume", first["sweep_id"], "--workers", "2")
+    assert done.returncode == 0 and (again["succeeded"], again["failed"]) == (3, 0), done.stderr[-2000:]
