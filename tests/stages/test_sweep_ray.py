@@ -127,3 +127,42 @@ def test_the_market_goes_into_the_object_store_once_per_distinct_input(
     assert len(specs) == 4 and len(set(keys)) == 2 and len(puts) == 2  # two seeds: two markets, each put once
     assert all(isinstance(table, pa.Table) for market in puts for _, table in market)
     assert ray.is_initialized()  # closing an executor that joined a running instance leaves it running
+
+
+def test_a_local_cluster_starts_loopback_only_without_dashboard_and_is_shut_down(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What RayExecutor asks of ray.init and ray.shutdown (a fake ray: the session's instance stays the only one)."""
+    import os
+
+    from stages.executors import ray_exec
+    from stages.numba_cache import cache_dir
+
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    class FakeRay:
+        def is_initialized(self) -> bool:
+            return False
+
+        def init(self, **kwargs: Any) -> None:
+            calls.append(("init", kwargs))
+
+        def shutdown(self) -> None:
+            calls.append(("shutdown", {}))
+
+    monkeypatch.setattr(ray_exec, "_ray", FakeRay)
+    executor = ray_exec.RayExecutor(2)
+    (name, kwargs), = calls
+    assert name == "init" and kwargs["num_cpus"] == 2 and kwargs["include_dashboard"] is False
+    assert kwargs["_node_ip_address"] == "127.0.0.1" and os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] == "0"
+    temp = kwargs["_temp_dir"]
+    assert os.path.isdir(temp) and len(temp) < 40  # Ray's socket paths must stay under the AF_UNIX limit
+    env = kwargs["runtime_env"]["env_vars"]
+    assert env["NUMBA_CACHE_DIR"] == (os.environ.get("NUMBA_CACHE_DIR") or cache_dir())  # compiled once per worker
+    executor.close()
+    assert calls[-1][0] == "shutdown" and not os.path.exists(temp)
+
+    calls.clear()
+    joined = ray_exec.RayExecutor(None, "127.0.0.1:6379")
+    assert calls[0][1]["address"] == "127.0.0.1:6379" and "num_cpus" not in calls[0][1]
+    joined.close()
