@@ -92,7 +92,15 @@ def main() -> int:
             "(a) shell loop of bin/run-pipeline": ["bash", "-ec", loop],
             "(b) bin/sweep --executor local": [*sweep, "--home", f"{tmp}/b", "--executor", "local"],
             "(c) bin/sweep --executor local --workers 2": [*sweep, "--home", f"{tmp}/c", "--workers", "2"],
-            "(d) bin/sweep --executor ray --workers 2": [*sweep, "--home", f"{tmp}/d", "--executor", "ray", "--workers", "2"],
+            "(d) bin/sweep --executor ray --workers 2": [
+                *sweep,
+                "--home",
+                f"{tmp}/d",
+                "--executor",
+                "ray",
+                "--workers",
+                "2",
+            ],
         }
         results: dict[str, tuple[float, int, int]] = {}
         for name, argv in modes.items():

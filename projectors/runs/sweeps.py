@@ -8,7 +8,18 @@ from typing import Any
 from projectors import projection
 from schemas.events import is_sweep_id
 
-_COLUMNS = ("run_id", "point", "point_text", "status", "sharpe", "max_drawdown", "cagr", "rank_metric", "rank_value", "rank")
+_COLUMNS = (
+    "run_id",
+    "point",
+    "point_text",
+    "status",
+    "sharpe",
+    "max_drawdown",
+    "cagr",
+    "rank_metric",
+    "rank_value",
+    "rank",
+)
 
 
 def _rows(home: Path, sql: str, params: list[Any]) -> list[dict[str, Any]]:
@@ -26,7 +37,7 @@ def sweep_table(home: Path, sweep_id: str) -> list[dict[str, Any]]:
     assert is_sweep_id(sweep_id)
     return _rows(
         home,
-        f"SELECT {', '.join(_COLUMNS)} FROM sweep_runs WHERE sweep_id = ? ORDER BY \"rank\" NULLS LAST, started_seq",
+        f'SELECT {", ".join(_COLUMNS)} FROM sweep_runs WHERE sweep_id = ? ORDER BY "rank" NULLS LAST, started_seq',
         [sweep_id],
     )
 
@@ -36,7 +47,14 @@ def sweep_summary(home: Path, sweep_id: str) -> dict[str, Any]:
     assert is_sweep_id(sweep_id)
     rows = _rows(home, "SELECT * FROM sweeps WHERE sweep_id = ?", [sweep_id])
     if not rows:
-        return {"sweep_id": sweep_id, "points": 0, "succeeded": 0, "failed": 0, "best_run_id": None, "rank_metric": None}
+        return {
+            "sweep_id": sweep_id,
+            "points": 0,
+            "succeeded": 0,
+            "failed": 0,
+            "best_run_id": None,
+            "rank_metric": None,
+        }
     return rows[0]
 
 

@@ -47,7 +47,9 @@ class Processes:
         return ProcessPoolExecutor(max_workers=self.workers, mp_context=self.context, initializer=_warm)
 
     def run(self, specs: Sequence[PointSpec]) -> Iterator[PointResult]:
-        pending: dict[Future[str], PointSpec] = {self.pool.submit(run_point_json, s.model_dump_json()): s for s in specs}
+        pending: dict[Future[str], PointSpec] = {
+            self.pool.submit(run_point_json, s.model_dump_json()): s for s in specs
+        }
         suspects: list[PointSpec] = []
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)

@@ -152,7 +152,7 @@ def test_a_local_cluster_starts_loopback_only_without_dashboard_and_is_shut_down
 
     monkeypatch.setattr(ray_exec, "_ray", FakeRay)
     executor = ray_exec.RayExecutor(2)
-    (name, kwargs), = calls
+    ((name, kwargs),) = calls
     assert name == "init" and kwargs["num_cpus"] == 2 and kwargs["include_dashboard"] is False
     assert kwargs["_node_ip_address"] == "127.0.0.1" and os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] == "0"
     temp = kwargs["_temp_dir"]

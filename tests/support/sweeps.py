@@ -56,9 +56,7 @@ PIPELINE = Pipeline("flaky-sweep", stages=[make, double], settings=P)
 def cmd(name: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """bin/<name> args, captured."""
     env = {k: v for k, v in os.environ.items() if k != "LEDGERLINE_HOME"}
-    return subprocess.run(
-        [str(ROOT / "bin" / name), *args], capture_output=True, text=True, timeout=timeout, env=env
-    )
+    return subprocess.run([str(ROOT / "bin" / name), *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def sweep_json(home: Path, *args: str, timeout: float = 600) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
