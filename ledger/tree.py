@@ -18,6 +18,7 @@ files costs one full pass, never a fact.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -258,24 +259,26 @@ class Tree:
         shared); each writes its own byte ranges. Without a helper this process builds both halves.
         """
         fd = os.open(self.ledger, os.O_RDONLY)
+        helper: subprocess.Popen[bytes] | None = None
         try:
             n, left, cut = _split_lines(fd, end)
-            prefix = str(self.home / LEVEL_PREFIX)
-            argv = [str(self.ledger), "0", str(cut), "0", str(self.leaves_path), prefix]
-            try:
-                helper: subprocess.Popen[bytes] | None = subprocess.Popen(
+            argv = [str(self.ledger), "0", str(cut), "0", str(self.leaves_path), str(self.home / LEVEL_PREFIX)]
+            with contextlib.suppress(OSError):
+                helper = subprocess.Popen(
                     [sys.executable, "-S", merkle.__file__, *argv],
                     stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
                     env={**os.environ, "PYTHONPATH": ""},
                 )
-            except OSError:
-                helper = None
             write_levels(left, hash_file_lines(fd, cut, end), lambda k: str(self.level_path(k)))
             out = helper.communicate()[0] if helper is not None else b""
             if helper is None or helper.returncode != 0 or out.strip() != str(left).encode():
                 write_levels(0, hash_file_lines(fd, 0, cut), lambda k: str(self.level_path(k)))
         finally:
             os.close(fd)
+            if helper is not None and helper.poll() is None:  # this process failed: the helper must not write on
+                helper.kill()
+                helper.wait()
         head = head_at(self.ledger, end)
         if head.seq != n:
             raise ValueError(f"line {n} of {self.ledger} does not state seq {n}")
