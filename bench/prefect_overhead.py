@@ -13,7 +13,8 @@ the canary's 8):
   prefect - plain = flow + tasks x per_task
 Cold runs in child processes are what a user feels, but on a shared machine their noise (seconds) hides
 a per-task cost of milliseconds. So the overheads are also solved from warm runs in this one process
-(imports and numba kernels paid once), plain and prefect interleaved, median of --rounds.
+(imports and numba kernels paid once), plain and prefect interleaved, median of --rounds, on two chains of
+trivial stages (2 and 22 stages, each writing a one-row frame), whose difference is 20 tasks.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # bench/ledger.py would otherwise shadow the ledger package
@@ -66,18 +68,31 @@ def best(args: list[str], orchestrator: str, repeats: int, api: str | None = Non
     return min(wall(args, orchestrator, api)[0] for _ in range(repeats))
 
 
-def steady(api: str, rounds: int) -> dict[tuple[str, str], float]:
-    """Median seconds of warm in-process runs per (pipeline, orchestrator), interleaved so both see the same load."""
-    from stages.orchestrators import run_with
-    from stages.pipeline import load_pipeline
-    from stages.registry import QUANT_REFERENCE
+def chain(n: int) -> Any:
+    """A pipeline of n independent trivial stages, each writing a one-row frame: the orchestrator is all it costs."""
+    import polars as pl
 
-    pipelines = {"canary": (QUANT_REFERENCE, "canary"), "toy": (load_pipeline(TOY), None)}
+    from stages import Pipeline, StageResult, stage
+
+    def make(name: str) -> Any:
+        def body(*, settings: Any) -> StageResult:
+            return StageResult(outputs={name: pl.DataFrame({"x": [1]})})
+
+        return stage(writes=(name,), name=f"make_{name}")(body)
+
+    return Pipeline(f"chain{n}", stages=[make(f"x{i}") for i in range(n)])
+
+
+def steady(api: str, rounds: int, sizes: tuple[int, int]) -> dict[tuple[str, str], float]:
+    """Median seconds of warm in-process runs per (chain, orchestrator), interleaved so both see the same load."""
+    from stages.orchestrators import run_with
+
+    pipelines = {name: chain(n) for name, n in zip(("long", "short"), sizes)}
     times: dict[tuple[str, str], list[float]] = {(n, o): [] for n in pipelines for o in ("plain", "prefect")}
     with tempfile.TemporaryDirectory(prefix="ll-bench-prefect-steady-") as home:
-        for i in range(rounds + 1):  # round 0 warms imports, kernels and the flow definitions
-            for name, (pipeline, profile) in pipelines.items():
-                settings = pipeline.resolve(profile, {})
+        for i in range(rounds + 1):  # round 0 warms imports and the flow definitions
+            for name, pipeline in pipelines.items():
+                settings = pipeline.resolve(None, {})
                 for o in ("plain", "prefect"):
                     started = time.perf_counter()
                     run_with(o, pipeline, settings, Path(home), prefect_api=api)
@@ -86,21 +101,24 @@ def steady(api: str, rounds: int) -> dict[tuple[str, str], float]:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def overheads(figures: dict[tuple[str, str], float], n_canary: int, n_toy: int) -> tuple[float, float]:
+def overheads(
+    figures: dict[tuple[str, str], float], long: tuple[str, int], short: tuple[str, int]
+) -> tuple[float, float]:
     """(per flow, per task) seconds solved from the two pipelines' prefect - plain differences."""
-    extra_canary = figures["canary", "prefect"] - figures["canary", "plain"]
-    extra_toy = figures["toy", "prefect"] - figures["toy", "plain"]
-    per_task = (extra_canary - extra_toy) / (n_canary - n_toy)
-    return extra_toy - n_toy * per_task, per_task
+    (a, n_a), (b, n_b) = long, short
+    extra_a = figures[a, "prefect"] - figures[a, "plain"]
+    extra_b = figures[b, "prefect"] - figures[b, "plain"]
+    per_task = (extra_a - extra_b) / (n_a - n_b)
+    return extra_b - n_b * per_task, per_task
 
 
-def table(title: str, figures: dict[tuple[str, str], float], n_canary: int, n_toy: int) -> None:
+def table(title: str, figures: dict[tuple[str, str], float], long: tuple[str, int], short: tuple[str, int]) -> None:
     print(title)
     print("pipeline  stages   plain s  prefect s   ratio")
-    for name, n in (("canary", n_canary), ("toy", n_toy)):
+    for name, n in (long, short):
         plain, pref = figures[name, "plain"], figures[name, "prefect"]
         print(f"{name:<8}  {n:>6}  {plain:8.2f}  {pref:9.2f}  {pref / plain:5.2f}x")
-    per_flow, per_task = overheads(figures, n_canary, n_toy)
+    per_flow, per_task = overheads(figures, long, short)
     print(f"prefect overhead against a running server: {per_flow:.2f} s per flow + {per_task * 1000:.0f} ms per task")
 
 
@@ -125,10 +143,20 @@ def main() -> None:
         }
         # a new home migrates the ephemeral API's database; the next run in it does not
         cold, warm = wall(canary, "prefect", runs=2)
-        warm_figures = steady(api, args.rounds)  # last: run_prefect points this process's environment at the server
+        sizes = (22, 2)
+        warm_figures = steady(
+            api, args.rounds, sizes
+        )  # last: run_prefect points this process's environment at the server
     n_canary, n_toy = len(QUANT_REFERENCE.stages), 2
-    table("cold: one bin/run-pipeline per child process, best of --repeats", figures, n_canary, n_toy)
-    table("warm: in this process, median of --rounds", warm_figures, n_canary, n_toy)
+    table(
+        "cold: one bin/run-pipeline per child process, best of --repeats", figures, ("canary", n_canary), ("toy", n_toy)
+    )
+    table(
+        "warm: trivial stages in this process, median of --rounds",
+        warm_figures,
+        ("long", sizes[0]),
+        ("short", sizes[1]),
+    )
     plain = figures["canary", "plain"]
     for name, took in (("first run in a new home", cold), ("next run in the same home", warm)):
         print(

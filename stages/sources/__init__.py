@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +52,33 @@ def _read(folder: Path, path: Path) -> pl.DataFrame:
         raise droplog.breach(TIER1, 1, "readable", message, 0) from exc
 
 
-def load(settings: Settings) -> list[tuple[str, pl.DataFrame]]:
+Market = list[tuple[str, pl.DataFrame]]
+
+#: market data already in memory, by inputs_key: a sweep's executor loads (or receives) it once for many points
+_PRELOADED: ContextVar[Mapping[str, Market] | None] = ContextVar("preloaded_market", default=None)
+
+
+def inputs_key(settings: Settings) -> str:
+    """What the data a run reads is named by: the sha256 of its inputs' names and content hashes."""
+    described = sorted((i.name, i.sha256) for i in describe_inputs(settings))
+    return hashlib.sha256(orjson.dumps(described)).hexdigest()
+
+
+@contextmanager
+def preloaded(markets: Mapping[str, Market]) -> Iterator[None]:
+    """Within the block, load() returns these frames for a run whose inputs_key is one of markets' keys."""
+    token = _PRELOADED.set({**(_PRELOADED.get() or {}), **markets})
+    try:
+        yield
+    finally:
+        _PRELOADED.reset(token)
+
+
+def load(settings: Settings) -> Market:
     """Read the data: (input name, frame) per input, as the source gives it (ingest normalises)."""
+    markets = _PRELOADED.get()
+    if markets and (found := markets.get(inputs_key(settings))) is not None:
+        return list(found)
     source = settings.source
     if source.kind == "directory":
         folder = Path(source.path or ".")

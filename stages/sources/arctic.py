@@ -41,7 +41,7 @@ class JsonStore(Protocol):
 def adb() -> Any:
     """The arcticdb module, quiet below warnings, or ArcticUnavailableError naming the extra."""
     try:
-        import arcticdb
+        import arcticdb  # type: ignore[import-untyped]
     except ImportError as exc:
         raise ArcticUnavailableError("ArcticDB is not installed: pip install '.[arctic]'") from exc
     arcticdb.config.set_log_level("WARN")
@@ -273,8 +273,9 @@ def describe(cfg: ArcticSettings, store: JsonStore | None = None) -> list[DataIn
             uri=loc.uri,
             library=loc.library,
             snapshot=snapshot,
-            as_of=None if snapshot is not None else cfg.as_of,
+            as_of=None if snapshot is not None or cfg.versions is not None else cfg.as_of,
             layout=cfg.layout,
+            pinned=cfg.versions is not None,
             count=len(versions),
             symbols_sha256=digest,
             symbols=None if ref is not None else dict(sorted(versions.items())),

@@ -134,6 +134,9 @@ def test_rerun_without_the_snapshot_reads_the_recorded_versions(
     assert rerun_main(["--home", str(home), SNAP, "--quiet", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["reproduced"] and "recorded versions of 13 symbols" in report["data_version"]
+    pinned = started(home, report["run_id"]).data
+    assert pinned.rerun_of == SNAP and pinned.inputs[0].arctic is not None and pinned.inputs[0].arctic.pinned
+    assert pinned.inputs[0].sha256 == started(home, SNAP).data.inputs[0].sha256  # the same symbol versions
 
 
 def test_preflight_names_unreadable_store_missing_library_and_benchmark_in_one_error(
@@ -275,3 +278,77 @@ def test_only_the_adapter_imports_arcticdb() -> None:
         if "import arcticdb" in p.read_text(encoding="utf-8")
     )
     assert importers == ["stages/sources/arctic.py"]
+
+
+def test_a_long_version_list_is_an_artifact_the_ledger_records_and_a_rerun_reads(
+    arctic_runs: tuple[Path, Path, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ledger import ARTIFACTS_DIR
+    from schemas.events import ArtifactWritten
+    from stages.artifacts import ArtifactStore
+    from stages.sources import arctic
+
+    home, _, uri = arctic_runs
+    monkeypatch.setattr(arctic, "INLINE_SYMBOLS", 5)
+    run_id = "20261202-000000-arc3"
+    assert run_main(["--home", str(home), "--source", uri, "--as-of", "v1", "--run-id", run_id, "--quiet"]) == 0
+    version = started(home, run_id).data.inputs[0].arctic
+    assert version is not None and version.symbols is None and version.symbols_ref is not None
+    listed = arctic.recorded_versions(version, ArtifactStore(home / ARTIFACTS_DIR).get_json)
+    assert len(listed) == 13 and listed["SPY"] == 1
+    with Ledger.open(home, readonly=True) as ledger:
+        written = [e for e in ledger.read() if isinstance(e, ArtifactWritten) and e.run_id == run_id]
+    assert version.symbols_ref.hash in {e.data.hash for e in written}
+    capsys.readouterr()
+    assert rerun_main(["--home", str(home), run_id, "--quiet"]) == 0
+    assert "reproduced: identical stage outputs" in capsys.readouterr().out
+
+
+def test_as_of_a_version_number_or_a_timestamp(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from schemas.settings import ArcticSettings
+    from stages.sources import arctic
+
+    store = tmp_path / "lmdb"
+    lib = arctic.open_store(f"lmdb://{store}").get_library("m", create_if_missing=True)
+    frame = pl.DataFrame({"close": [1.0]}).to_pandas()
+    lib.write("SPY", frame)
+    between = datetime.now(UTC).isoformat()
+    lib.write("SPY", frame)
+    lib.write("NEW", frame)
+    uri = f"arcticdb+lmdb://{store}?library=m"
+
+    def at(as_of: str | None) -> dict[str, int]:
+        return arctic.resolve_versions(lib, ArcticSettings(uris=[uri], as_of=as_of), 0)[0]
+
+    assert at(None) == {"NEW": 0, "SPY": 1}
+    assert at(between) == {"SPY": 0}  # NEW did not exist then
+    with pytest.raises(arctic.ArcticSourceError, match="symbol NEW has no version 1"):
+        at("1")
+    problems = arctic.preflight_problems(ArcticSettings(uris=[uri], as_of="nosuch"), "SPY")
+    assert problems == [
+        "library m: as-of 'nosuch' is neither a snapshot of the library, a version number nor an ISO timestamp"
+    ]
+
+
+def test_a_rerun_of_versions_pruned_since_is_refused_naming_them(tmp_path: Path) -> None:
+    from schemas.events import ArcticVersion
+    from schemas.settings import ArcticSettings
+    from stages.sources import arctic
+
+    store = tmp_path / "lmdb"
+    lib = arctic.open_store(f"lmdb://{store}").get_library("m", create_if_missing=True)
+    frame = pl.DataFrame({"close": [1.0]}).to_pandas()
+    lib.write("SPY", frame)
+    lib.write("SPY", frame)
+    uri = f"arcticdb+lmdb://{store}?library=m"
+    recorded = ArcticVersion(
+        uri=uri, library="m", count=1, symbols_sha256=arctic.versions_sha256({"SPY": 0}), symbols={"SPY": 0}
+    )
+    cfg = ArcticSettings(uris=[uri])
+    pinned, how = arctic.rerun_settings(cfg, [recorded], None)
+    assert pinned.versions == [(0, "SPY", 0)] and "recorded versions of 1 symbols" in how
+    lib.delete("SPY", versions=0)
+    with pytest.raises(arctic.ArcticSourceError, match="library m no longer holds SPY v0"):
+        arctic.rerun_settings(cfg, [recorded], None)
