@@ -11,8 +11,9 @@ levels that are missing, torn or stale (tree.json's size is not theirs, or the r
 one recorded), or that give a proof which does not verify against the root, are rebuilt from the leaves;
 leaves that then give another root than the recorded one are re-hashed from the ledger. So the files are
 written without fsync (one each would cost more than a 450-line update): tree.json, replaced atomically,
-is the commit point, a crash leaves at worst short or garbled files, which these checks find and rebuild,
-and bytes past where tree.json points are cut off before appending. All of it is derived: deleting the
+is the commit point; a crash leaves at worst a missing or garbled tree.json (a rebuild) or short or
+garbled tree files, which these checks find and rebuild; bytes past where tree.json points are cut off
+before appending. All of it is derived: deleting the
 files costs one full pass, never a fact.
 """
 
@@ -30,7 +31,7 @@ from typing import TypeVar
 
 from ledger import merkle
 from ledger.chain import seq_and_hash
-from ledger.fsio import lock_file, write_bytes_atomic
+from ledger.fsio import lock_file, write_file
 from ledger.home import LEDGER_NAME, TREE_STATE_NAME
 from ledger.lines import iter_chunks
 from ledger.merkle import (
@@ -140,6 +141,8 @@ class Tree:
             have = self.leaves_path.stat().st_size
         except (OSError, ValueError, TypeError):
             return TreeState()
+        if any(type(getattr(state, f.name)) is not type(f.default) for f in dataclasses.fields(state)):
+            return TreeState()  # garbled: a field of the wrong type
         if have < state.size * HASH_SIZE:
             return TreeState()
         if state.size and line_at(self.ledger, state.line_offset, state.offset) != (state.size, state.hash):
@@ -160,7 +163,10 @@ class Tree:
             return False
 
     def _write_state(self, state: TreeState) -> None:
-        write_bytes_atomic(self.state_path, json.dumps(dataclasses.asdict(state)).encode())
+        """Replace tree.json atomically, without fsync: a tree.json lost or garbled by a crash means a rebuild."""
+        tmp = self.state_path.with_name(f".{self.state_path.name}.{os.getpid()}.tmp")
+        write_file(tmp, json.dumps(dataclasses.asdict(state)).encode(), 0o644)
+        os.replace(tmp, self.state_path)
 
     def _append(self, level: int, keep: int, new: bytes) -> None:
         """Cut the level's file to its first keep hashes and append new (no fsync: see the module's docstring)."""

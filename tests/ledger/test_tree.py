@@ -223,3 +223,11 @@ def test_run_lines_finds_every_line_of_a_run_and_only_those(tmp_path: Path) -> N
             cut = expected[len(expected) // 2][0]
             assert run_lines(tmp_path / LEDGER_NAME, run_id, cut, chunk=chunk) == [e for e in expected if e[0] <= cut]
     assert run_lines(tmp_path / LEDGER_NAME, "20990101-000000-none") == []
+
+
+def test_a_garbled_or_empty_state_file_means_a_rebuild(tmp_path: Path) -> None:
+    tree, hashes = _tree_of(tmp_path, 90)
+    for garbage in (b"", b'{"size": 90, "offs', b'{"size": "x"}'):
+        tree.state_path.write_bytes(garbage)  # what a crash can leave of a file written without fsync
+        assert Tree(tmp_path).root() == (90, merkle.root_of_hashes(hashes))
+        assert json.loads(tree.state_path.read_text())["size"] == 90
