@@ -10,10 +10,10 @@ under the tree (the last covered line no longer where and what it was) is notice
 levels that are missing, torn or stale (tree.json's size is not theirs, or the root they give is not the
 one recorded), or that give a proof which does not verify against the root, are rebuilt from the leaves;
 leaves that then give another root than the recorded one are re-hashed from the ledger. So the files are
-written without fsync (one each would cost more than a 450-line update): tree.json, replaced atomically,
-is the commit point; a crash leaves at worst a missing or garbled tree.json (a rebuild) or short or
-garbled tree files, which these checks find and rebuild; bytes past where tree.json points are cut off
-before appending. All of it is derived: deleting the
+written without fsync (one each would cost more than a 450-line update): tree.json, written last (in
+place, under the tree lock every reader holds), is the commit point; a crash leaves at worst a missing
+or garbled tree.json (a rebuild) or short or garbled tree files, which these checks find and rebuild;
+bytes past where tree.json points are cut off before appending. All of it is derived: deleting the
 files costs one full pass, never a fact.
 """
 
@@ -31,7 +31,7 @@ from typing import TypeVar
 
 from ledger import merkle
 from ledger.chain import seq_and_hash
-from ledger.fsio import lock_file, write_file
+from ledger.fsio import lock_file
 from ledger.home import LEDGER_NAME, TREE_STATE_NAME
 from ledger.lines import iter_chunks
 from ledger.merkle import (
@@ -163,10 +163,18 @@ class Tree:
             return False
 
     def _write_state(self, state: TreeState) -> None:
-        """Replace tree.json atomically, without fsync: a tree.json lost or garbled by a crash means a rebuild."""
-        tmp = self.state_path.with_name(f".{self.state_path.name}.{os.getpid()}.tmp")
-        write_file(tmp, json.dumps(dataclasses.asdict(state)).encode(), 0o644)
-        os.replace(tmp, self.state_path)
+        """Overwrite tree.json in place, without fsync or rename (a rename over it cost ~12 ms on a busy disk).
+
+        Every reader holds the tree lock, so none sees it half written; a crash that garbles it means a
+        rebuild, and a stale or mixed one is caught by the checks on load like any other stale state.
+        """
+        data = json.dumps(dataclasses.asdict(state)).encode()
+        fd = os.open(self.state_path, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            os.pwrite(fd, data, 0)
+            os.ftruncate(fd, len(data))
+        finally:
+            os.close(fd)
 
     def _append(self, level: int, keep: int, new: bytes) -> None:
         """Cut the level's file to its first keep hashes and append new (no fsync: see the module's docstring)."""
