@@ -83,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not 1 <= seq <= size:
                 raise UsageError(f"seq {seq} is not in a tree of {size} lines")
         lines = _lines(args.home, set(seqs))
+        paths = tree.inclusions(seqs, size)
         proofs: list[dict[str, Any]] = [
             {
                 "seq": s,
@@ -90,9 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "tree_size": size,
                 "root": b64(root),
                 "entry": lines[s],
-                "hashes": [b64(h) for h in tree.inclusion(s, size)],
+                "hashes": [b64(h) for h in path],
             }
-            for s in seqs
+            for s, path in zip(seqs, paths, strict=True)
         ]
         out: Any = proofs if args.run else proofs[0]
         _print(

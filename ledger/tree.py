@@ -340,15 +340,22 @@ class Tree:
 
     def inclusion(self, seq: int, size: int) -> list[bytes]:
         """The inclusion proof of line seq in the tree of the first size lines, checked against that tree's root."""
+        return self.inclusions([seq], size)[0]
+
+    def inclusions(self, seqs: Sequence[int], size: int) -> list[list[bytes]]:
+        """inclusion() of each of seqs, reading through one set of open files (a run's proofs, say)."""
         self._cover(size)
 
-        def build() -> list[bytes]:
+        def build() -> list[list[bytes]]:
+            proofs = []
             with _Reader(self) as r:
-                proof = inclusion_path_by(seq - 1, size, r.subtree)
-                leaf, head = r.get(0, seq - 1), self._root_of(r, size)
-            if not verify_inclusion(seq - 1, size, leaf, proof, head):
-                raise TreeCacheError(f"the tree files give an inclusion proof for seq {seq} that does not verify")
-            return proof
+                head = self._root_of(r, size)
+                for seq in seqs:
+                    proof = inclusion_path_by(seq - 1, size, r.subtree)
+                    if not verify_inclusion(seq - 1, size, r.get(0, seq - 1), proof, head):
+                        raise TreeCacheError(f"the tree files give an inclusion proof for seq {seq} that does not verify")
+                    proofs.append(proof)
+            return proofs
 
         return self._checked(build)
 

@@ -94,6 +94,7 @@ def _check_proofs(tree: Tree, lines: list[bytes], rng: random.Random, count: int
     for i in picks:
         assert tree.inclusion(i + 1, n) == merkle.inclusion_path(i, hashes), (i, n)
         assert tree.consistency(i + 1, n) == merkle.consistency_path(i + 1, hashes), (i + 1, n)
+    assert tree.inclusions([i + 1 for i in picks], n) == [merkle.inclusion_path(i, hashes) for i in picks]
     m = rng.randrange(1, n + 1)  # a proof at an older size, as against a checkpoint
     assert tree.inclusion(m, m) == merkle.inclusion_path(m - 1, hashes[:m])
     assert tree.root(m) == (m, merkle.root_of_hashes(hashes[:m]))
