@@ -64,6 +64,23 @@ def measure(argv: list[str]) -> tuple[float, int, int]:
     return time.perf_counter() - started, peak[0], child.returncode
 
 
+def point_seconds(home: Path) -> float:
+    """Sum over the home's runs of RunStarted -> RunCompleted (stamped where the point ran): the parallelizable work."""
+    from datetime import datetime
+
+    import orjson
+
+    started: dict[str, datetime] = {}
+    total = 0.0
+    for line in (home / "audit.jsonl").read_bytes().splitlines():
+        obj = orjson.loads(line)
+        if obj["type"] == "RunStarted":
+            started[obj["run_id"]] = datetime.fromisoformat(obj["ts"])
+        elif obj["type"] == "RunCompleted" and obj["run_id"] in started:
+            total += (datetime.fromisoformat(obj["ts"]) - started.pop(obj["run_id"])).total_seconds()
+    return total
+
+
 def point_sets(seeds: list[int]) -> list[list[str]]:
     """The --set flags of every point, in the sweep's order."""
     out = []
@@ -106,6 +123,7 @@ def main() -> int:
         for name, argv in modes.items():
             print(f"{name} ...", file=sys.stderr, flush=True)
             results[name] = measure(argv)
+        work = point_seconds(Path(tmp) / "b")
     print(f"\n{n} canary points, load average at start {load:.1f}, {os.cpu_count()} cores")
     print(f"{'mode':<44} {'wall s':>8} {'points/min':>11} {'peak RSS MB':>12} {'exit':>5}")
     for name, (wall, rss, rc) in results.items():
@@ -114,6 +132,12 @@ def main() -> int:
     print(f"\n(b) vs (a): {a / b:.2f}x faster (goal >= 3x)")
     print(f"(c) vs (b): {b / c:.2f}x faster (goal >= 1.6x)")
     print(f"(d) vs (b): {b / d:.2f}x faster (goal >= 1.6x)")
+    serial = b - work
+    print(
+        f"floor: in (b) the points themselves take {work:.1f} s of {b:.1f} s; the rest ({serial:.1f} s: start-up, imports,"
+        f" kernels, catch-up, decisions) is serial, so 2 workers at best gain {b / (serial + work / 2):.2f}x"
+        " (Amdahl, before any worker start-up)"
+    )
     return 0 if all(rc == 0 for _, _, rc in results.values()) else 1
 
 
