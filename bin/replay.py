@@ -7,14 +7,11 @@ import sys
 from collections.abc import Sequence
 
 from bin._cli import EXIT_FOUND, EXIT_OK, UsageError, parser, run
+from bin._progress import Reporter
 from projectors import registry
 from projectors.errors import LineageUnavailableError
 
 PROG = "replay"
-
-
-def _progress(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -45,9 +42,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--namespace", default=None, help="openlineage only: the job namespace (default: ledgerline)")
     p.add_argument("--json", action="store_true", help="print the result (events applied, position) as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr (errors and the result still shown)")
     args = p.parse_args(argv)
 
     def body() -> int:
+        with Reporter(PROG, quiet=args.quiet) as progress:
+            return replay(progress)
+
+    def replay(progress: Reporter) -> int:
         if args.rebuild and args.follow:
             raise UsageError("--rebuild and --follow cannot be combined; rebuild first, then follow")
         options: dict[str, object] = {"tracking_uri": args.tracking_uri} if args.tracking_uri else {}
@@ -60,12 +62,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from projectors.readmodel import follow
 
             try:
-                follow(model, progress=_progress)
+                follow(model, progress=progress)
             except KeyboardInterrupt:  # how a follow is meant to end
-                _progress(f"{model.name}: stopped")
+                progress(f"{model.name}: stopped")
             return EXIT_OK
         try:
-            applied = model.rebuild(progress=_progress) if args.rebuild else model.catch_up(progress=_progress)
+            applied = model.rebuild(progress=progress) if args.rebuild else model.catch_up(progress=progress)
         except LineageUnavailableError as exc:  # the OpenLineage endpoint still down after the retries: rerun resumes
             print(f"{PROG}: {exc}", file=sys.stderr)
             return EXIT_FOUND

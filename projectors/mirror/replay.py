@@ -31,7 +31,7 @@ from projectors.mirror.plan import (
     valid_alias,
 )
 from projectors.mirror.sink import MIRRORED_HASH_TAG, MIRRORED_SEQ_TAG, Sink, experiment_name, forget_engines
-from projectors.readmodel import Progress, Step, quiet
+from projectors.readmodel import Progress, Step, quiet, tick
 
 MANIFEST_PATH, REPORT_PATH = "manifest/manifest.json", "contract/contract_report.json"
 
@@ -111,7 +111,7 @@ def _replay(home: Path, tracking_uri: str | None, rebuild: bool, say: Progress) 
             head_hash=witness[1],
             **dataclasses.asdict(_Tally()),
         )
-    fold = _read_checked(home, witness)
+    fold = _read_checked(home, witness, say)
     start = fold.after
     if fold.head_seq > start:
         say(
@@ -123,8 +123,11 @@ def _replay(home: Path, tracking_uri: str | None, rebuild: bool, say: Progress) 
             )
         )
     job = _Replay(home, sink, fold, rebuild, say)
-    for run_id in fold.touched:
+    for done, run_id in enumerate(fold.touched):
+        say(tick("mlflow", "sending runs", done, len(fold.touched), "runs"))
         job.run(fold.runs[run_id])
+    if fold.touched:
+        say(tick("mlflow", "sending runs", len(fold.touched), len(fold.touched), "runs"))
     job.registry()
     if fold.head_seq != start or rebuild:
         sink.write_witness(fold.head_seq, fold.head_hash)
@@ -218,10 +221,10 @@ def _drop_default_store(home: Path) -> None:
     shutil.rmtree(home / MLFLOW_ARTIFACTS, ignore_errors=True)
 
 
-def _read_checked(home: Path, witness: tuple[int, str] | None) -> LedgerFold:
+def _read_checked(home: Path, witness: tuple[int, str] | None, say: Progress) -> LedgerFold:
     """The ledger folded after the witness, refused when the witness no longer matches it."""
     start = witness[0] if witness else 0
-    fold = read_ledger(home / LEDGER_NAME, start)
+    fold = read_ledger(home / LEDGER_NAME, start, say)
     if witness and (fold.head_seq < start or fold.witness_hash != witness[1]):
         raise MirrorDivergedError(
             f"the MLflow mirror witnessed seq {start} with hash {witness[1][:12]}, but the ledger "

@@ -281,7 +281,7 @@ def rebuild(home: Path, *, progress: Progress = quiet) -> int:
         )
     )
     try:
-        staged = _build(ledger, until, scratch)
+        staged = _build(ledger, until, scratch, progress)
         _swap(scratch, target)
         _stamp(target)
     finally:
@@ -297,13 +297,13 @@ def rebuild(home: Path, *, progress: Progress = quiet) -> int:
     return staged.count
 
 
-def _build(ledger: Path, until: Checkpoint, scratch: Path) -> Staged:
+def _build(ledger: Path, until: Checkpoint, scratch: Path, progress: Progress = quiet) -> Staged:
     """A complete projection of the ledger up to until, written into the new file scratch."""
     with _session(scratch, False) as con:
         staged = stage(con, ledger, Checkpoint(), until, direct=True)
         con.execute("BEGIN")
         create_tables(con)
-        write_rows(con, until, staged, lambda: digest.encode(digest.advance(con, {}, -1, staged.types)))
+        write_rows(con, until, staged, lambda: digest.encode(digest.advance(con, {}, -1, staged.types)), progress)
         create_views(con)
         con.execute("COMMIT")
         drop_staging(con)
@@ -326,7 +326,7 @@ def integrity(home: Path) -> list[str]:
         return digest.problems(con, stored, view_names())
 
 
-def deep_compare(home: Path) -> list[str]:
+def deep_compare(home: Path, progress: Progress = quiet) -> list[str]:
     """Rebuild the projection up to its checkpoint into a temporary file and name every table that differs."""
     home = Path(home)
     path = projection_path(home)
@@ -339,7 +339,7 @@ def deep_compare(home: Path) -> list[str]:
         actual = digest.all_digests(con)
     with tempfile.TemporaryDirectory(prefix=".verify-", dir=home) as tmp:
         scratch = Path(tmp) / PROJECTION_NAME
-        _build(_ledger_path(home), cp, scratch)
+        _build(_ledger_path(home), cp, scratch, progress)
         with _session(scratch, True, threads=1) as con:
             expected = digest.all_digests(con)
     return [
@@ -465,6 +465,7 @@ def _catch_up_open(
         lambda: digest.encode(
             digest.advance(con, previous, cp.seq, staged.types) if previous is not None else digest.all_digests(con)
         ),
+        progress,
     )
     if stale_views:
         create_views(con)
