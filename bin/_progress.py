@@ -2,8 +2,10 @@
 
 Library loops report a tick (a `Step` with `tick=True`, see projectors.readmodel) every few thousand
 events or one chunk of bytes; this display reads the monotonic clock once per tick and draws at most every
-`REFRESH_S` on a terminal, or prints one line every `$LEDGERLINE_PROGRESS_S` seconds (default 5; 0 prints
-every tick) elsewhere. Any other report is a milestone line and is always shown. `--quiet` shows nothing.
+`REFRESH_S` on a terminal, or prints one line every `LINE_S` elsewhere; `$LEDGERLINE_PROGRESS_S` sets
+either interval (0: every tick). Work shorter than one interval shows no count; a count shown once is
+shown again when it completes. Any other report is a milestone line and is always shown. `--quiet`
+shows nothing.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ LINE_S = 5.0
 INTERVAL_ENV = "LEDGERLINE_PROGRESS_S"
 
 
-def line_interval() -> float:
-    """Seconds between two plain progress lines: $LEDGERLINE_PROGRESS_S, or LINE_S."""
+def interval(tty: bool) -> float:
+    """Seconds between two draws of the bar (tty) or two plain lines: $LEDGERLINE_PROGRESS_S, else REFRESH_S or LINE_S."""
+    default = REFRESH_S if tty else LINE_S
     try:
-        return max(0.0, float(os.environ.get(INTERVAL_ENV) or LINE_S))
+        return max(0.0, float(os.environ.get(INTERVAL_ENV) or default))
     except ValueError:
-        return LINE_S
+        return default
 
 
 class Reporter:
@@ -39,8 +42,9 @@ class Reporter:
         self.prog, self.quiet = prog, quiet
         self.stream = stream if stream is not None else sys.stderr
         self.tty = _isatty(self.stream)
-        self.interval = REFRESH_S if self.tty else line_interval()
-        self._next = 0.0
+        self.interval = interval(self.tty)
+        self._next = time.monotonic() + self.interval  # work shorter than one interval shows no progress at all
+        self._shown: set[str] = set()
         self._bar: Any = None
         self._tasks: dict[str, Any] = {}
 
@@ -59,8 +63,6 @@ class Reporter:
             label = f"{label}: {step.phase}"  # type: ignore[attr-defined]
         if not getattr(step, "tick", False):
             self.line(str(step))
-            if done is not None and self._bar is not None:
-                self._draw(label, done, total, getattr(step, "unit", "events"))
             return
         assert done is not None
         self.update(label, done, total, getattr(step, "unit", "events"))
@@ -79,9 +81,11 @@ class Reporter:
         if self.quiet:
             return
         now = time.monotonic()
-        if now < self._next and (total is None or done < total):
+        final = total is not None and done >= total and label in self._shown  # a shown count always ends at 100%
+        if now < self._next and not final:
             return
         self._next = now + self.interval
+        self._shown.add(label)
         if self.tty:
             self._draw(label, done, total, unit)
         elif total:
@@ -125,4 +129,6 @@ def _make_bar(stream: IO[str]) -> Any:
         TimeElapsedColumn(),
         console=Console(file=stream, force_terminal=True),
         auto_refresh=False,
+        redirect_stdout=False,  # stdout is the command's data (--json): never captured into the bar
+        redirect_stderr=False,
     )

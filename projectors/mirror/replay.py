@@ -103,13 +103,14 @@ def _replay(home: Path, tracking_uri: str | None, rebuild: bool, say: Progress) 
     sink = Sink.open(tracking_uri or default_tracking_uri(home))
     witness = None if rebuild else sink.read_witness()
     if witness is not None and _ledger_head(home) == witness:  # up to date: nothing to fold, nothing to send
+        tally = _Tally(aliases=restore_aliases(sink, sink.alias_record, say))  # ...but aliases moved by hand go back
         return ReplayReport(
             sink.uri,
             requests=sink.requests,
             from_seq=witness[0],
             head_seq=witness[0],
             head_hash=witness[1],
-            **dataclasses.asdict(_Tally()),
+            **dataclasses.asdict(tally),
         )
     fold = _read_checked(home, witness, say)
     start = fold.after
@@ -129,8 +130,10 @@ def _replay(home: Path, tracking_uri: str | None, rebuild: bool, say: Progress) 
     if fold.touched:
         say(tick("mlflow", "sending runs", len(fold.touched), len(fold.touched), "runs"))
     job.registry()
-    if fold.head_seq != start or rebuild:
-        sink.write_witness(fold.head_seq, fold.head_hash)
+    record = job.alias_record(sink.alias_record)
+    job.tally.aliases += restore_aliases(sink, record, say)
+    if fold.head_seq != start or rebuild or record != sink.alias_record:
+        sink.write_witness(fold.head_seq, fold.head_hash, record)
     return ReplayReport(
         sink.uri,
         requests=sink.requests,
@@ -139,6 +142,35 @@ def _replay(home: Path, tracking_uri: str | None, rebuild: bool, say: Progress) 
         head_hash=fold.head_hash,
         **dataclasses.asdict(job.tally),
     )
+
+
+def restore_aliases(sink: Sink, record: dict[str, dict[str, list[str]]], say: Progress) -> int:
+    """Point every alias of the record back at its version (and drop aliases the ledger never gave); return how many.
+
+    An alias moved, added or deleted by hand in the MLflow UI is put back as the ledger has it: one request
+    per registered model when nothing moved.
+    """
+    fixed = 0
+    for name, wanted in record.items():
+        current = sink.aliases(name)
+        if current is None:
+            continue  # the model was deleted by hand: a --rebuild recreates it
+        for alias, (version, holder) in wanted.items():
+            if current.get(alias) != version:
+                sink.set_alias(name, alias, version)
+                say(
+                    Step(
+                        f"  {name}: alias {alias} pointed at version {current.get(alias) or 'none'}; "
+                        f"the ledger gives it to {holder} (version {version}): restored",
+                        model="mlflow",
+                    )
+                )
+                fixed += 1
+        for alias in sorted(current.keys() - wanted.keys()):
+            sink.delete_alias(name, alias)
+            say(Step(f"  {name}: alias {alias} is not in the ledger: removed", model="mlflow"))
+            fixed += 1
+    return fixed
 
 
 def _ledger_head(home: Path) -> tuple[int, str] | None:
@@ -320,6 +352,34 @@ class _Replay:
         if blobs:
             self.sink.upload(run_id, {}, {}, blobs)
             self.tally.artifacts += len(blobs)
+
+    def alias_record(self, previous: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, list[str]]]:
+        """{model: {alias: [version, ledger run]}} for every alias the ledger gives at its head."""
+        record: dict[str, dict[str, list[str]]] = {}
+        for (pipeline, alias), holder in sorted(self._after.items()):
+            name = experiment_name(pipeline)
+            known = previous.get(name, {}).get(alias)
+            if holder in self._versions:
+                version = self._versions[holder][1]
+            elif known is not None and known[1] == holder:
+                version = known[0]
+            elif self._find(holder):
+                version = self._version(holder)[1]
+            else:
+                continue  # its run is not in the store (yet)
+            record.setdefault(name, {})[alias] = [version, holder]
+        return record
+
+    def _find(self, run_id: str) -> bool:
+        """Whether run_id's MLflow run is in the store (remembered in ids)."""
+        if run_id not in self.ids:
+            pipeline = self.fold.runs[run_id].pipeline
+            assert pipeline is not None
+            found = self.sink.find_run(self.sink.experiment(experiment_name(pipeline)), run_id)
+            if found is None:
+                return False
+            self.ids[run_id] = found.info.run_id
+        return True
 
     def _aliases_of(self, run_id: str) -> list[str]:
         return sorted(alias for (_, alias), holder in self._after.items() if holder == run_id)
