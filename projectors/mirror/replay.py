@@ -346,7 +346,7 @@ class _Replay:
         if run.completed is None or (run.completed.seq is not None and run.completed.seq <= cutoff):
             return
         blobs = csv_previews(run, self.home)
-        chart = equity_chart(run)
+        chart = equity_chart(run, self.home)
         if chart is not None:
             blobs[CHART_PATH] = chart
         if blobs:
