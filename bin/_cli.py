@@ -74,14 +74,16 @@ def default_home() -> str:
     return os.environ.get("LEDGERLINE_HOME") or DEFAULT_HOME
 
 
-def parser(prog: str, description: str, example: str) -> argparse.ArgumentParser:
-    """An ArgumentParser with --home and an example in --help."""
+def parser(prog: str, description: str, example: str, *, home: bool = True) -> argparse.ArgumentParser:
+    """An ArgumentParser with --home (unless the command never touches a home) and an example in --help."""
     p = _Parser(
         prog=prog,
         description=description,
         epilog=f"example:\n  {example}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    if not home:
+        return p
     p.add_argument(
         "--home",
         type=home_arg,

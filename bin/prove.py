@@ -112,12 +112,12 @@ def b64(digest: bytes) -> str:
 
 
 def _run_seqs(home: Path, run_id: str, size: int) -> list[int]:
-    from ledger import Ledger
+    from ledger import LEDGER_NAME
+    from ledger.bundles import run_lines
     from schemas.context import check_run_id
 
     check_run_id(run_id)
-    with Ledger.open(home, readonly=True) as ledger:
-        seqs = [e.seq for e in ledger.read() if e.run_id == run_id and e.seq is not None and e.seq <= size]
+    seqs = [seq for seq, _ in run_lines(home / LEDGER_NAME, run_id, size)]
     if not seqs:
         raise UsageError(f"no events of run {run_id} in the first {size} lines")
     return seqs

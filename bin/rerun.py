@@ -76,8 +76,26 @@ def _first_changed(folder: Path, started: RunStartedData) -> str | None:
     return None
 
 
-def data_folder(settings: Settings, started: RunStartedData, scratch: Path) -> tuple[Settings, str]:
+def _arctic_version(settings: Settings, started: RunStartedData, home: Path) -> tuple[Settings, str]:
+    """Settings reading the recorded ArcticDB snapshot (while it holds the recorded versions) or those versions."""
+    from ledger import ARTIFACTS_DIR
+    from stages.artifacts import ArtifactStore
+    from stages.sources.arctic import rerun_settings
+
+    assert settings.source.arctic is not None
+    recorded = [i.arctic for i in started.inputs if i.arctic is not None]
+    if len(recorded) != len(settings.source.arctic.uris):
+        raise UsageError("the run recorded no ArcticDB version for each of its libraries (preflight failed?)")
+    arctic, how = rerun_settings(settings.source.arctic, recorded, ArtifactStore(home / ARTIFACTS_DIR).get_json)
+    return settings.model_copy(update={"source": settings.source.model_copy(update={"arctic": arctic})}), how
+
+
+def data_folder(
+    settings: Settings, started: RunStartedData, scratch: Path, home: Path = Path("runs")
+) -> tuple[Settings, str]:
     """Settings pointing at the data the run read (its DVC version from the cache, or the same files), and how."""
+    if settings.source.kind == "arcticdb" and settings.source.arctic is not None:
+        return _arctic_version(settings, started, home)
     if settings.source.kind != "directory":
         return settings, f"synthetic market, seed {settings.seed}"
     folder = Path(settings.source.path or ".")
@@ -139,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         PROG,
         "Re-execute a past run with its exact resolved config (from RunStarted), the same pipeline and the same data "
         "version (the same seed; the same files; the recorded DVC version read from the cache even when the workspace "
-        "moved on), record it with rerun_of, then compare the two runs stage by stage. Exit 0 when reproduced, 1 when a "
+        "moved on; the recorded ArcticDB snapshot, or the recorded symbol versions when it no longer holds them), record it with rerun_of, then compare the two runs stage by stage. Exit 0 when reproduced, 1 when a "
         "stage diverges, 2 on an unknown run id or data that can no longer be read as it was.",
         "bin/rerun 20260105-090000-aaaa --home runs",
     )
@@ -157,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         with Reporter(PROG, quiet=args.quiet) as progress:
             with tempfile.TemporaryDirectory(prefix="ledgerline-rerun-") as scratch:
-                settings, how = data_folder(settings, started, Path(scratch))
+                settings, how = data_folder(settings, started, Path(scratch), args.home)
                 progress(f"rerun of {args.run_id}: {how}")
                 outcome = run_pipeline(settings, args.home, progress=progress, rerun_of=args.run_id)
             after_run(args.home, outcome.run_id, policy=settings.tagging, progress=progress)

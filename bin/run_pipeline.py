@@ -17,7 +17,7 @@ from schemas.settings import Settings, TaggingPolicy, profile_names
 PROG = "run-pipeline"
 
 
-def _overrides(pairs: list[str], seed: int | None, source: Path | None) -> dict[str, str]:
+def _overrides(pairs: list[str], seed: int | None, sources: list[str] | None, as_of: str | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -26,10 +26,35 @@ def _overrides(pairs: list[str], seed: int | None, source: Path | None) -> dict[
         out[key] = value
     if seed is not None:
         out["seed"] = str(seed)
-    if source is not None:
+    arctic = [s for s in sources or [] if s.startswith("arcticdb+")]
+    if arctic:
+        out.update(_arctic_overrides(sources or [], as_of))
+    elif as_of is not None:
+        raise UsageError("--as-of names an ArcticDB snapshot or version: give it with --source arcticdb+...")
+    elif sources:
+        if len(sources) > 1:
+            raise UsageError("--source names one folder or file (several --source are for ArcticDB libraries)")
+        source = Path(sources[0])
         _check_source(source)
         out["source.kind"] = '"directory"'
         out["source.path"] = json.dumps(str(source.resolve()))
+    return out
+
+
+def _arctic_overrides(sources: list[str], as_of: str | None) -> dict[str, str]:
+    """source.kind and source.arctic.* for one or more `arcticdb+...?library=NAME` URIs (each checked, else exit 2)."""
+    from schemas.settings import parse_arctic_uri
+
+    for uri in sources:
+        if not uri.startswith("arcticdb+"):
+            raise UsageError(f"--source {uri}: several --source must all be ArcticDB URIs (arcticdb+...)")
+        try:
+            parse_arctic_uri(uri)
+        except ValueError as exc:
+            raise UsageError(f"--source {exc}") from exc
+    out = {"source.kind": '"arcticdb"', "source.arctic.uris": json.dumps(sources)}
+    if as_of is not None:
+        out["source.arctic.as_of"] = json.dumps(as_of)
     return out
 
 
@@ -75,7 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = parser(
         PROG,
         "Run a pipeline (default: the reference quant pipeline) into the ledger.",
-        "bin/run-pipeline --profile canary --seed 7\n  bin/run-pipeline --pipeline examples/toy.py:PIPELINE --set n=5",
+        "bin/run-pipeline --profile canary --seed 7\n  bin/run-pipeline --pipeline examples/toy.py:PIPELINE --set n=5\n"
+        "  bin/run-pipeline --source 'arcticdb+lmdb:///tmp/arctic?library=market' --as-of v1",
     )
     p.add_argument(
         "--pipeline",
@@ -103,8 +129,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, help="random seed of the synthetic market (overrides the profile)")
     p.add_argument(
         "--source",
-        type=Path,
-        help="folder of Parquet/CSV market data (or one such file) instead of the synthetic market",
+        action="append",
+        metavar="DIR|URI",
+        help="folder of Parquet/CSV market data (or one such file) instead of the synthetic market, or an ArcticDB "
+        "library: arcticdb+lmdb:///PATH?library=NAME, arcticdb+s3://ENDPOINT:BUCKET?library=NAME&aws_auth=true "
+        "(repeat for several libraries)",
+    )
+    p.add_argument(
+        "--as-of",
+        default=None,
+        metavar="SNAPSHOT|VERSION",
+        help="with an ArcticDB --source: read a snapshot, a version number or an ISO timestamp (default the latest)",
     )
     p.add_argument(
         "--set",
@@ -135,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.source is not None and pipeline is not QUANT_REFERENCE:
             raise UsageError(f"--source is a setting of the quant reference pipeline, not of {pipeline.name}")
         pipeline.check_reads()
-        settings = pipeline.resolve(args.profile, _overrides(args.sets, args.seed, args.source))
+        settings = pipeline.resolve(args.profile, _overrides(args.sets, args.seed, args.source, args.as_of))
         with Reporter(PROG, quiet=args.quiet) as progress:
             outcome, notes = run_and_project(pipeline, settings, orchestrator, progress)
         key = os.environ.get("LEDGERLINE_SIGNING_KEY")

@@ -16,10 +16,10 @@ from ledger.errors import EvidenceError
 from ledger.fsio import write_bytes_atomic
 from ledger.home import CHECKPOINTS_DIR, LEDGER_NAME
 from ledger.lines import iter_chunks
-from ledger.merkle import consistency_path, leaf_hash, root_of_hashes, verify_consistency
+from ledger.merkle import Levels, first_difference_in, hash_leaves, verify_consistency
 from ledger.notes import Checkpoint, Note, NoteError, Signer, Verifier, sign
 from ledger.reader import snapshot_end
-from ledger.tree import HASH_SIZE, LEAVES_NAME, Tree, first_difference
+from ledger.tree import HASH_SIZE, LEAVES_NAME, Tree
 
 LATEST_NOTE = "latest.note"
 KEYS_NAME = "keys"
@@ -132,39 +132,42 @@ def check_note(home: Path, note: Note, verifiers: list[Verifier]) -> NoteCheck:
     if not signers:
         raise EvidenceError(f"the checkpoint's signature does not verify with {', '.join(str(v) for v in verifiers)}")
     cp = Checkpoint.parse(note.text)
-    actual = ledger_leaves(home)  # re-hashed from the lines: the derived tree file is not evidence
-    head = len(actual)
+    actual = ledger_levels(home)  # re-hashed from the lines: the derived tree files are not evidence
+    head = actual.size
     if cp.size > head:
         raise EvidenceError(f"the checkpoint covers {cp.size} lines but the ledger has only {head}: it was truncated")
-    if root_of_hashes(actual[: cp.size]) != cp.root:
+    if actual.root(cp.size) != cp.root:
         bad = _first_bad_seq(home, cp, actual)
         where = f"; the first line that differs is seq {bad}" if bad is not None else ""
         raise EvidenceError(f"the ledger's tree at size {cp.size} does not have the checkpoint's root{where}")
-    head_root = root_of_hashes(actual)
-    if not verify_consistency(cp.size, head, cp.root, head_root, consistency_path(cp.size, actual)):
+    head_root = actual.root()
+    if not verify_consistency(cp.size, head, cp.root, head_root, actual.consistency(cp.size)):
         raise EvidenceError(f"the ledger now is not consistent with the checkpoint at size {cp.size}")
     return NoteCheck(cp, signers, head)
 
 
-def ledger_leaves(home: Path) -> list[bytes]:
-    """The leaf hash of every complete line of the ledger, computed from the lines now."""
+def ledger_levels(home: Path) -> Levels:
+    """The tree of every complete line of the ledger (leaves and complete subtrees), computed from the lines now."""
     path = Path(home) / LEDGER_NAME
     if not path.exists():
-        return []
-    return [leaf_hash(line) for _, _, lines in iter_chunks(path, 0, snapshot_end(path)) for line in lines]
+        return Levels(b"")
+    return Levels(b"".join(hash_leaves(lines) for _, _, lines in iter_chunks(path, 0, snapshot_end(path))))
 
 
-def _first_bad_seq(home: Path, cp: Checkpoint, actual: list[bytes]) -> int | None:
-    """The first seq whose line no longer hashes as when the checkpoint was made (bisecting subtree roots).
+def _first_bad_seq(home: Path, cp: Checkpoint, actual: Levels) -> int | None:
+    """The first seq whose line no longer hashes as when the checkpoint was made (descending through subtree roots).
 
     Needs the tree file as it was (the leaves hashed when the lines were appended); without it, None.
     """
-    stored_raw = (Path(home) / LEAVES_NAME).read_bytes() if (Path(home) / LEAVES_NAME).exists() else b""
-    stored = [stored_raw[i : i + HASH_SIZE] for i in range(0, min(len(stored_raw), cp.size * HASH_SIZE), HASH_SIZE)]
-    if len(stored) == cp.size and root_of_hashes(stored) == cp.root:
-        index = first_difference(stored, actual[: cp.size])
-        return None if index is None else index + 1
-    return None
+    path = Path(home) / LEAVES_NAME
+    stored_raw = path.read_bytes()[: cp.size * HASH_SIZE] if path.exists() else b""
+    if len(stored_raw) != cp.size * HASH_SIZE:
+        return None
+    stored = Levels(stored_raw)
+    if stored.root() != cp.root:
+        return None
+    index = first_difference_in(stored, actual, cp.size)
+    return None if index is None else index + 1
 
 
 def cosign(home: Path, note: Note, signer: Signer, witness_dir: Path) -> Note:
@@ -177,8 +180,8 @@ def cosign(home: Path, note: Note, signer: Signer, witness_dir: Path) -> Note:
     verifiers = known_verifiers(home)
     if not any(note.signed_by(v) for v in verifiers):
         raise EvidenceError("the note is not signed by any key listed in the home's checkpoints/keys")
-    actual = ledger_leaves(home)
-    if cp.size > len(actual) or root_of_hashes(actual[: cp.size]) != cp.root:
+    actual = ledger_levels(home)
+    if cp.size > actual.size or actual.root(cp.size) != cp.root:
         raise EvidenceError(f"the ledger's tree at size {cp.size} does not have the note's root")
     witness_dir = Path(witness_dir)
     last_path = witness_dir / f"{signer.name}.{_safe(cp.origin)}.last.note"
@@ -188,7 +191,7 @@ def cosign(home: Path, note: Note, signer: Signer, witness_dir: Path) -> Note:
             raise EvidenceError(
                 f"the note's tree ({cp.size}) is smaller than the one {signer.name} signed before ({last.size})"
             )
-        proof = consistency_path(last.size, actual[: cp.size])
+        proof = actual.consistency(last.size, cp.size)
         if not verify_consistency(last.size, cp.size, last.root, cp.root, proof):
             raise EvidenceError(
                 f"fork: the note at size {cp.size} is not consistent with the tree at size {last.size} "

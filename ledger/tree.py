@@ -1,10 +1,19 @@
-"""The RFC 9162 Merkle tree over the ledger's lines, kept as a derived, incrementally updated file in the home.
+"""The RFC 9162 Merkle tree over the ledger's lines, kept as derived, incrementally updated files in the home.
 
 Leaf i (0-based) is line seq = i + 1; its entry is the exact bytes of the line without the newline.
-`<home>/tree.leaves` holds the 32-byte leaf hashes in order; `<home>/tree.json` says how many, where
-the last one's line ends and its stated hash, so an update reads only the lines appended since, and a
-ledger rewritten under the tree (the last covered line no longer where and what it was) is noticed
-and the tree rebuilt. Both files are derived: deleting them costs one full pass, never a fact.
+`<home>/tree.leaves` holds the 32-byte leaf hashes in order; `<home>/tree.level-K` (K = 1, 2, ...) the
+roots of the complete subtrees of 2**K leaves, in order (entry j covers leaves j*2**K .. (j+1)*2**K - 1),
+so a root or a proof reads O(log n) hashes and never the whole leaf file. `<home>/tree.json` says how
+many leaves, where the last one's line ends and its stated hash, the size the levels cover and the root
+at that size. An update reads only the lines appended since and appends to each file; a ledger rewritten
+under the tree (the last covered line no longer where and what it was) is noticed and the tree rebuilt;
+levels that are missing, torn or stale (tree.json's size is not theirs, or the root they give is not the
+one recorded), or that give a proof which does not verify against the root, are rebuilt from the leaves;
+leaves that then give another root than the recorded one are re-hashed from the ledger. So the files are
+written without fsync (one each would cost more than a 450-line update): tree.json, replaced atomically,
+is the commit point, a crash leaves at worst short or garbled files, which these checks find and rebuild,
+and bytes past where tree.json points are cut off before appending. All of it is derived: deleting the
+files costs one full pass, never a fact.
 """
 
 from __future__ import annotations
@@ -12,40 +21,119 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Sequence
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
+from ledger import merkle
 from ledger.chain import seq_and_hash
-from ledger.fsio import write_bytes_atomic
+from ledger.fsio import lock_file, write_bytes_atomic
 from ledger.home import LEDGER_NAME, TREE_STATE_NAME
 from ledger.lines import iter_chunks
-from ledger.merkle import consistency_path, inclusion_path, leaf_hash, root_of_hashes
-from ledger.reader import line_at, snapshot_end
+from ledger.merkle import (
+    EMPTY_ROOT,
+    HASH_SIZE,
+    Levels,
+    consistency_path_by,
+    first_difference_in,
+    hash_file_lines,
+    hash_leaves,
+    hash_pairs,
+    inclusion_path_by,
+    split,
+    subtree_root_by,
+    verify_consistency,
+    verify_inclusion,
+    write_levels,
+)
+from ledger.reader import head_at, line_at, snapshot_end
 
+T = TypeVar("T")
 LEAVES_NAME = "tree.leaves"
-HASH_SIZE = 32
+LEVEL_PREFIX = "tree.level-"
+LOCK_NAME = "tree.lock"
+#: below this many bytes of ledger a from-scratch build stays in one process (a helper costs more than it saves)
+PARALLEL_MIN_BYTES = 32 << 20
+
+__all__ = ["HASH_SIZE", "LEAVES_NAME", "Tree", "TreeCacheError", "TreeState", "first_difference"]
+
+
+class TreeCacheError(ValueError):
+    """A derived tree file is shorter than tree.json says, or gives a root other than the recorded one."""
 
 
 @dataclasses.dataclass(frozen=True)
 class TreeState:
-    """How much of the ledger the leaf file covers: lines, the byte after the last, where it starts, its hash."""
+    """What the tree files cover: lines, the byte after the last, where it starts, its hash; the levels' size and root."""
 
     size: int = 0
     offset: int = 0
     line_offset: int = 0
     hash: str = ""
+    levels: int = 0
+    root: str = ""
+
+
+def level_count(size: int) -> int:
+    """How many levels above the leaves have at least one complete subtree in a tree of size leaves."""
+    return max(size.bit_length() - 1, 0)
+
+
+class _Reader:
+    """Reads single hashes of the level files with pread, keeping each file open while the reader is."""
+
+    def __init__(self, tree: Tree) -> None:
+        self.tree = tree
+        self.fds: dict[int, int] = {}
+
+    def __enter__(self) -> _Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for fd in self.fds.values():
+            os.close(fd)
+        self.fds.clear()
+
+    def get(self, level: int, index: int) -> bytes:
+        fd = self.fds.get(level)
+        if fd is None:
+            try:
+                fd = self.fds[level] = os.open(self.tree.level_path(level), os.O_RDONLY)
+            except FileNotFoundError:
+                raise TreeCacheError(f"{self.tree.level_path(level).name} is missing") from None
+        data = os.pread(fd, HASH_SIZE, index * HASH_SIZE)
+        if len(data) != HASH_SIZE:
+            raise TreeCacheError(f"{self.tree.level_path(level).name} has no entry {index}")
+        return data
+
+    def subtree(self, a: int, b: int) -> bytes:
+        return subtree_root_by(a, b, self.get)
 
 
 class Tree:
-    """The leaf hashes of the ledger under home (call update() to cover lines appended since)."""
+    """The Merkle tree of the ledger under home (update() covers lines appended since; proofs read O(log n) hashes)."""
 
     def __init__(self, home: Path) -> None:
         self.home = Path(home)
         self.ledger = self.home / LEDGER_NAME
         self.state_path = self.home / TREE_STATE_NAME
         self.leaves_path = self.home / LEAVES_NAME
+        self._covered: TreeState | None = None  # the state after this object's last update
+        self._roots: dict[int, bytes] = {}  # roots of older sizes computed (and checked) by this object
+
+    def level_path(self, level: int) -> Path:
+        """The file of level `level` (0 is tree.leaves)."""
+        return self.leaves_path if level == 0 else self.home / f"{LEVEL_PREFIX}{level}"
+
+    def _level_paths(self) -> list[Path]:
+        return [self.leaves_path, *sorted(self.home.glob(f"{LEVEL_PREFIX}*"))]
+
+    # -- state -----------------------------------------------------------------------------------------------
 
     def _state(self) -> TreeState:
+        """The recorded state when the leaf file and the ledger still agree with it, else TreeState() (rebuild)."""
         try:
             state = TreeState(**json.loads(self.state_path.read_text()))
             have = self.leaves_path.stat().st_size
@@ -57,72 +145,274 @@ class Tree:
             return TreeState()  # the ledger no longer holds the last covered line where it was: rebuild
         return state
 
+    def _levels_fresh(self, state: TreeState) -> bool:
+        """Whether the level files cover state.size and give the root recorded for it."""
+        if state.levels != state.size or not state.root:
+            return False
+        try:
+            for level in range(1, level_count(state.size) + 1):
+                if self.level_path(level).stat().st_size < (state.size >> level) * HASH_SIZE:
+                    return False
+            with _Reader(self) as r:
+                return r.subtree(0, state.size).hex() == state.root
+        except (OSError, TreeCacheError):
+            return False
+
+    def _write_state(self, state: TreeState) -> None:
+        write_bytes_atomic(self.state_path, json.dumps(dataclasses.asdict(state)).encode())
+
+    def _append(self, level: int, keep: int, new: bytes) -> None:
+        """Cut the level's file to its first keep hashes and append new (no fsync: see the module's docstring)."""
+        with open(self.level_path(level), "ab") as f:
+            f.truncate(keep * HASH_SIZE)
+            f.write(new)
+
+    def _extend_levels(self, old: int, new: int, leaves_from: int, leaves: bytes) -> None:
+        """Append to every level the complete subtrees that growing from old to new leaves completes.
+
+        leaves holds the leaf hashes from index leaves_from (<= old) to new; an entry a level needs from
+        before that is read from its file (at most one per level).
+        """
+        start, data = leaves_from, leaves  # the entries of the level below, from index start
+        with _Reader(self) as r:
+            for level in range(1, level_count(new) + 1):
+                have, want = old >> level, new >> level
+                if want == have:
+                    break  # no level above gains a node either
+                need = 2 * have
+                while need < start:  # an entry of the level below from before this update
+                    start -= 1
+                    data = r.get(level - 1, start) + data
+                off = (need - start) * HASH_SIZE
+                nodes = hash_pairs(memoryview(data)[off : off + 2 * (want - have) * HASH_SIZE])
+                self._append(level, have, nodes)
+                start, data = have, nodes
+
+    def _rebuild_levels(self, size: int) -> bytes:
+        """Recompute every level from the first size leaf hashes; return the root they give."""
+        with open(self.leaves_path, "rb") as f:
+            leaves = f.read(size * HASH_SIZE)
+        if len(leaves) != size * HASH_SIZE:
+            raise TreeCacheError(f"{self.leaves_path.name} holds fewer than {size} leaves")
+        for path in self._level_paths()[1:]:
+            path.unlink(missing_ok=True)
+        self._extend_levels(0, size, 0, leaves)
+        with _Reader(self) as r:
+            return r.subtree(0, size)
+
+    # -- update ----------------------------------------------------------------------------------------------
+
     def update(self) -> int:
         """Hash the lines appended since the last update (all of them when the state is absent or stale); return the size."""
+        with lock_file(self.home / LOCK_NAME):
+            state = self._update()
+        self._covered = state
+        return state.size
+
+    def _update(self) -> TreeState:
         state = self._state()
+        if state.size and not self._levels_fresh(state):
+            root = self._rebuild_levels(state.size)
+            if state.root and state.root != root.hex():
+                state = TreeState()  # the leaves no longer give the recorded root either: re-hash the ledger
+            else:
+                state = dataclasses.replace(state, levels=state.size, root=root.hex())
+                self._write_state(state)
         end = snapshot_end(self.ledger) if self.ledger.exists() else 0
         if state.size == 0:
-            self.leaves_path.unlink(missing_ok=True)
+            for path in self._level_paths():
+                path.unlink(missing_ok=True)
         if end <= state.offset:
             if state.size == 0:
-                self._save(state, b"")
-            return state.size
-        hashes = bytearray()
+                self._append(0, 0, b"")
+                self._write_state(state)
+            return state
+        if state.size == 0 and end >= PARALLEL_MIN_BYTES and _idle_core():
+            return self._build_two(end)
+        parts: list[bytes] = []
         size, last_start, last = state.size, state.line_offset, b""
-        for offset, _, lines in iter_chunks(self.ledger, state.offset, end):
-            for line in lines:
-                hashes += leaf_hash(line)
-                size, last_start, last = size + 1, offset, line
-                offset += len(line) + 1
+        for _, chunk_end, lines in iter_chunks(self.ledger, state.offset, end):
+            if not lines:
+                continue
+            parts.append(hash_leaves(lines))
+            size += len(lines)
+            last = lines[-1]
+            last_start = chunk_end - len(last) - 1
         stated = seq_and_hash(last)
         if stated is None or stated[0] != size:
             raise ValueError(f"line {size} of {self.ledger} does not state seq {size}")
-        self._save(TreeState(size, end, last_start, stated[1]), bytes(hashes))
-        return size
+        new = b"".join(parts)
+        self._append(0, state.size, new)
+        self._extend_levels(state.size, size, state.size, new)
+        with _Reader(self) as r:
+            root = r.subtree(0, size)
+        state = TreeState(size, end, last_start, stated[1], size, root.hex())
+        self._write_state(state)
+        return state
 
-    def _save(self, state: TreeState, new: bytes) -> None:
-        with open(self.leaves_path, "ab") as f:
-            f.truncate((state.size - len(new) // HASH_SIZE) * HASH_SIZE)
-            f.write(new)
-            f.flush()
-            os.fsync(f.fileno())
-        write_bytes_atomic(self.state_path, json.dumps(dataclasses.asdict(state)).encode())
+    def _build_two(self, end: int) -> TreeState:
+        """Build the tree of the lines in [0, end) from scratch in two processes.
+
+        A helper builds the left complete subtree (the first split(n) leaves: its entries are a prefix of
+        every level file) while this process builds the rest (aligned at every level, so no entry is
+        shared); each writes its own byte ranges. Without a helper this process builds both halves.
+        """
+        fd = os.open(self.ledger, os.O_RDONLY)
+        try:
+            n, left, cut = _split_lines(fd, end)
+            prefix = str(self.home / LEVEL_PREFIX)
+            argv = [str(self.ledger), "0", str(cut), "0", str(self.leaves_path), prefix]
+            try:
+                helper: subprocess.Popen[bytes] | None = subprocess.Popen(
+                    [sys.executable, "-S", merkle.__file__, *argv],
+                    stdout=subprocess.PIPE,
+                    env={**os.environ, "PYTHONPATH": ""},
+                )
+            except OSError:
+                helper = None
+            write_levels(left, hash_file_lines(fd, cut, end), lambda k: str(self.level_path(k)))
+            out = helper.communicate()[0] if helper is not None else b""
+            if helper is None or helper.returncode != 0 or out.strip() != str(left).encode():
+                write_levels(0, hash_file_lines(fd, 0, cut), lambda k: str(self.level_path(k)))
+        finally:
+            os.close(fd)
+        head = head_at(self.ledger, end)
+        if head.seq != n:
+            raise ValueError(f"line {n} of {self.ledger} does not state seq {n}")
+        with _Reader(self) as r:
+            root = r.subtree(0, n)
+        state = TreeState(n, end, head.line_offset, head.hash, n, root.hex())
+        self._write_state(state)
+        return state
+
+    def _cover(self, size: int) -> int:
+        """Make sure the files cover at least size leaves (one update per object, more only when asked beyond it).
+
+        Returns the size they cover.
+        """
+        if self._covered is None or self._covered.size < size:
+            self.update()
+        assert self._covered is not None
+        if self._covered.size < size:
+            raise ValueError(f"the ledger has {self._covered.size} lines, not {size}")
+        return self._covered.size
+
+    # -- reading ---------------------------------------------------------------------------------------------
 
     def leaves(self, size: int | None = None) -> list[bytes]:
-        """The first size leaf hashes (all covered ones when None), after an update."""
+        """The first size leaf hashes (all covered ones when None), after an update. O(n): for checks, not proofs."""
         n = self.update() if size is None else size
-        data = self.leaves_path.read_bytes()
+        with open(self.leaves_path, "rb") as f:
+            data = f.read(n * HASH_SIZE)
         if len(data) < n * HASH_SIZE:
             raise ValueError(f"the ledger has {len(data) // HASH_SIZE} lines, not {n}")
         return [data[i : i + HASH_SIZE] for i in range(0, n * HASH_SIZE, HASH_SIZE)]
 
     def root(self, size: int | None = None) -> tuple[int, bytes]:
-        """(size, root) of the tree of the first size lines (the whole ledger when None)."""
-        self.update()
-        hashes = self.leaves(size) if size is not None else self.leaves()
-        return len(hashes), root_of_hashes(hashes)
+        """(size, root) of the tree of the first size lines (the whole ledger when None), from O(log n) hashes."""
+        head = self.update() if size is None else self._cover(size)
+        if size is None or size == head or size == 0:
+            assert self._covered is not None
+            return (head, bytes.fromhex(self._covered.root)) if head and size != 0 else (size or 0, EMPTY_ROOT)
+
+        def build() -> bytes:
+            with _Reader(self) as r:
+                return self._root_of(r, size)
+
+        return size, self._checked(build)
 
     def inclusion(self, seq: int, size: int) -> list[bytes]:
-        """The inclusion proof of line seq in the tree of the first size lines."""
-        self.update()
-        return inclusion_path(seq - 1, self.leaves(size))
+        """The inclusion proof of line seq in the tree of the first size lines, checked against that tree's root."""
+        self._cover(size)
+
+        def build() -> list[bytes]:
+            with _Reader(self) as r:
+                proof = inclusion_path_by(seq - 1, size, r.subtree)
+                leaf, head = r.get(0, seq - 1), self._root_of(r, size)
+            if not verify_inclusion(seq - 1, size, leaf, proof, head):
+                raise TreeCacheError(f"the tree files give an inclusion proof for seq {seq} that does not verify")
+            return proof
+
+        return self._checked(build)
 
     def consistency(self, old: int, new: int) -> list[bytes]:
-        """The consistency proof from the tree of old lines to the tree of new lines."""
-        self.update()
-        return consistency_path(old, self.leaves(new))
+        """The consistency proof from the tree of old lines to the tree of new lines, checked against both roots."""
+        self._cover(new)
+
+        def build() -> list[bytes]:
+            with _Reader(self) as r:
+                proof = consistency_path_by(old, new, r.subtree)
+                old_root, new_root = r.subtree(0, old), self._root_of(r, new)
+            if not verify_consistency(old, new, old_root, new_root, proof):
+                raise TreeCacheError(f"the tree files give a consistency proof {old} -> {new} that does not verify")
+            return proof
+
+        return self._checked(build)
+
+    def _root_of(self, r: _Reader, size: int) -> bytes:
+        """The root at size: the recorded one for the covered size, else computed once and checked by a consistency
+        proof to the recorded head (TreeCacheError when it fails)."""
+        assert self._covered is not None
+        head = self._covered.size
+        head_root = bytes.fromhex(self._covered.root) if head else EMPTY_ROOT
+        if size == head or size == 0:
+            return head_root if size else EMPTY_ROOT
+        if size not in self._roots:
+            old_root = r.subtree(0, size)
+            if not verify_consistency(size, head, old_root, head_root, consistency_path_by(size, head, r.subtree)):
+                raise TreeCacheError(f"the tree files give a root at size {size} not consistent with the head")
+            self._roots[size] = old_root
+        return self._roots[size]
+
+    def _checked(self, build: Callable[[], T]) -> T:
+        """build(); when the files turn out torn or inconsistent, rebuild the levels from the leaves and build again."""
+        try:
+            return build()
+        except (OSError, TreeCacheError):
+            self._roots.clear()
+            with lock_file(self.home / LOCK_NAME):
+                state = self._state()
+                self._write_state(dataclasses.replace(state, levels=0))  # stale: the next update rebuilds them
+            self.update()
+            return build()
+
+
+def _idle_core() -> bool:
+    """Whether a helper process would get a core of its own (on a busy machine it only adds its overhead)."""
+    cores = os.cpu_count() or 1
+    return cores >= 2 and os.getloadavg()[0] <= cores - 1
+
+
+def _split_lines(fd: int, end: int, chunk: int = 4 << 20) -> tuple[int, int, int]:
+    """(lines in [0, end), split(lines), the byte after line split(lines)): one counting pass, no copies kept."""
+    counts, buf, pos = [], bytearray(chunk), 0
+    while pos < end:
+        got = min(os.preadv(fd, [buf], pos), end - pos)
+        if got <= 0:
+            break
+        counts.append((pos, got, buf.count(b"\n", 0, got)))
+        pos += got
+    n = sum(c for _, _, c in counts)
+    left = split(n) if n >= 2 else n
+    before = 0
+    for pos, got, c in counts:
+        if before + c >= left:
+            data = os.pread(fd, got, pos)
+            cut = -1
+            for _ in range(left - before):
+                cut = data.index(b"\n", cut + 1)
+            return n, left, pos + cut + 1
+        before += c
+    return n, left, end
 
 
 def first_difference(recorded: Sequence[bytes], actual: Sequence[bytes]) -> int | None:
-    """The 0-based index of the first leaf that differs, by bisection on subtree roots (None when equal)."""
+    """The 0-based index of the first leaf that differs (None when equal), descending through subtree roots.
+
+    Each side's levels are built once (O(n)); the descent compares O(log n) subtree roots.
+    """
     n = min(len(recorded), len(actual))
-    if root_of_hashes(recorded[:n]) == root_of_hashes(actual[:n]):
+    index = first_difference_in(Levels(recorded[:n]), Levels(actual[:n]), n) if n else None
+    if index is None:
         return None if len(recorded) == len(actual) else n
-    lo, hi = 0, n  # the prefix of length lo agrees, the prefix of length hi does not
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if root_of_hashes(recorded[:mid]) == root_of_hashes(actual[:mid]):
-            lo = mid
-        else:
-            hi = mid
-    return lo
+    return index

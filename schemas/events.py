@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapte
 
 RUN_ID_PATTERN = r"^[0-9]{8}-[0-9]{6}-[0-9a-z]{4}$"
 RunId = Annotated[str, StringConstraints(pattern=RUN_ID_PATTERN)]
+SWEEP_ID_PATTERN = r"^sweep-[0-9]{8}-[0-9]{6}-[0-9a-z]{4}$"
+SweepId = Annotated[str, StringConstraints(pattern=SWEEP_ID_PATTERN)]
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 JsonScalar = Union[str, int, float, bool, None]  # noqa: UP007 - kept a typing.Union: the projection schema maps it by get_origin
 Status = Literal["passed", "failed", "warned"]
@@ -22,6 +24,11 @@ GENESIS_HASH = "0" * 64
 def is_run_id(value: str) -> bool:
     """True when value is a well-formed run id (YYYYMMDD-HHMMSS-xxxx)."""
     return re.fullmatch(RUN_ID_PATTERN, value) is not None
+
+
+def is_sweep_id(value: str) -> bool:
+    """True when value is a well-formed sweep id (sweep-YYYYMMDD-HHMMSS-xxxx)."""
+    return re.fullmatch(SWEEP_ID_PATTERN, value) is not None
 
 
 def _utcnow() -> datetime:
@@ -56,16 +63,6 @@ class DvcVersion(Model):
     file: str | None = None
 
 
-class DataInput(Model):
-    """One data file a run read; dvc names its DVC version when the folder is DVC-tracked (absent in older events)."""
-
-    name: str
-    sha256: Sha256Hex
-    rows: int
-    format: str
-    dvc: DvcVersion | None = None
-
-
 class ArtifactRef(Model):
     """hash is the content address (frame hash); sha256 and bytes describe the file, so a loader can check it."""
 
@@ -74,6 +71,37 @@ class ArtifactRef(Model):
     rows: int | None = None
     sha256: Sha256Hex | None = None
     bytes: int | None = None
+
+
+class ArcticVersion(Model):
+    """The ArcticDB data a run read from one library: the store, the library, the snapshot or as-of, each symbol's version.
+
+    symbols is inline when few; otherwise symbols_ref names a JSON artifact holding the [symbol, version] list,
+    and symbols_sha256 is the content hash of that list either way.
+    """
+
+    uri: str
+    library: str
+    snapshot: str | None = None
+    as_of: str | None = None
+    layout: str = "symbol_per_ticker"
+    #: the versions were pinned one by one (bin/rerun of a run whose snapshot no longer holds them)
+    pinned: bool = False
+    count: int
+    symbols_sha256: Sha256Hex
+    symbols: dict[str, int] | None = None
+    symbols_ref: ArtifactRef | None = None
+
+
+class DataInput(Model):
+    """One input a run read: a data file (dvc: its DVC version when tracked) or an ArcticDB library (arctic); both absent in older events."""
+
+    name: str
+    sha256: Sha256Hex
+    rows: int
+    format: str
+    dvc: DvcVersion | None = None
+    arctic: ArcticVersion | None = None
 
 
 class RowKey(Model):
@@ -91,6 +119,40 @@ class Orchestrator(Model):
     flow_run_id: str | None = None
 
 
+class Executor(Model):
+    """Where a sweep point ran: local (the driver's process), processes (N worker processes) or ray; execution detail only."""
+
+    name: Literal["local", "processes", "ray"]
+    workers: int | None = None
+
+
+class SweepRank(Model):
+    """How a sweep ranks its runs: a run-level metric and which way is better."""
+
+    metric: str = "sharpe"
+    better: Literal["higher", "lower", "smaller_magnitude"] = "higher"
+
+
+class SweepPlan(Model):
+    """What a sweep runs, enough for --resume: the pipeline target, profile, grid (key -> raw values), seeds, --sets."""
+
+    target: str
+    profile: str | None = None
+    grid: dict[str, list[str]]
+    seeds: list[int] = []
+    sets: dict[str, str] = {}
+    rank: SweepRank = SweepRank()
+    points: int
+
+
+class Sweep(Model):
+    """The sweep a run belongs to: its id, the point's overrides (grid keys and seed, parsed values) and the plan."""
+
+    id: SweepId
+    point: dict[str, JsonScalar]
+    plan: SweepPlan
+
+
 class RunStartedData(Model):
     pipeline: str
     profile: str
@@ -103,6 +165,10 @@ class RunStartedData(Model):
     #: who drove the stages: {"name": "prefect", "flow_run_id": ...}; None for the plain runner (never in config_hash)
     orchestrator: Orchestrator | None = None
     rerun_of: RunId | None = None
+    #: the sweep this run is a point of (None outside sweeps); membership, not configuration
+    sweep: Sweep | None = None
+    #: where a sweep point ran (None for bin/run-pipeline); execution detail, never in config_hash
+    executor: Executor | None = None
 
 
 class StageStartedData(Model):
@@ -301,8 +367,8 @@ CURRENT_VERSIONS: dict[str, int] = {
 
 #: payload class -> event class, so stages can return payloads and the runner envelopes them
 EVENT_FOR_PAYLOAD: dict[type[Model], type[Envelope]] = {
-    cls.model_fields["data"].annotation: cls
-    for cls in EVENT_TYPES  # type: ignore[misc]
+    cls.model_fields["data"].annotation: cls  # type: ignore[misc]
+    for cls in EVENT_TYPES
 }
 
 

@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-from pydantic import Field, ValidationError, model_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from schemas.errors import LedgerlineError
 from schemas.events import JsonScalar, Model
@@ -19,10 +26,71 @@ class SettingsError(LedgerlineError, ValueError):
     """Raised when a profile is unknown or a setting is invalid."""
 
 
+#: the ArcticDB stores a source may name (prefixed `arcticdb+`), and query options that must never reach the ledger
+ARCTIC_SCHEMES = ("lmdb", "s3", "s3s")
+_ARCTIC_SECRETS = ("access", "secret")
+
+
+def parse_arctic_uri(uri: str) -> tuple[str, str]:
+    """`arcticdb+lmdb:///PATH?library=NAME` (or `arcticdb+s3://...`) -> (the URI ArcticDB takes, the library name).
+
+    Other query options (map_size, region, aws_auth, path_prefix, ...) pass through to ArcticDB; ValueError when
+    the URI is not of that form or carries credentials (the URI is recorded in the ledger).
+    """
+    scheme, sep, rest = uri.partition("://")
+    store = scheme.removeprefix("arcticdb+")
+    if not sep or not scheme.startswith("arcticdb+") or store not in ARCTIC_SCHEMES:
+        forms = ", ".join(f"arcticdb+{s}://" for s in ARCTIC_SCHEMES)
+        raise ValueError(
+            f"{uri!r} is not an ArcticDB URI (use {forms}..., e.g. arcticdb+lmdb:///data/arctic?library=market)"
+        )
+    where, _, query = rest.partition("?")
+    options = [o for o in query.replace(";", "&").split("&") if o]
+    pairs = [o.partition("=") for o in options]
+    library = [v for k, _, v in pairs if k == "library"]
+    if len(library) != 1 or not library[0]:
+        raise ValueError(f"{uri!r} names no library: add ?library=NAME")
+    secrets = [k for k, _, _ in pairs if k in _ARCTIC_SECRETS]
+    if secrets:
+        raise ValueError(
+            f"{uri.split('?')[0]}: {', '.join(secrets)} in the URI would be recorded in the ledger; "
+            "use aws_auth=true (credentials from the AWS environment) instead"
+        )
+    if not where or (store == "lmdb" and not where.startswith("/")):
+        raise ValueError(
+            f"{uri!r}: {'give an absolute LMDB path, arcticdb+lmdb:///PATH' if store == 'lmdb' else 'no endpoint'}"
+        )
+    passed = "&".join(o for o, (k, _, _) in zip(options, pairs, strict=True) if k != "library")
+    return f"{store}://{where}" + (f"?{passed}" if passed else ""), library[0]
+
+
+class ArcticSettings(Model):
+    """An ArcticDB source: its libraries (read in order), what to read them as of, and how the bars are laid out."""
+
+    #: `arcticdb+lmdb:///PATH?library=NAME`, `arcticdb+s3://ENDPOINT:BUCKET?library=NAME&aws_auth=true`, ...
+    uris: list[str] = Field(min_length=1)
+    #: a snapshot name, a version number, or an ISO timestamp; None reads each symbol's latest version
+    as_of: str | None = None
+    #: symbol_per_ticker: one symbol per ticker; frame: one symbol (frame_symbol) holding every ticker's rows
+    layout: Literal["symbol_per_ticker", "frame"] = "symbol_per_ticker"
+    frame_symbol: str = "bars"
+    #: the ticker column of the frame layout (renamed to `symbol` on read)
+    symbol_column: str = "symbol"
+    #: exact (library index, symbol, version) to read instead of as_of; bin/rerun sets it from a run's record
+    versions: list[tuple[int, str, int]] | None = None
+
+    @field_validator("uris")
+    @classmethod
+    def _uris_parse(cls, uris: list[str]) -> list[str]:
+        for uri in uris:
+            parse_arctic_uri(uri)
+        return uris
+
+
 class SourceSettings(Model):
     """Where market data comes from, and (for the synthetic market) what toxicity to inject."""
 
-    kind: Literal["synthetic", "directory"] = "synthetic"
+    kind: Literal["synthetic", "directory", "arcticdb"] = "synthetic"
     path: str | None = None
     symbols: int = 40
     sessions: int = 504
@@ -33,6 +101,23 @@ class SourceSettings(Model):
     as_of: str | None = None
     #: injected defects by name (see stages.sources.synthetic.TOXICITIES) -> how many instances
     toxicity: dict[str, int] = {}
+    #: the ArcticDB source (kind "arcticdb"); left out of the dump when absent, so older config hashes still hold
+    arctic: ArcticSettings | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent_arctic(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.arctic is None:
+            data.pop("arctic", None)
+        return data
+
+    @model_validator(mode="after")
+    def _arctic_given(self) -> SourceSettings:
+        if self.kind == "arcticdb" and self.arctic is None:
+            raise ValueError(
+                "source.kind 'arcticdb' needs [source.arctic] uris (or --source arcticdb+lmdb:///PATH?library=NAME)"
+            )
+        return self
 
 
 class ContractSettings(Model):

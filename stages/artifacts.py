@@ -150,6 +150,10 @@ class ArtifactStore:
             raise ArtifactCorruptError(name, digest, "the existing file no longer holds the content it is named by")
         return existing
 
+    def written(self, ref: ArtifactRef, fmt: Format) -> ArtifactWrittenData:
+        """The ArtifactWritten payload of an artifact already in the store (written by a hook, recorded later)."""
+        return self._written(ref, fmt, self.path_for(ref.hash, fmt))
+
     def _written(self, ref: ArtifactRef, fmt: Format, path: Path) -> ArtifactWrittenData:
         assert ref.bytes is not None
         return ArtifactWrittenData(

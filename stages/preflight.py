@@ -86,7 +86,14 @@ def contract_problems(contracts: ContractSettings) -> list[str]:
 
 
 def input_problems(source: SourceSettings) -> list[str]:
-    """For a directory source: the folder (or single file) exists, is readable, and holds readable Parquet/CSV files."""
+    """A directory source: the folder (or single file) exists, is readable, and holds readable Parquet/CSV files.
+
+    An ArcticDB source: every store opens, every library exists, the benchmark symbol exists (no data read).
+    """
+    if source.kind == "arcticdb" and source.arctic is not None:
+        from stages.sources.arctic import preflight_problems
+
+        return preflight_problems(source.arctic, source.benchmark)
     if source.kind != "directory" or not source.path:
         return []
     folder = Path(source.path)

@@ -27,10 +27,10 @@ def _postflight(ctx, store, settings, home):  # type: ignore[no-untyped-def]
     return postflight(ctx, store, settings, home)
 
 
-def _inputs(settings: Settings):  # type: ignore[no-untyped-def]
+def _inputs(settings: Settings, store=None):  # type: ignore[no-untyped-def]
     from stages.sources import describe_inputs
 
-    return describe_inputs(settings)
+    return describe_inputs(settings, store)
 
 
 def _load(profile: str | None, overrides: dict[str, str]) -> Settings:

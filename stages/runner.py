@@ -7,6 +7,7 @@ loop here and an orchestrator (stages/orchestrators/prefect_flow.py) drive the v
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ from schemas.events import (
     ArtifactWritten,
     DataInput,
     Envelope,
+    Executor,
     Model,
     RunCompletedData,
     RunStartedData,
@@ -30,6 +32,7 @@ from schemas.events import (
     StageCompletedData,
     StageFailedData,
     StageStartedData,
+    Sweep,
     envelope,
 )
 from schemas.settings import Settings
@@ -82,6 +85,20 @@ class _Recorder:
             self.last_seq = recorded[-1].seq
 
 
+class _Buffer:
+    """Envelopes payloads for one run and keeps them, in order, for the one writer to append (a sweep worker's recorder)."""
+
+    ledger: Ledger | None = None
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.first_seq = self.last_seq = 0
+        self.events: list[Envelope] = []
+
+    def record(self, payloads: Sequence[Model], stage: str | None = None) -> None:
+        self.events += [envelope(p, run_id=self.run_id, stage=stage) for p in payloads]
+
+
 class StageAttemptError(StageError):
     """A stage attempt failed (already recorded as StageFailed); carries the original exception."""
 
@@ -102,9 +119,15 @@ class RunSession:
         run_id: str | None = None,
         progress: Progress = lambda line: None,
         rerun_of: str | None = None,
+        sweep: Sweep | None = None,
+        executor: Executor | None = None,
+        buffered: bool = False,
     ) -> None:
         self.pipeline, self.settings, self.home, self.progress = pipeline, settings, Path(home), progress
         self.rerun_of = rerun_of  # the run this one re-executes (bin/rerun), recorded in RunStarted
+        self.sweep, self.executor = sweep, executor  # recorded in RunStarted, never in the config hash
+        #: buffered: keep the events (self.rec.events) instead of appending them; the caller is the writer
+        self.buffered = buffered
         self.run_id = check_run_id(new_run_id() if run_id is None else run_id)
         self.quant = isinstance(settings, Settings)
         self.stage_settings = settings if self.quant else settings.values
@@ -117,14 +140,18 @@ class RunSession:
         self._started = time.perf_counter()
 
     def __enter__(self) -> RunSession:
+        self.store = ArtifactStore(self.home / ARTIFACTS_DIR)
+        if self.buffered:
+            self.rec: _Recorder | _Buffer = _Buffer(self.run_id)
+            return self
         self._ledger_cm = Ledger.open(self.home)
         ledger = self._ledger_cm.__enter__()
         self.rec = _Recorder(ledger, self.run_id)
-        self.store = ArtifactStore(self.home / ARTIFACTS_DIR)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._ledger_cm.__exit__(*exc)
+        if not self.buffered:
+            self._ledger_cm.__exit__(*exc)
 
     # ------------------------------------------------------------ the run's life
 
@@ -133,20 +160,29 @@ class RunSession:
         self.orchestrator = orchestrator
         pre, inputs_of = self.pipeline.preflight, self.pipeline.inputs
         self.problems = list(pre(self.settings, self.home)) if pre is not None else []
-        inputs: list[DataInput] = [] if self.problems or inputs_of is None else list(inputs_of(self.settings))
-        self.rec.record([_run_started(self.settings, inputs, orchestrator, self.rerun_of)])
+        inputs: list[DataInput] = [] if self.problems or inputs_of is None else self._inputs(inputs_of)
+        self.rec.record([run_started(self.settings, inputs, orchestrator, self.rerun_of, self.sweep, self.executor)])
+        listings = [i.arctic.symbols_ref for i in inputs if i.arctic is not None and i.arctic.symbols_ref is not None]
+        if listings:  # the symbol-version lists RunStarted names by hash: recorded so bin/verify checks their files
+            self.rec.record([self.store.written(ref, "json") for ref in listings])
         self.progress(f"run {self.run_id} started (pipeline {self.settings.pipeline}, profile {self.settings.profile})")
         if self.problems:
             self.status, self.error = "preflight_failed", str(PreflightError(self.problems))
             return False
         return True
 
+    def _inputs(self, inputs_of: Callable[..., list[Any]]) -> list[DataInput]:
+        """The pipeline's inputs hook; one that takes a store may write a long listing as an artifact."""
+        if "store" in inspect.signature(inputs_of).parameters:
+            return list(inputs_of(self.settings, store=self.store))
+        return list(inputs_of(self.settings))
+
     def run_stage(self, spec: StageSpec, *, attempt: int = 1, retries: int = 0) -> list[ArtifactRef]:
         """One attempt of one stage; a failure is recorded (will_retry when attempt <= retries) and raised."""
         try:
             return self._run_stage(spec, attempt)
         except Exception as exc:
-            if isinstance(exc, ArtifactCorruptError) and exc.run_id is None:
+            if isinstance(exc, ArtifactCorruptError) and exc.run_id is None and self.rec.ledger is not None:
                 exc = exc.written_by(*_writer_of(self.rec.ledger, exc.digest))
             will_retry = attempt <= retries
             payloads = [] if will_retry else list(getattr(exc, "events", []))
@@ -251,13 +287,18 @@ def run(
     """Run every stage of pipeline with the plain runner (no orchestrator, no retries)."""
     pipeline.check_reads()
     with RunSession(pipeline, settings, home, run_id=run_id, progress=progress) as session:
-        if session.start(None):
-            for spec in pipeline.stages:
-                try:
-                    session.run_stage(spec)
-                except StageAttemptError:
-                    break
-        return session.finish()
+        return drive(session)
+
+
+def drive(session: RunSession) -> RunOutcome:
+    """The plain loop over an entered session: start, each stage until one fails, finish."""
+    if session.start(None):
+        for spec in session.pipeline.stages:
+            try:
+                session.run_stage(spec)
+            except StageAttemptError:
+                break
+    return session.finish()
 
 
 def run_pipeline(
@@ -283,13 +324,7 @@ def run_pipeline(
         )
     )
     with RunSession(pipeline, settings, home, run_id=run_id, progress=progress, rerun_of=rerun_of) as session:
-        if session.start(None):
-            for spec in pipeline.stages:
-                try:
-                    session.run_stage(spec)
-                except StageAttemptError:
-                    break
-        return session.finish()
+        return drive(session)
 
 
 def _polars(field: str, frame: Any) -> pl.DataFrame:
@@ -324,9 +359,15 @@ def _writer_of(ledger: Ledger, digest: str) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _run_started(
-    settings: Any, inputs: list[DataInput], orchestrator: dict[str, Any] | None, rerun_of: str | None = None
+def run_started(
+    settings: Any,
+    inputs: list[DataInput],
+    orchestrator: dict[str, Any] | None,
+    rerun_of: str | None = None,
+    sweep: Sweep | None = None,
+    executor: Executor | None = None,
 ) -> RunStartedData:
+    """The RunStarted payload of a run with these settings and inputs (execution detail kept out of config_hash)."""
     return RunStartedData(
         pipeline=settings.pipeline,
         profile=settings.profile,
@@ -338,7 +379,9 @@ def _run_started(
         seed=settings.seed,
         orchestrator=orchestrator,
         rerun_of=rerun_of,
+        sweep=sweep,
+        executor=executor,
     )
 
 
-__all__ = ["PipelineError", "RunOutcome", "RunSession", "StageAttemptError", "run", "run_pipeline"]
+__all__ = ["PipelineError", "RunOutcome", "RunSession", "StageAttemptError", "drive", "run", "run_pipeline", "run_started"]

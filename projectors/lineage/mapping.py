@@ -10,6 +10,7 @@ same ids. Events come out in ledger order; each depends only on the ledger lines
 from __future__ import annotations
 
 import dataclasses
+import os
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -34,6 +35,7 @@ from projectors.lineage.facets import (
     LedgerlineRowsDroppedRunFacet,
     LedgerlineRunFacet,
 )
+from projectors.lineage.serialize import Serializer
 from schemas.events import (
     ArtifactRef,
     ArtifactWritten,
@@ -88,6 +90,12 @@ class _Run:
     loose_checks: list[DataContractCheckedData] = dataclasses.field(default_factory=list)
     paths: dict[str, str] = dataclasses.field(default_factory=dict)  # artifact hash -> path under the home
     outputs: dict[str, ArtifactRef] = dataclasses.field(default_factory=dict)  # artifact hash -> ref, in order
+    #: facets and datasets that do not change within the run, built once (the events only read them)
+    parent: Any = None
+    source_inputs: list[InputDataset] | None = None
+    output_ds: dict[str, OutputDataset] = dataclasses.field(default_factory=dict)  # artifact hash -> dataset
+    dataset_facets: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    remembered: list[Any] = dataclasses.field(default_factory=list)  # what the serializer memoizes for this run
 
 
 class Parquet:
@@ -106,6 +114,8 @@ class Parquet:
     def _read(path: Path) -> tuple[list[tuple[str, str]], dict[str, int]] | None:
         import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
+        if not path.is_file():  # what read_metadata would fail on, without the cost of its exception
+            return None
         try:
             meta = pq.read_metadata(path)
         except (OSError, ValueError):
@@ -139,11 +149,21 @@ class Parquet:
 class Fold:
     """The state of the runs still open, and the OpenLineage events each new ledger line completes."""
 
-    def __init__(self, home: Path, namespace: str = DEFAULT_NAMESPACE, parquet: Parquet | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        namespace: str = DEFAULT_NAMESPACE,
+        parquet: Parquet | None = None,
+        serializer: Serializer | None = None,
+    ) -> None:
         self.home = Path(home)
         self.namespace = namespace
         self.parquet = parquet or Parquet()
+        #: the shared objects below are remembered by it (converted once); None: nothing to tell
+        self.serializer = serializer
         self.runs: dict[str, _Run] = {}
+        self._jobs: dict[str, Job] = {}  # job name -> Job (with its jobType facet), the same for the whole fold
+        self._dirs: dict[Path, Path] = {}  # artifact folder -> resolved
 
     def open_from(self) -> int | None:
         """The seq of the earliest RunStarted of a run still open: a resumed fold re-reads from there."""
@@ -213,6 +233,14 @@ class Fold:
             return self._complete(event, run)
         return []
 
+    def _shared(self, run: _Run | None, obj: Any) -> Any:
+        """obj, which later events reuse unchanged: the serializer converts it once (until the run ends)."""
+        if self.serializer is not None:
+            self.serializer.remember(obj)
+            if run is not None:
+                run.remembered.append(obj)
+        return obj
+
     # ------------------------------------------------------------ events
 
     def _complete(self, event: RunCompleted, run: _Run) -> list[RunEvent]:
@@ -225,6 +253,10 @@ class Fold:
             out.append(self._event(RunState.FAIL, event, run, stage, self._stage_inputs(run, stage, True), [], error))
         run.stages.clear()
         del self.runs[run.run_id]
+        if self.serializer is not None:
+            for obj in run.remembered:
+                self.serializer.forget(obj)
+            run.remembered.clear()
         failed = status != "succeeded"
         error = None
         if failed:
@@ -262,15 +294,20 @@ class Fold:
             ),
         }
         if stage is not None:
-            facets["parent"] = parent_run.ParentRunFacet(
-                run=parent_run.Run(runId=run.uuid),
-                job=parent_run.Job(namespace=self.namespace, name=run.pipeline),
-                root=parent_run.Root(
-                    run=parent_run.RootRun(runId=run.uuid),
-                    job=parent_run.RootJob(namespace=self.namespace, name=run.pipeline),
-                ),
-                producer=PRODUCER,
-            )
+            if run.parent is None:
+                run.parent = self._shared(
+                    run,
+                    parent_run.ParentRunFacet(
+                        run=parent_run.Run(runId=run.uuid),
+                        job=parent_run.Job(namespace=self.namespace, name=run.pipeline),
+                        root=parent_run.Root(
+                            run=parent_run.RootRun(runId=run.uuid),
+                            job=parent_run.RootJob(namespace=self.namespace, name=run.pipeline),
+                        ),
+                        producer=PRODUCER,
+                    ),
+                )
+            facets["parent"] = run.parent
             if stage.dropped and state != RunState.START:
                 facets[ROWS_DROPPED_FACET] = LedgerlineRowsDroppedRunFacet(
                     rowsDropped=dict(sorted(stage.dropped.items())), producer=PRODUCER
@@ -278,18 +315,22 @@ class Fold:
         if error is not None:
             error._producer = PRODUCER
             facets["errorMessage"] = error
-        job_type = job_type_job.JobTypeJobFacet(
-            processingType="BATCH",
-            integration="LEDGERLINE",
-            jobType="PIPELINE" if stage is None else "STAGE",
-            producer=PRODUCER,
-        )
         name = run.pipeline if stage is None else f"{run.pipeline}.{stage.name}"
+        job = self._jobs.get(name)
+        if job is None:
+            job_type = job_type_job.JobTypeJobFacet(
+                processingType="BATCH",
+                integration="LEDGERLINE",
+                jobType="PIPELINE" if stage is None else "STAGE",
+                producer=PRODUCER,
+            )
+            job = Job(namespace=self.namespace, name=name, facets={"jobType": job_type})
+            self._jobs[name] = self._shared(None, job)
         return RunEvent(
             eventType=state,
             eventTime=event.ts.isoformat(),
             run=Run(runId=run.uuid if stage is None else stage.uuid, facets=facets),
-            job=Job(namespace=self.namespace, name=name, facets={"jobType": job_type}),
+            job=job,
             producer=PRODUCER,
             inputs=inputs,
             outputs=outputs,
@@ -298,6 +339,8 @@ class Fold:
     # ------------------------------------------------------------ datasets
 
     def _sources(self, run: _Run, checks: list[DataContractCheckedData] | None = None) -> list[InputDataset]:
+        if not checks and run.source_inputs is not None:
+            return run.source_inputs
         out = []
         for i, src in enumerate(run.sources):
             input_facets: dict[str, Any] = {
@@ -315,6 +358,8 @@ class Fold:
             out.append(
                 InputDataset(namespace=DATASET_NAMESPACE, name=src.name, facets=facets, inputFacets=input_facets)
             )
+        if not checks:
+            run.source_inputs = [self._shared(run, ds) for ds in out]
         return out
 
     def _stage_inputs(self, run: _Run, stage: _Stage, terminal: bool) -> list[InputDataset]:
@@ -341,47 +386,78 @@ class Fold:
                 InputDataset(
                     namespace=DATASET_NAMESPACE,
                     name=str(path),
-                    facets=self._facets(ref, described),
+                    facets=self._facets(run, ref, path, described),
                     inputFacets=input_facets,
                 )
             )
         return out
 
     def _output(self, run: _Run, ref: ArtifactRef) -> OutputDataset:
+        """The dataset of an output artifact: built once per run (a stage's output is the run's output too)."""
+        key = f"{ref.hash}/{ref.rows}"
+        found = run.output_ds.get(key)
+        if found is not None:
+            return found
         path = self._path(run, ref)
         described = self.parquet.describe(path) if path.suffix == ".parquet" else None
+        try:
+            size: int | None = os.stat(path).st_size
+        except OSError:
+            size = None
         stats = output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
-            rowCount=ref.rows, size=path.stat().st_size if path.exists() else None, producer=PRODUCER
+            rowCount=ref.rows, size=size, producer=PRODUCER
         )
-        return OutputDataset(
+        out = OutputDataset(
             namespace=DATASET_NAMESPACE,
             name=str(path),
-            facets=self._facets(ref, described),
+            facets=self._facets(run, ref, path, described),
             outputFacets={"outputStatistics": stats},
         )
+        run.output_ds[key] = self._shared(run, out)
+        return out
 
-    @staticmethod
-    def _facets(ref: ArtifactRef, described: tuple[list[tuple[str, str]], dict[str, int]] | None) -> dict[str, Any]:
+    def _facets(
+        self, run: _Run, ref: ArtifactRef, path: Path, described: tuple[list[tuple[str, str]], dict[str, int]] | None
+    ) -> dict[str, Any]:
+        """The version and schema facets of an artifact, built once per run and artifact."""
+        key = f"{ref.hash}\0{path}"
+        found = run.dataset_facets.get(key)
+        if found is not None:
+            return found
         facets: dict[str, Any] = {
             "version": dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=ref.hash, producer=PRODUCER)
         }
+        run.dataset_facets[key] = facets
         if described is not None:
             fields = [
                 schema_dataset.SchemaDatasetFacetFields(name=n, type=t, ordinal_position=i + 1)
                 for i, (n, t) in enumerate(described[0])
             ]
             facets["schema"] = schema_dataset.SchemaDatasetFacet(fields=fields, producer=PRODUCER)
+        for facet in facets.values():
+            self._shared(run, facet)
         return facets
 
     def _path(self, run: _Run, ref: ArtifactRef) -> Path:
         """The artifact's file: the path its ArtifactWritten gave, else artifacts/<hash>.parquet|json as found."""
         if ref.hash in run.paths:
-            return (self.home / run.paths[ref.hash]).resolve()
+            return self._resolve(self.home / run.paths[ref.hash])
         folder = self.home / ARTIFACTS_DIR
         for suffix in (".parquet", ".json") if ref.rows is not None else (".json", ".parquet"):
             if (folder / f"{ref.hash}{suffix}").exists():
-                return (folder / f"{ref.hash}{suffix}").resolve()
-        return (folder / f"{ref.hash}{'.parquet' if ref.rows is not None else '.json'}").resolve()
+                return self._resolve(folder / f"{ref.hash}{suffix}")
+        return self._resolve(folder / f"{ref.hash}{'.parquet' if ref.rows is not None else '.json'}")
+
+    def _resolve(self, path: Path) -> Path:
+        """path.resolve(), with the folder's resolution remembered: only the file itself is checked for a symlink."""
+        name = path.name
+        if name in ("", ".", "..") or ".." in path.parts:
+            return path.resolve()
+        folder = self._dirs.get(path.parent)
+        if folder is None:
+            folder = self._dirs[path.parent] = path.parent.resolve()
+        resolved = folder / name
+        return path.resolve() if resolved.is_symlink() else resolved
 
 
 def _assertions(checks: list[DataContractCheckedData]) -> Any:

@@ -63,7 +63,7 @@ class RunState(Model):
     metrics: dict[str, float] = {}
     series: dict[str, dict[int, float]] = {}
     tags: dict[str, str] = {}
-    #: how the run was executed (orchestrator, its flow run id): compared by bin/diff, never a difference
+    #: how the run was executed (orchestrator, its flow run id, executor, sweep): compared by bin/diff, never a difference
     execution: dict[str, JsonScalar] = {}
 
 
@@ -72,14 +72,15 @@ def load_state(con: duckdb.DuckDBPyConnection, run_id: str) -> RunState:
     check_run_id(run_id)
     row = con.execute(
         "SELECT r.status, r.pipeline, r.profile, r.git_sha, r.git_dirty, r.config_hash, s.packages, s.inputs, "
-        "r.orchestrator, r.flow_run_id FROM runs r JOIN ledger.run_started s USING (run_id) WHERE run_id = ? ORDER BY s.seq LIMIT 1",
+        "r.orchestrator, r.flow_run_id, s.executor.name, s.executor.workers, s.sweep.id FROM runs r JOIN ledger.run_started s USING (run_id) WHERE run_id = ? ORDER BY s.seq LIMIT 1",
         [run_id],
     ).fetchone()
     if row is None:
         raise UnknownRunError(
             f'unknown run id {run_id!r}: not in the projection (see: bin/query "SELECT run_id FROM runs")'
         )
-    status, pipeline, profile, sha, dirty, config_hash, packages, inputs, orchestrator, flow_run_id = row
+    status, pipeline, profile, sha, dirty, config_hash, packages, inputs, orchestrator, flow_run_id, *where = row
+    executor, workers, sweep_id = where
     stages = _stages(con, run_id)
     return RunState(
         run_id=run_id,
@@ -100,21 +101,37 @@ def load_state(con: duckdb.DuckDBPyConnection, run_id: str) -> RunState:
         execution={
             "orchestrator": orchestrator or "plain",
             "flow_run_id": flow_run_id,
+            "executor": executor or "local",
+            "workers": workers,
+            "sweep": sweep_id,
             **{f"{st.name} attempts": st.attempts for st in stages},
         },
     )
 
 
 def _inputs(inputs: list[dict[str, Any]]) -> dict[str, str]:
-    """Each file's sha256, then one entry per DVC-tracked path: its md5, the repo commit, and whether the files matched."""
+    """Each input's sha256, then one entry per DVC-tracked path (its md5, the repo commit, whether the files matched)
+    and per ArcticDB library (snapshot or as-of, how many symbol versions, their hash; each version when inline)."""
     out = {i["name"]: i["sha256"] for i in inputs}
     for i in inputs:
+        if i.get("arctic"):
+            out.update(_arctic(i["arctic"]))
         d = i.get("dvc")
         if d:
             commit = (d.get("repo_commit") or "no commit")[:12]
             out[f"dvc {d['path']}"] = f"md5 {d['md5']} at commit {commit}" + (
                 "" if d.get("matches") else " (files differ)"
             )
+    return out
+
+
+def _arctic(version: dict[str, Any]) -> dict[str, str]:
+    """The data-version entries of one ArcticDB library a run read."""
+    read = f"snapshot {version['snapshot']}" if version.get("snapshot") else f"as of {version.get('as_of') or 'latest'}"
+    read = "pinned versions" if version.get("pinned") else read
+    key = f"arcticdb {version['library']}"
+    out = {key: f"{read}, {version['count']} symbol versions {version['symbols_sha256'][:12]} ({version['uri']})"}
+    out.update({f"{key} {s}": f"v{v}" for s, v in (version.get("symbols") or {}).items()})
     return out
 
 

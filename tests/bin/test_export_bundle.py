@@ -7,7 +7,6 @@ import base64
 import json
 import subprocess
 import sys
-import venv
 import zipfile
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from bin.export import main as export
 from bin.verify import main as verify
 from stages.runner import run_pipeline
 from tests.support.quant_market import small_settings
+from tests.support.venvs import fresh_venv
 
 
 @pytest.fixture(scope="module")
@@ -38,17 +38,10 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
 def clean_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv with only cryptography installed (what an auditor needs)."""
     env = tmp_path_factory.mktemp("auditor-venv")
-    venv.create(env, with_pip=True)
-    py = env / "bin" / "python"
-    done = subprocess.run(
-        [str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "cryptography"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot install cryptography into a fresh venv here: {done.stderr.strip()[-300:]}")
-    return py
+    failed = fresh_venv(env, "cryptography")
+    if failed is not None:
+        pytest.skip(f"cannot install cryptography into a fresh venv here: {failed.stderr.strip()[-300:]}")
+    return env / "bin" / "python"
 
 
 def _run_verifier(py: Path, bundle: Path, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -10,7 +10,8 @@ from pathlib import Path
 from ledger import Ledger, WrongExpectedSeqError
 from schemas.events import MetricLogged, MetricLoggedData
 
-WRITERS, APPENDS, MAX_BATCH = 16, 2000, 6
+#: 16 writers x 500 appends keep every interleaving busy in make test; LEDGERLINE_SOAK_APPENDS=2000 for a soak
+WRITERS, APPENDS, MAX_BATCH = 16, int(os.environ.get("LEDGERLINE_SOAK_APPENDS", "500")), 6
 
 
 def _fork(fn: Callable[[int], bytes]) -> tuple[int, int]:

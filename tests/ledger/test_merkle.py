@@ -125,3 +125,70 @@ def test_bad_arguments_are_refused() -> None:
         merkle.inclusion_path(3, HASHES[:3])
     with pytest.raises(ValueError):
         merkle.consistency_path(4, HASHES[:3])
+
+
+def _levels(hashes: list[bytes]) -> list[list[bytes]]:
+    """The complete-subtree roots per level, as the tree files hold them (level 0 the leaves)."""
+    levels = [hashes]
+    while len(levels[-1]) >= 2:
+        raw = merkle.hash_pairs(b"".join(levels[-1]))
+        levels.append([raw[i : i + 32] for i in range(0, len(raw), 32)])
+    return levels
+
+
+def test_bulk_hashing_equals_one_hash_at_a_time() -> None:
+    assert merkle.hash_leaves(LEAVES) == b"".join(HASHES)
+    assert merkle.hash_leaves([]) == b""
+    joined = b"".join(HASHES[:9])  # an odd last hash is left out
+    assert merkle.hash_pairs(joined) == b"".join(merkle.node_hash(HASHES[i], HASHES[i + 1]) for i in range(0, 8, 2))
+    assert merkle.hash_pairs(memoryview(joined)[32:]) == merkle.hash_pairs(b"".join(HASHES[1:9]))
+
+
+@pytest.mark.parametrize("n", [*range(1, 65), 100, 257, 1000, 1023, 1025])
+def test_proofs_from_complete_subtree_roots_equal_proofs_from_the_leaves(n: int) -> None:
+    hashes = [merkle.leaf_hash(b"%d" % i) for i in range(n)]
+    levels = _levels(hashes)
+    asked: list[tuple[int, int]] = []
+
+    def subtree(a: int, b: int) -> bytes:
+        asked.append((a, b))
+        return merkle.subtree_root_by(a, b, lambda level, index: levels[level][index])
+
+    assert subtree(0, n) == merkle.root_of_hashes(hashes)
+    indexes = range(n) if n <= 64 else sorted({0, 1, n // 3, n // 2, n - 2, n - 1})
+    for i in indexes:
+        asked.clear()
+        assert merkle.inclusion_path_by(i, n, subtree) == merkle.inclusion_path(i, hashes), (i, n)
+        assert len(asked) <= n.bit_length(), "one subtree root per proof hash"
+        m = i + 1
+        asked.clear()
+        assert merkle.consistency_path_by(m, n, subtree) == merkle.consistency_path(m, hashes), (m, n)
+        assert len(asked) <= 2 * n.bit_length()
+    with pytest.raises(ValueError):
+        merkle.inclusion_path_by(n, n, subtree)
+    with pytest.raises(ValueError):
+        merkle.consistency_path_by(0, n, subtree)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 8, 9, 64, 100, 1000])
+def test_in_memory_levels_give_the_roots_and_proofs_of_every_prefix(n: int) -> None:
+    hashes = [merkle.leaf_hash(b"%d" % i) for i in range(n)]
+    levels = merkle.Levels(hashes)
+    for size in sorted({1, n // 2 or 1, n - 1 or 1, n}):
+        assert levels.root(size) == merkle.root_of_hashes(hashes[:size])
+        assert levels.inclusion(size - 1, size) == merkle.inclusion_path(size - 1, hashes[:size])
+        assert levels.consistency(size, n) == merkle.consistency_path(size, hashes)
+    assert merkle.Levels(b"").root() == merkle.EMPTY_ROOT
+    with pytest.raises(IndexError):
+        levels.complete(0, n)
+
+
+def test_the_first_difference_is_found_by_descending_the_tree() -> None:
+    hashes = [merkle.leaf_hash(b"%d" % i) for i in range(1000)]
+    for bad in (0, 1, 511, 512, 700, 999):
+        changed = list(hashes)
+        for i in range(bad, 1000, 97):  # later leaves differ too: the first one is named
+            changed[i] = merkle.leaf_hash(b"x%d" % i)
+        for size in (bad + 1, 1000):
+            assert merkle.first_difference_in(merkle.Levels(hashes), merkle.Levels(changed), size) == bad
+    assert merkle.first_difference_in(merkle.Levels(hashes), merkle.Levels(hashes), 1000) is None

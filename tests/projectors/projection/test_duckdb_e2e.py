@@ -11,6 +11,7 @@ from projectors import projection as proj
 from projectors.runs.tagging import tag_run
 from schemas.settings import load_settings
 from stages.runner import run_pipeline
+from tests.support.venvs import fresh_venv
 
 SMALL = {
     "source.symbols": "12",
@@ -81,17 +82,12 @@ print(duckdb.__version__, len(views))
 
 
 def _old_duckdb_python(root: Path) -> Path:
-    """The python of a venv holding a DuckDB 1.x client, made under .cache/ on first use (pip, from the registry)."""
-    import subprocess
-    import sys
-
+    """The python of a venv holding a DuckDB 1.x client, made under .cache/ on first use (from the registry)."""
     venv = root / ".cache" / "duckdb1-venv"
     python = venv / "bin" / "python"
     if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", OLD_CLIENT], check=True
-        )
+        failed = fresh_venv(venv, OLD_CLIENT)
+        assert failed is None, f"cannot install {OLD_CLIENT}: {failed.stderr[-500:]}"
     return python
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -177,7 +178,12 @@ def _cut(data: bytes, k: int) -> int:
     return sum(len(line) + 1 for line in data.splitlines()[:k])
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+#: LEDGERLINE_PROPERTY_EXAMPLES raises it for a soak; 12 keeps make test within its budget
+@settings(
+    max_examples=int(os.environ.get("LEDGERLINE_PROPERTY_EXAMPLES", "12")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(
     chunks=st.lists(_chunk(), min_size=1, max_size=4),
     splits=st.lists(st.floats(0, 1), min_size=1, max_size=3),
