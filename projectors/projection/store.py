@@ -7,6 +7,7 @@ import hashlib
 import itertools
 import os
 import re
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -23,6 +24,9 @@ from projectors.projection.apply import TABLES, Staged, drop_staging, stage, wri
 from projectors.projection.schema import SCHEMA, quote
 from projectors.projection.source import Checkpoint, check_checkpoint, complete_end, head_at
 from projectors.readmodel import Progress, Step, quiet
+
+#: the consistent copy of the projection for other DuckDB clients (see refresh_snapshot)
+SNAPSHOT_NAME = "projections.snapshot.duckdb"
 
 __all__ = [
     "PROJECTION_NAME",
@@ -286,6 +290,7 @@ def rebuild(home: Path, *, progress: Progress = quiet) -> int:
         _stamp(target)
     finally:
         _remove(scratch)
+    refresh_snapshot(home)
     progress(
         Step(
             f"duckdb: rebuilt {staged.count:,} events, checkpoint seq {until.seq}",
@@ -384,6 +389,8 @@ def catch_up(home: Path, *, progress: Progress = quiet) -> int:
             applied = _catch_up_open(con, ledger, cp, stored, bool(found) or views_digest != _views_digest(), progress)
     if applied is not None:
         _stamp(target)
+        if applied:
+            refresh_snapshot(home)
         return applied
     if damage:  # the projection is derived: a damaged one is rebuilt from the ledger, never trusted
         progress(
@@ -395,6 +402,39 @@ def catch_up(home: Path, *, progress: Progress = quiet) -> int:
     else:
         progress(Step("duckdb: the event catalog changed since the projection was built; rebuilding", model="duckdb"))
     return rebuild(home, progress=progress)
+
+
+def snapshot_path(home: Path) -> Path:
+    """Where the consistent copy other DuckDB clients may keep open lives: <home>/projections.snapshot.duckdb."""
+    return Path(home) / SNAPSHOT_NAME
+
+
+def refresh_snapshot(home: Path, *, create: bool = False) -> Path | None:
+    """Copy the projection to the snapshot path (a temp file beside it, renamed over it); None when not refreshed.
+
+    Refreshed only once it exists (or with create): `bin/replay --to duckdb --snapshot` makes the first one, and
+    every catch-up or rebuild that changed the projection refreshes it. The copy is taken inside a read-only
+    session, so no writer is mid-commit; a reader holding the old snapshot keeps its file (the rename gives the
+    new one another inode) and never blocks the product. A projection locked by a writer is left for the next one.
+    """
+    home = Path(home)
+    target, snap = projection_path(home), snapshot_path(home)
+    if not target.exists() or not (create or snap.exists()):
+        return None
+    scratch = snap.with_name(f".{snap.name}.{os.getpid()}.tmp")
+    try:
+        with _session(target, True, threads=1):
+            if target.with_name(target.name + ".wal").exists():
+                return None  # not checkpointed into the file: the copy would miss rows; the next catch-up copies
+            shutil.copyfile(target, scratch)
+        fsync_dir(scratch)
+        os.replace(scratch, snap)
+        fsync_dir(snap.parent)
+    except ProjectionLockedError:
+        return None
+    finally:
+        scratch.unlink(missing_ok=True)
+    return snap
 
 
 def _stamp_path(target: Path) -> Path:
