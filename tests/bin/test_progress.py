@@ -45,6 +45,7 @@ def every_tick(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEDGERLINE_PROGRESS_S", "0")
     monkeypatch.setattr(plan, "TICK_EVERY", 8)
     monkeypatch.setattr(artifacts, "TICK_EVERY", 8)
+    monkeypatch.setattr(artifacts, "ARTIFACT_TICK", 1)
     monkeypatch.setattr(ledger.verify, "DEEP_TICK_LINES", 8)
     monkeypatch.setattr(ledger.chain, "TICK_CHUNKS", 1)
     monkeypatch.setattr(ledger.chain, "CHUNK", 4096)
