@@ -12,6 +12,7 @@ import io
 from collections import Counter
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -116,9 +117,10 @@ def drops_by_reason(run: RunFold) -> dict[str, int]:
 def equity_chart(run: RunFold, home: Path) -> bytes | None:
     """A PNG: the equity curve against dates, the drawdown under it (same axis), and the rows dropped by reason;
     None without an equity curve."""
-    steps, equity, xlabel = equity_series(run, home)
-    if not steps:
+    series, equity, xlabel = equity_series(run, home)
+    if not series:
         return None
+    steps: Any = series  # dates or session numbers: matplotlib plots either
     import matplotlib
 
     matplotlib.use("Agg")
