@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     def body() -> int:
-        from stages.sources.arctic_load import ArcticLoadError, load_folder, read_folder, store_uri
+        from stages.sources.arctic_load import load_folder, store_uri
 
         try:
             _, source = store_uri(args.uri, args.library)
@@ -46,23 +46,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError(f"--uri: {exc}") from exc
         if not args.folder.exists():
             raise UsageError(f"{args.folder} does not exist (give a folder of Parquet/CSV files)")
-        try:
-            read_folder(args.folder)
-        except ArcticLoadError as exc:
-            raise UsageError(str(exc)) from exc
         progress = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
-        try:
-            loaded = load_folder(
-                args.folder,
-                args.uri,
-                args.library,
-                snapshot=args.snapshot,
-                layout=args.layout,
-                frame_symbol=args.frame_symbol,
-                progress=progress,
-            )
-        except ArcticLoadError as exc:
-            raise UsageError(str(exc)) from exc
+        # every file is read and checked before the store is opened: bad input (ArcticLoadError) writes nothing
+        loaded = load_folder(
+            args.folder,
+            args.uri,
+            args.library,
+            snapshot=args.snapshot,
+            layout=args.layout,
+            frame_symbol=args.frame_symbol,
+            progress=progress,
+        )
         if args.json:
             print(json.dumps({**loaded.as_dict(), "source": source}))
         else:
@@ -71,7 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"wrote {len(loaded.versions)} symbols ({loaded.rows} rows) into library {loaded.library} of {loaded.store}{snap}"
             )
             as_of = f" --as-of {loaded.snapshot}" if loaded.snapshot else ""
-            layout = " --set source.arctic.layout=frame" if args.layout == "frame" else ""
+            layout = f" --set source.arctic.layout=frame --set source.arctic.frame_symbol={args.frame_symbol}"
+            layout = layout if args.layout == "frame" else ""
             print(f"next:\n  bin/run-pipeline --source '{source}'{as_of}{layout}")
         return EXIT_OK
 

@@ -129,9 +129,14 @@ def test_rerun_without_the_snapshot_reads_the_recorded_versions(
 
     home, store, _ = arctic_runs
     lib = open_store(f"lmdb://{store}").get_library("market")
+    held = {sv.symbol: sv.version for sv in lib.list_versions(snapshot="v1")}
     lib.delete_snapshot("v1")
     lib.snapshot("v1")  # the same name now holds SPY v1: no longer what the run read
-    assert rerun_main(["--home", str(home), SNAP, "--quiet", "--json"]) == 0
+    try:
+        assert rerun_main(["--home", str(home), SNAP, "--quiet", "--json"]) == 0
+    finally:
+        lib.delete_snapshot("v1")
+        lib.snapshot("v1", versions=held)
     report = json.loads(capsys.readouterr().out)
     assert report["reproduced"] and "recorded versions of 13 symbols" in report["data_version"]
     pinned = started(home, report["run_id"]).data
@@ -291,7 +296,7 @@ def test_a_long_version_list_is_an_artifact_the_ledger_records_and_a_rerun_reads
     home, _, uri = arctic_runs
     monkeypatch.setattr(arctic, "INLINE_SYMBOLS", 5)
     run_id = "20261202-000000-arc3"
-    assert run_main(["--home", str(home), "--source", uri, "--as-of", "v1", "--run-id", run_id, "--quiet"]) == 0
+    assert run_main(["--home", str(home), "--source", uri, "--run-id", run_id, "--quiet"]) == 0
     version = started(home, run_id).data.inputs[0].arctic
     assert version is not None and version.symbols is None and version.symbols_ref is not None
     listed = arctic.recorded_versions(version, ArtifactStore(home / ARTIFACTS_DIR).get_json)
@@ -299,6 +304,10 @@ def test_a_long_version_list_is_an_artifact_the_ledger_records_and_a_rerun_reads
     with Ledger.open(home, readonly=True) as ledger:
         written = [e for e in ledger.read() if isinstance(e, ArtifactWritten) and e.run_id == run_id]
     assert version.symbols_ref.hash in {e.data.hash for e in written}
+    from bin.verify import main as verify_main
+
+    capsys.readouterr()
+    assert verify_main(["--home", str(home)]) == 0  # the listing's file is checked like any artifact
     capsys.readouterr()
     assert rerun_main(["--home", str(home), run_id, "--quiet"]) == 0
     assert "reproduced: identical stage outputs" in capsys.readouterr().out
@@ -352,3 +361,28 @@ def test_a_rerun_of_versions_pruned_since_is_refused_naming_them(tmp_path: Path)
     lib.delete("SPY", versions=0)
     with pytest.raises(arctic.ArcticSourceError, match="library m no longer holds SPY v0"):
         arctic.rerun_settings(cfg, [recorded], None)
+
+
+def test_one_arctic_instance_per_lmdb_path_with_a_map_size_that_fits(tmp_path: Path) -> None:
+    from stages.sources import arctic
+
+    store = tmp_path / "lmdb"
+    first = arctic.open_store(f"lmdb://{store}", incoming_bytes=10_000_000)
+    assert arctic.open_store(f"lmdb://{store}/") is first
+    assert arctic.open_store(f"lmdb://{store}?map_size=2GB") is first  # the path decides, not the options
+    assert arctic.fitting_map_size(tmp_path / "none") == "64MB"
+    assert arctic.fitting_map_size(tmp_path / "none", 10_000_000) == "144MB"
+    held = int(arctic.fitting_map_size(store).removesuffix("MB"))
+    assert held >= 64 + 2 * sum(p.stat().st_size for p in store.rglob("*.mdb")) // 1_000_000
+
+
+def test_a_run_on_the_frame_layout_set_in_the_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    market, store, home = tmp_path / "market", tmp_path / "lmdb", tmp_path / "runs"
+    write_market(market)
+    assert load_main([str(market), "--uri", f"lmdb://{store}", "--library", "f", "--layout", "frame", "--quiet"]) == 0
+    capsys.readouterr()
+    uri = f"arcticdb+lmdb://{store}?library=f"
+    code, summary = run_json(capsys, "--home", str(home), "--source", uri, "--set", 'source.arctic.layout="frame"')
+    assert code == 0 and summary["status"] == "succeeded"
+    version = started(home, summary["run_id"]).data.inputs[0].arctic
+    assert version is not None and version.layout == "frame" and version.symbols == {"bars": 0}
