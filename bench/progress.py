@@ -9,6 +9,7 @@ the ticks each operation made times the cost of one tick measured in a tight loo
 
     .venv/bin/python bench/progress.py                 # 200,000 events
     .venv/bin/python bench/progress.py --events 1000000
+    .venv/bin/python bench/progress.py --quick          # 50,000 events
 """
 
 from __future__ import annotations
@@ -127,7 +128,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="50,000 events, 2 rounds")
     args = ap.parse_args()
+    if args.quick:
+        args.events, args.repeats = 50_000, 2
     displays = _displays()
     costs = {label: tick_cost(displays[label]) for label in ("lines", "bar")}
     print(f"one throttled tick: lines {costs['lines'] * 1e6:.2f} us, bar {costs['bar'] * 1e6:.2f} us")
