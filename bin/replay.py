@@ -67,6 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.snapshot and args.to != "duckdb":
             raise UsageError("--snapshot is for --to duckdb only")
         model = registry.open_model(args.to, args.home, options)
+        if args.follow and args.snapshot:  # made now; the follow's catch-ups refresh it
+            from projectors.projection import refresh_snapshot
+
+            model.catch_up(progress=progress)
+            refresh_snapshot(args.home, create=True)
         if args.follow:
             from projectors.readmodel import follow
 
