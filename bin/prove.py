@@ -76,13 +76,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             if cp.size > head:
                 raise UsageError(f"the checkpoint covers {cp.size} lines; the ledger has {head}")
             size, root = cp.size, cp.root
-        seqs = _run_seqs(args.home, args.run, size) if args.run else [args.seq] if args.seq is not None else []
+        run_found = _run_lines(args.home, args.run, size) if args.run else {}
+        seqs = list(run_found) if args.run else [args.seq] if args.seq is not None else []
         if not seqs:
             raise UsageError("give a SEQ, --run RUN_ID or --consistency OLD.note")
         for seq in seqs:
             if not 1 <= seq <= size:
                 raise UsageError(f"seq {seq} is not in a tree of {size} lines")
-        lines = _lines(args.home, set(seqs))
+        lines = run_found or _lines(args.home, set(seqs))
+        paths = tree.inclusions(seqs, size)
         proofs: list[dict[str, Any]] = [
             {
                 "seq": s,
@@ -90,9 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "tree_size": size,
                 "root": b64(root),
                 "entry": lines[s],
-                "hashes": [b64(h) for h in tree.inclusion(s, size)],
+                "hashes": [b64(h) for h in path],
             }
-            for s in seqs
+            for s, path in zip(seqs, paths, strict=True)
         ]
         out: Any = proofs if args.run else proofs[0]
         _print(
@@ -111,16 +113,17 @@ def b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode()
 
 
-def _run_seqs(home: Path, run_id: str, size: int) -> list[int]:
+def _run_lines(home: Path, run_id: str, size: int) -> dict[int, str]:
+    """{seq: line} of the run's lines in the first size lines (one scan of the raw bytes)."""
     from ledger import LEDGER_NAME
     from ledger.bundles import run_lines
     from schemas.context import check_run_id
 
     check_run_id(run_id)
-    seqs = [seq for seq, _ in run_lines(home / LEDGER_NAME, run_id, size)]
-    if not seqs:
+    found = {seq: line.decode() for seq, line in run_lines(home / LEDGER_NAME, run_id, size)}
+    if not found:
         raise UsageError(f"no events of run {run_id} in the first {size} lines")
-    return seqs
+    return found
 
 
 def _lines(home: Path, seqs: set[int]) -> dict[int, str]:

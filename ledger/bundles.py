@@ -50,6 +50,7 @@ def export_run(home: Path, run_id: str, out: Path, *, signer: Signer | None = No
         )
     tree = Tree(home)
     tree.update()
+    paths = tree.inclusions([s for s, _ in entries], cp.size)
     proofs = [
         {
             "seq": s,
@@ -57,9 +58,9 @@ def export_run(home: Path, run_id: str, out: Path, *, signer: Signer | None = No
             "tree_size": cp.size,
             "root": b64(cp.root),
             "entry": line.decode(),
-            "hashes": [b64(h) for h in tree.inclusion(s, cp.size)],
+            "hashes": [b64(h) for h in path],
         }
-        for s, line in entries
+        for (s, line), path in zip(entries, paths, strict=True)
     ]
     files: dict[str, bytes] = {
         "lines.jsonl": b"".join(line + b"\n" for _, line in entries),

@@ -94,6 +94,7 @@ def _check_proofs(tree: Tree, lines: list[bytes], rng: random.Random, count: int
     for i in picks:
         assert tree.inclusion(i + 1, n) == merkle.inclusion_path(i, hashes), (i, n)
         assert tree.consistency(i + 1, n) == merkle.consistency_path(i + 1, hashes), (i + 1, n)
+    assert tree.inclusions([i + 1 for i in picks], n) == [merkle.inclusion_path(i, hashes) for i in picks]
     m = rng.randrange(1, n + 1)  # a proof at an older size, as against a checkpoint
     assert tree.inclusion(m, m) == merkle.inclusion_path(m - 1, hashes[:m])
     assert tree.root(m) == (m, merkle.root_of_hashes(hashes[:m]))
@@ -223,3 +224,11 @@ def test_run_lines_finds_every_line_of_a_run_and_only_those(tmp_path: Path) -> N
             cut = expected[len(expected) // 2][0]
             assert run_lines(tmp_path / LEDGER_NAME, run_id, cut, chunk=chunk) == [e for e in expected if e[0] <= cut]
     assert run_lines(tmp_path / LEDGER_NAME, "20990101-000000-none") == []
+
+
+def test_a_garbled_or_empty_state_file_means_a_rebuild(tmp_path: Path) -> None:
+    tree, hashes = _tree_of(tmp_path, 90)
+    for garbage in (b"", b'{"size": 90, "offs', b'{"size": "x"}'):
+        tree.state_path.write_bytes(garbage)  # what a crash can leave of a file written without fsync
+        assert Tree(tmp_path).root() == (90, merkle.root_of_hashes(hashes))
+        assert json.loads(tree.state_path.read_text())["size"] == 90
