@@ -167,7 +167,9 @@ def read_models(home: Path, deep: bool, notes: list[str], progress: Progress = q
         from projectors.mirror.check import compare_sqlite_mirror
 
         try:
-            out += [f"{p}; rebuild it: bin/replay --to mlflow --rebuild" for p in compare_sqlite_mirror(home, db)]
+            out += [
+                f"{p}; rebuild it: bin/replay --to mlflow --rebuild" for p in compare_sqlite_mirror(home, db, progress)
+            ]
         except Exception as exc:
             notes.append(
                 f"mlflow mirror not compared: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
