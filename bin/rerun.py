@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from bin._cli import EXIT_FOUND, EXIT_OK, UsageError, parser, run
+from bin._progress import Reporter
 from ledger import LEDGER_NAME, Ledger
 from projectors.runs.diff import RunDiff, diff_runs
 from schemas.context import check_run_id
@@ -172,15 +173,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = recorded_start(args.home, args.run_id)
         settings = recorded_settings(started)
 
-        def progress(line: str) -> None:
-            if not args.quiet:
-                print(line, file=sys.stderr, flush=True)
-
-        with tempfile.TemporaryDirectory(prefix="ledgerline-rerun-") as scratch:
-            settings, how = data_folder(settings, started, Path(scratch), args.home)
-            progress(f"rerun of {args.run_id}: {how}")
-            outcome = run_pipeline(settings, args.home, progress=progress, rerun_of=args.run_id)
-        after_run(args.home, outcome.run_id, policy=settings.tagging, progress=progress)
+        with Reporter(PROG, quiet=args.quiet) as progress:
+            with tempfile.TemporaryDirectory(prefix="ledgerline-rerun-") as scratch:
+                settings, how = data_folder(settings, started, Path(scratch), args.home)
+                progress(f"rerun of {args.run_id}: {how}")
+                outcome = run_pipeline(settings, args.home, progress=progress, rerun_of=args.run_id)
+            after_run(args.home, outcome.run_id, policy=settings.tagging, progress=progress)
         report = verdict(diff_runs(args.home, args.run_id, outcome.run_id))
         print(json.dumps({**report, "data_version": how}) if args.json else _text(report, how))
         return EXIT_OK if report["reproduced"] else EXIT_FOUND

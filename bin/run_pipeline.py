@@ -7,8 +7,10 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bin._cli import EXIT_FOUND, EXIT_OK, UsageError, parser, run
+from bin._progress import Reporter
 from projectors.runs.summary import RunSummary, summarize_run
 from schemas.settings import Settings, TaggingPolicy, profile_names
 
@@ -158,7 +160,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     def body() -> int:
-        from stages.orchestrators import run_with
         from stages.pipeline import load_pipeline
         from stages.registry import QUANT_REFERENCE
 
@@ -170,33 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError(f"--source is a setting of the quant reference pipeline, not of {pipeline.name}")
         pipeline.check_reads()
         settings = pipeline.resolve(args.profile, _overrides(args.sets, args.seed, args.source, args.as_of))
-        progress = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
-        outcome = run_with(
-            orchestrator,
-            pipeline,
-            settings,
-            args.home,
-            run_id=args.run_id,
-            progress=progress,
-            prefect_api=args.prefect_api,
-        )
-        notes: list[str] = []
-        if not args.no_project:
-            from projectors.runs.workflow import after_run
-
-            policy = settings.tagging if isinstance(settings, Settings) else pipeline.policy
-            if policy is not None and not isinstance(policy, TaggingPolicy):
-                policy = TaggingPolicy.model_validate(policy if isinstance(policy, dict) else vars(policy))
-            done = after_run(
-                args.home,
-                outcome.run_id,
-                policy=policy,
-                tag=policy is not None,
-                mirror=args.mirror,
-                tracking_uri=args.tracking_uri,
-                progress=progress,
-            )
-            notes = done.notes()
+        with Reporter(PROG, quiet=args.quiet) as progress:
+            outcome, notes = run_and_project(pipeline, settings, orchestrator, progress)
         key = os.environ.get("LEDGERLINE_SIGNING_KEY")
         if key:  # sign the head after the run (and its tags): an auditor's checkpoint
             from ledger.checkpoints import load_signer, sign_head
@@ -211,6 +187,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             _print_summary(summary, notes, args.home)
         return EXIT_OK if outcome.status == "succeeded" else EXIT_FOUND
+
+    def run_and_project(pipeline: Any, settings: Any, orchestrator: str, progress: Reporter) -> tuple[Any, list[str]]:
+        """Run the stages, then (unless --no-project) catch the read models up and let the policy decide."""
+        from stages.orchestrators import run_with
+
+        outcome = run_with(
+            orchestrator,
+            pipeline,
+            settings,
+            args.home,
+            run_id=args.run_id,
+            progress=progress,
+            prefect_api=args.prefect_api,
+        )
+        if args.no_project:
+            return outcome, []
+        from projectors.runs.workflow import after_run
+
+        policy = settings.tagging if isinstance(settings, Settings) else pipeline.policy
+        if policy is not None and not isinstance(policy, TaggingPolicy):
+            policy = TaggingPolicy.model_validate(policy if isinstance(policy, dict) else vars(policy))
+        done = after_run(
+            args.home,
+            outcome.run_id,
+            policy=policy,
+            tag=policy is not None,
+            mirror=args.mirror,
+            tracking_uri=args.tracking_uri,
+            progress=progress,
+        )
+        return outcome, done.notes()
 
     return run(PROG, body)
 

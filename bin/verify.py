@@ -9,7 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bin._cli import EXIT_FOUND, EXIT_OK, UsageError, parser, run
+from bin._progress import Reporter
 from ledger import VerifyReport, resolve_path, verify_file
+from projectors.readmodel import Progress, quiet
 from projectors.witness import Witness, cross_check, witnesses
 
 PROG = "verify"
@@ -29,6 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also decode every event and rebuild the projection in a temporary file to compare (slower)",
     )
     p.add_argument("--no-witnesses", action="store_true", help="check the chain only")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr (the report is still printed)")
     p.add_argument(
         "--checkpoint",
         type=Path,
@@ -57,13 +60,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         target = resolve_path(args.path or args.home)
         if not target.is_file():
             raise UsageError(f"no ledger at {target}")
-        report = verify_file(target, deep=args.deep)
-        notes: list[str] = []
-        found = [] if args.no_witnesses else witnesses(target.parent, notes)
-        disagree = cross_check(target, found)
-        damaged = [] if args.no_witnesses else read_models(target.parent, args.deep, notes)
-        damaged += checkpoint_problems(target.parent, args.checkpoint, args.vkey, notes)
-        damaged += artifacts(target.parent, notes) if report.ok and not args.no_witnesses else []
+        with Reporter(PROG, quiet=args.quiet) as progress:
+            report = verify_file(
+                target, deep=args.deep, progress=lambda n, of, what: progress.update(f"verify: {what}", n, of, "bytes")
+            )
+            notes: list[str] = []
+            found = [] if args.no_witnesses else witnesses(target.parent, notes)
+            disagree = cross_check(target, found)
+            damaged = [] if args.no_witnesses else read_models(target.parent, args.deep, notes, progress)
+            damaged += checkpoint_problems(target.parent, args.checkpoint, args.vkey, notes)
+            damaged += artifacts(target.parent, notes, progress) if report.ok and not args.no_witnesses else []
         ok = report.ok and not disagree and not damaged
         if args.json:
             out = dataclasses.asdict(report) | {
@@ -103,7 +109,7 @@ def _bundle(path: Path, vkeys: list[str], as_json: bool) -> int:
     return EXIT_OK
 
 
-def artifacts(home: Path, notes: list[str]) -> list[str]:
+def artifacts(home: Path, notes: list[str], progress: Progress = quiet) -> list[str]:
     """Every artifact the ledger names, checked against its recorded size and SHA-256: one line per bad one.
 
     A ledger without an artifacts folder beside it (a copy of audit.jsonl alone) gets a note instead.
@@ -115,7 +121,7 @@ def artifacts(home: Path, notes: list[str]) -> list[str]:
         notes.append(f"artifacts not checked: no {ARTIFACTS_DIR}/ folder beside the ledger")
         return []
 
-    _, problems = artifact_problems(home)
+    _, problems = artifact_problems(home, progress)
     return [p.line() for p in problems]
 
 
@@ -139,14 +145,14 @@ def checkpoint_problems(home: Path, note_path: Path | None, vkeys: list[str], no
     return []
 
 
-def read_models(home: Path, deep: bool, notes: list[str]) -> list[str]:
+def read_models(home: Path, deep: bool, notes: list[str], progress: Progress = quiet) -> list[str]:
     """The projection's integrity (its tables' digests; with deep, a rebuild compared table by table), one line each."""
     from projectors.projection import deep_compare, integrity
 
     try:
         found = integrity(home)
         if deep and not found:
-            found = deep_compare(home)
+            found = deep_compare(home, progress)
     except Exception as exc:  # a busy or unreadable projection is a note, as for its witness
         notes.append(
             f"duckdb projection not checked: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
@@ -161,7 +167,9 @@ def read_models(home: Path, deep: bool, notes: list[str]) -> list[str]:
         from projectors.mirror.check import compare_sqlite_mirror
 
         try:
-            out += [f"{p}; rebuild it: bin/replay --to mlflow --rebuild" for p in compare_sqlite_mirror(home, db)]
+            out += [
+                f"{p}; rebuild it: bin/replay --to mlflow --rebuild" for p in compare_sqlite_mirror(home, db, progress)
+            ]
         except Exception as exc:
             notes.append(
                 f"mlflow mirror not compared: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from hashlib import sha256
 from itertools import repeat
 from operator import itemgetter
@@ -17,6 +17,8 @@ HASH_SUFFIX_LEN = len(HASH_SUFFIX) + 64 + 2
 START = b'{"data":'
 #: small enough to stay in the CPU cache (32-256 KiB measure alike; 1 MiB is slower)
 CHUNK = 1 << 16
+#: chunks between two progress reports of a scan (4 MiB)
+TICK_CHUNKS = 64
 _TAIL = itemgetter(slice(-HASH_SUFFIX_LEN, None))
 _BODY = itemgetter(slice(None, -HASH_SUFFIX_LEN))
 _HEXDIGEST = type(sha256()).hexdigest
@@ -190,14 +192,24 @@ def _check(buf: bytes, seq: int, prev: bytes) -> tuple[int, bytes, str]:
     return (buf.count(b"\n"), last, "") if last is not None else _slow_check(buf, seq, prev)
 
 
-def scan(fd: int, start: int, end: int, seq: int | None = None, prev: bytes = b"") -> Scan:
+def scan(
+    fd: int,
+    start: int,
+    end: int,
+    seq: int | None = None,
+    prev: bytes = b"",
+    progress: Callable[[int], None] | None = None,
+) -> Scan:
     """Check every complete line in [start, end): hash, shape, seq + 1 each line, prev = hash before.
 
     With seq None the first line's own seq and prev are taken as given (and reported), for a range
-    whose predecessor another process checks.
+    whose predecessor another process checks. progress gets the bytes checked every TICK_CHUNKS chunks.
     """
-    n, first_seq, first_prev = 0, -1, b""
-    for buf in whole_lines(fd, start, end, CHUNK):
+    n, first_seq, first_prev, checked = 0, -1, b"", 0
+    for chunks, buf in enumerate(whole_lines(fd, start, end, CHUNK), start=1):
+        checked += len(buf)
+        if progress is not None and not chunks % TICK_CHUNKS:
+            progress(checked)
         if seq is None:
             first_seq, first_prev = _head_of(buf[: buf.find(b"\n")])
             seq, prev = first_seq - 1, first_prev

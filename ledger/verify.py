@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from ledger import chain
@@ -17,6 +18,8 @@ from schemas.events import GENESIS_HASH
 
 #: below this many bytes a helper process costs more than it saves
 PARALLEL_MIN_BYTES = 32 << 20
+#: decoded lines between two progress reports of the deep check
+DEEP_TICK_LINES = 4096
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,27 +35,39 @@ class VerifyReport:
     torn_tail_bytes: int = 0
 
 
-def verify_file(path: Path, *, deep: bool = False, parallel: bool = True) -> VerifyReport:
+#: a verify progress callback: (bytes checked, bytes to check, what is being checked)
+VerifyProgress = Callable[[int, int, str], None]
+
+
+def _no_progress(done: int, total: int, what: str) -> None:
+    return None
+
+
+def verify_file(
+    path: Path, *, deep: bool = False, parallel: bool = True, progress: VerifyProgress = _no_progress
+) -> VerifyReport:
     """Re-hash every complete line of a ledger file, without its lock and without modifying it.
 
     The fast check hashes raw bytes and checks seq and prev by slicing: every line the writer hashes
     was validated first, so any accidental change breaks a hash. deep=True also decodes every event
     (about 3x slower), which additionally catches a hand-forged line whose hash was recomputed.
+    progress gets (bytes done, bytes in all, phase) every few MiB.
     """
     fd = os.open(path, os.O_RDONLY)
     try:
         end = complete_end(fd, 0, os.fstat(fd).st_size)
         split = _split_point(fd, end) if parallel and not deep else 0
         found = (
-            _scan_two(path, fd, split, end)
+            _scan_two(path, fd, split, end, progress)
             if split
-            else _as_report(chain.scan(fd, 0, end, 0, GENESIS_HASH.encode()), 0)
+            else _as_report(chain.scan(fd, 0, end, 0, GENESIS_HASH.encode(), lambda n: progress(n, end, "hashing")), 0)
         )
     finally:
         os.close(fd)
+    progress(end, end, "hashing")
     if not found.ok:
         return found
-    if deep and (bad := _deep_check(path, end)) is not None:
+    if deep and (bad := _deep_check(path, end, progress)) is not None:
         seq, problem, prev = bad
         return VerifyReport(False, seq - 1, seq - 1, prev, first_bad_seq=seq, problem=problem)
     for seq, run_id, first in second_starts(path, end):
@@ -82,8 +97,11 @@ def _split_point(fd: int, end: int) -> int:
     return complete_end(fd, 0, end // 2)
 
 
-def _scan_two(path: Path, fd: int, split: int, end: int) -> VerifyReport:
-    """Scan [split, end) in a helper process while this one scans [0, split); then check the seam."""
+def _scan_two(path: Path, fd: int, split: int, end: int, progress: VerifyProgress) -> VerifyReport:
+    """Scan [split, end) in a helper process while this one scans [0, split); then check the seam.
+
+    Progress is this process's share scaled to the whole: both halves are hashed at the same pace.
+    """
     try:
         helper = subprocess.Popen(
             [sys.executable, "-S", chain.__file__, str(path), str(split), str(end)],
@@ -92,7 +110,9 @@ def _scan_two(path: Path, fd: int, split: int, end: int) -> VerifyReport:
         )
     except OSError:
         return _as_report(chain.scan(fd, 0, end, 0, GENESIS_HASH.encode()), 0)
-    first = _as_report(chain.scan(fd, 0, split, 0, GENESIS_HASH.encode()), 0)
+    first = _as_report(
+        chain.scan(fd, 0, split, 0, GENESIS_HASH.encode(), lambda n: progress(n * end // split, end, "hashing")), 0
+    )
     out, _ = helper.communicate()
     if not first.ok:
         return first
@@ -110,10 +130,12 @@ def _scan_two(path: Path, fd: int, split: int, end: int) -> VerifyReport:
     return _as_report(second, first.head_seq, first.head_hash)
 
 
-def _deep_check(path: Path, end: int) -> tuple[int, str, str] | None:
+def _deep_check(path: Path, end: int, progress: VerifyProgress) -> tuple[int, str, str] | None:
     """(seq, problem, hash before it) of the first line before byte end that hashes right but does not decode to a valid event."""
     prev = GENESIS_HASH
-    for seq, (_, line) in enumerate(iter_lines(path, 0, end), start=1):
+    for seq, (offset, line) in enumerate(iter_lines(path, 0, end), start=1):
+        if not seq % DEEP_TICK_LINES:
+            progress(offset, end, "decoding")
         try:
             event = decode(line)
         except Exception as exc:  # any decode failure is a finding of the audit, not a crash
@@ -121,4 +143,5 @@ def _deep_check(path: Path, end: int) -> tuple[int, str, str] | None:
         if event.seq != seq:
             return seq, f"decodes to seq {event.seq}, expected {seq}", prev
         prev = event.hash or ""
+    progress(end, end, "decoding")
     return None

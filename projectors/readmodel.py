@@ -2,9 +2,11 @@
 
 Progress: every read-model operation takes `progress`, a callable receiving one `Step` per report.
 A Step is a `str` (the human line, so `print` or `list.append` are valid callbacks) that also
-carries the model's name and, when known, `done` and `total` event counts, so a richer display
-(a progress bar) can be driven from the same calls. A callback may raise to interrupt the
-operation: a read model leaves its store consistent (at its old or a new position) either way.
+carries the model's name and, when known, `done` and `total` counts (of `unit`, events unless said),
+so a richer display (a progress bar) can be driven from the same calls. A tick (`tick=True`) is a
+count reported from inside a long loop every TICK_EVERY events or so; a display may show it or not
+(bin/_progress.py throttles them by the clock). A callback may raise to interrupt the operation: a
+read model leaves its store consistent (at its old or a new position) either way.
 """
 
 from __future__ import annotations
@@ -17,18 +19,41 @@ from pathlib import Path
 
 from ledger import LEDGER_NAME
 
+#: events (or lines) between two ticks of a long loop: one callback call per this many, so a display costs nothing
+TICK_EVERY = 4096
+
 
 class Step(str):
-    """One progress report: the line to show, the model it is about, and (when known) events done of total."""
+    """One progress report: the line to show, the model it is about, and (when known) units done of total."""
 
     model: str
     done: int | None
     total: int | None
+    unit: str
+    tick: bool
+    phase: str
 
-    def __new__(cls, text: str, *, model: str = "", done: int | None = None, total: int | None = None) -> Step:
+    def __new__(
+        cls,
+        text: str,
+        *,
+        model: str = "",
+        done: int | None = None,
+        total: int | None = None,
+        unit: str = "events",
+        tick: bool = False,
+        phase: str = "",
+    ) -> Step:
         step = super().__new__(cls, text)
-        step.model, step.done, step.total = model, done, total
+        step.model, step.done, step.total, step.unit, step.tick, step.phase = model, done, total, unit, tick, phase
         return step
+
+
+def tick(model: str, what: str, done: int, total: int | None, unit: str = "events") -> Step:
+    """A count from inside a long loop: `model: what done/total unit`."""
+    of = f"/{total:,}" if total is not None else ""
+    text = f"{model}: {what} {done:,}{of} {unit}"
+    return Step(text, model=model, done=done, total=total, unit=unit, tick=True, phase=what)
 
 
 #: a progress callback: receives Steps (which are strings); its return value is ignored
@@ -81,9 +106,9 @@ class ReadModel(abc.ABC):
         pos = self.position()
         return f"{self.name}: {applied:,} events applied, position seq {pos.seq if pos else 0} ({self.where()})"
 
-    def step(self, text: str, *, done: int | None = None, total: int | None = None) -> Step:
-        """A progress Step about this model."""
-        return Step(text, model=self.name, done=done, total=total)
+    def step(self, text: str, *, done: int | None = None, total: int | None = None, tick: bool = False) -> Step:
+        """A progress Step about this model (a tick when reported from inside a long loop)."""
+        return Step(text, model=self.name, done=done, total=total, tick=tick)
 
 
 def follow(

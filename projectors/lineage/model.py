@@ -192,7 +192,7 @@ class OpenLineageModel(ReadModel):
             if lines >= self.batch_lines:
                 sink.commit(done)
                 lines = 0
-                progress(self.step(f"openlineage: seq {seq}, {self.last_sent:,} events sent", done=applied))
+                progress(self.step(f"openlineage: seq {seq}, {self.last_sent:,} events sent", done=applied, tick=True))
         if done is not None and (applied or sink.pending()):
             sink.commit(done)
             progress(

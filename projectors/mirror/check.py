@@ -12,14 +12,15 @@ from pathlib import Path
 from ledger import LEDGER_NAME
 from projectors.mirror.layout import read_sqlite_witness
 from projectors.mirror.plan import alias_holders, read_ledger, run_params
+from projectors.readmodel import Progress, quiet
 
 
-def compare_sqlite_mirror(home: Path, db: Path) -> list[str]:
+def compare_sqlite_mirror(home: Path, db: Path, progress: Progress = quiet) -> list[str]:
     """One line per mirrored run whose params or metrics differ from the ledger, and per alias held elsewhere."""
     witness = read_sqlite_witness(db)
     if witness is None:
         return []
-    fold = read_ledger(Path(home) / LEDGER_NAME, 0)
+    fold = read_ledger(Path(home) / LEDGER_NAME, 0, progress)
     con = sqlite3.connect(f"{Path(db).resolve().as_uri()}?mode=ro", uri=True)
     try:
         ids = dict(con.execute("SELECT value, run_uuid FROM tags WHERE key = 'ledger.run_id'").fetchall())

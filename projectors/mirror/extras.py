@@ -10,16 +10,21 @@ import dataclasses
 import hashlib
 import io
 from collections import Counter
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from projectors.mirror.plan import RunFold
 from schemas.contracts import BAR_SCHEMA
+from schemas.events import ArtifactWritten
 
 #: the experiment kind MLflow 3 opens in its model-training layout (not the GenAI evaluation layout)
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 CHART_PATH = "charts/equity_drawdown_drops.png"
+#: the artifact whose (date, session) columns put dates on the chart's x-axis
+PORTFOLIO = "portfolio"
 #: Parquet tables smaller than this many rows also get a CSV preview the UI can show
 PREVIEW_ROWS = 1000
 #: MLflow's datasets table holds a digest of at most 36 characters: the recorded SHA-256, cut to fit
@@ -77,6 +82,31 @@ def equity_points(run: RunFold) -> list[tuple[int, float]]:
     return sorted(points.items())
 
 
+def session_dates(run: RunFold, home: Path) -> dict[int, date]:
+    """session -> date from the run's portfolio table (date, session), when the file is what the ledger recorded."""
+    found = run.artifacts.get(PORTFOLIO)
+    raw = _verified(home, found[1]) if found is not None else None
+    if raw is None:
+        return {}
+    import polars as pl
+
+    try:
+        frame = pl.read_parquet(io.BytesIO(raw), columns=["session", "date"])
+    except (OSError, pl.exceptions.PolarsError):
+        return {}
+    return {int(s): d for s, d in zip(frame.get_column("session"), frame.get_column("date")) if isinstance(d, date)}
+
+
+def equity_series(run: RunFold, home: Path) -> tuple[list[date] | list[int], list[float], str]:
+    """(x, equity, x label) of the equity chart: dates when every session's date is known, else session numbers."""
+    points = equity_points(run)
+    dates = session_dates(run, home)
+    equity = [value for _, value in points]
+    if points and all(step in dates for step, _ in points):
+        return [dates[step] for step, _ in points], equity, "date"
+    return [step for step, _ in points], equity, "session (no portfolio table with dates)"
+
+
 def drops_by_reason(run: RunFold) -> dict[str, int]:
     counts: Counter[str] = Counter()
     for d in run.drops:
@@ -84,23 +114,28 @@ def drops_by_reason(run: RunFold) -> dict[str, int]:
     return dict(counts.most_common())
 
 
-def equity_chart(run: RunFold) -> bytes | None:
-    """A PNG: the equity curve, the drawdown under it, and the rows dropped by reason; None without an equity curve."""
-    points = equity_points(run)
-    if not points:
+def equity_chart(run: RunFold, home: Path) -> bytes | None:
+    """A PNG: the equity curve against dates, the drawdown under it (same axis), and the rows dropped by reason;
+    None without an equity curve."""
+    series, equity, xlabel = equity_series(run, home)
+    if not series:
         return None
+    steps: Any = series  # dates or session numbers: matplotlib plots either
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    steps, equity = zip(*points)
     peak, drawdown = float("-inf"), []
     for value in equity:
         peak = max(peak, value)
         drawdown.append(value / peak - 1.0 if peak > 0 else 0.0)
     drops = drops_by_reason(run)
-    fig, (top, mid, low) = plt.subplots(3, 1, figsize=(10, 8), gridspec_kw={"height_ratios": [3, 1.4, 1.6]})
+    fig = plt.figure(figsize=(10, 8), layout="constrained")
+    grid = fig.add_gridspec(3, 1, height_ratios=[3, 1.4, 1.6])
+    top = fig.add_subplot(grid[0])
+    mid = fig.add_subplot(grid[1], sharex=top)  # the drawdown under the curve, on the same dates
+    low = fig.add_subplot(grid[2])
     try:
         top.plot(steps, equity, color="#1f77b4", linewidth=1.2)
         top.set_title(f"run {run.run_id}: equity")
@@ -108,7 +143,10 @@ def equity_chart(run: RunFold) -> bytes | None:
         top.grid(alpha=0.3)
         mid.fill_between(steps, drawdown, 0.0, color="#d62728", alpha=0.4)
         mid.set_ylabel("drawdown")
-        mid.set_xlabel("session")
+        mid.set_xlabel(xlabel)
+        top.tick_params(labelbottom=False)
+        if xlabel == "date":
+            mid.tick_params(axis="x", labelrotation=30)
         mid.grid(alpha=0.3)
         if drops:
             low.barh(list(drops)[:12][::-1], list(drops.values())[:12][::-1], color="#7f7f7f")
@@ -116,7 +154,6 @@ def equity_chart(run: RunFold) -> bytes | None:
         else:
             low.text(0.5, 0.5, "no rows dropped", ha="center", va="center")
             low.set_axis_off()
-        fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=90)
         return buf.getvalue()
@@ -135,11 +172,10 @@ def csv_previews(run: RunFold, home: Path) -> dict[str, bytes]:
             pl.DataFrame({"reason": list(drops), "rows": list(drops.values())}).write_csv().encode()
         )
     for _, art in run.artifacts.values():
-        path = home / art.data.path
-        if art.data.format != "parquet" or art.data.rows is None or art.data.rows > PREVIEW_ROWS or not path.is_file():
+        if art.data.format != "parquet" or art.data.rows is None or art.data.rows > PREVIEW_ROWS:
             continue
-        raw = path.read_bytes()
-        if art.data.sha256 is None or hashlib.sha256(raw).hexdigest() != art.data.sha256:
+        raw = _verified(home, art)
+        if raw is None:
             continue  # only a file that is what the ledger recorded is previewed (never a tampered one)
         try:
             frame = pl.read_parquet(io.BytesIO(raw))
@@ -147,3 +183,14 @@ def csv_previews(run: RunFold, home: Path) -> dict[str, bytes]:
             continue
         previews[f"previews/{art.data.name}.csv"] = frame.write_csv().encode()
     return previews
+
+
+def _verified(home: Path, art: ArtifactWritten) -> bytes | None:
+    """The artifact's bytes when its file exists and has the SHA-256 the ledger recorded, else None."""
+    try:
+        raw = (home / art.data.path).read_bytes()
+    except OSError:
+        return None
+    if art.data.sha256 is None or hashlib.sha256(raw).hexdigest() != art.data.sha256:
+        return None
+    return raw

@@ -15,6 +15,8 @@ from projectors.errors import MirrorStoreIncompleteError
 
 WITNESS_EXPERIMENT = "ledgerline"
 HEAD_SEQ_TAG, HEAD_HASH_TAG = "ledger.head_seq", "ledger.head_hash"
+#: the witness's record of the registry aliases the ledger gives: {model: {alias: [version, ledger run id]}}
+ALIASES_TAG = "ledger.aliases"
 #: tables a complete MLflow store always has; one missing (or no alembic version) means creation was interrupted
 REQUIRED_TABLES = ("alembic_version", "experiments", "experiment_tags", "runs", "metrics", "params", "tags")
 

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from ledger import decode_at, iter_lines, seq_and_hash, snapshot_end
+from projectors.readmodel import TICK_EVERY, Progress, quiet, tick
 from schemas.events import (
     GENESIS_HASH,
     ArtifactWritten,
@@ -171,10 +172,16 @@ class LedgerFold:
     alias_history: list[RegistryOp] = dataclasses.field(default_factory=list)
 
 
-def read_ledger(path: Path, after: int) -> LedgerFold:
-    """Fold the whole ledger; MetricLogged lines at or before seq `after` are skipped undecoded."""
+def read_ledger(path: Path, after: int, progress: Progress = quiet) -> LedgerFold:
+    """Fold the whole ledger; MetricLogged lines at or before seq `after` are skipped undecoded.
+
+    Ticks progress (bytes read) every TICK_EVERY lines.
+    """
     fold = LedgerFold(after=after, witness_hash=GENESIS_HASH if after == 0 else None)
-    for seq, line in _numbered(path):
+    end = snapshot_end(path) if path.exists() else 0
+    for seq, offset, line in _numbered(path, end):
+        if not seq % TICK_EVERY:
+            progress(tick("mlflow", "reading the ledger", offset, end, "bytes"))
         parsed = seq_and_hash(line)
         digest = parsed[1] if parsed else ""
         fold.head_seq, fold.head_hash = seq, digest
@@ -206,11 +213,11 @@ def _fold_metric_line(fold: LedgerFold, seq: int, digest: str, line: bytes) -> b
     return True
 
 
-def _numbered(path: Path) -> Iterator[tuple[int, bytes]]:
+def _numbered(path: Path, end: int) -> Iterator[tuple[int, int, bytes]]:
     if not path.exists():
         return
-    for seq, (_, line) in enumerate(iter_lines(path, 0, snapshot_end(path)), start=1):
-        yield seq, line
+    for seq, (offset, line) in enumerate(iter_lines(path, 0, end), start=1):
+        yield seq, offset, line
 
 
 def _fold_event(fold: LedgerFold, seq: int, digest: str, event: Event) -> None:

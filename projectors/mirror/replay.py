@@ -31,7 +31,7 @@ from projectors.mirror.plan import (
     valid_alias,
 )
 from projectors.mirror.sink import MIRRORED_HASH_TAG, MIRRORED_SEQ_TAG, Sink, experiment_name, forget_engines
-from projectors.readmodel import Progress, Step, quiet
+from projectors.readmodel import Progress, Step, quiet, tick
 
 MANIFEST_PATH, REPORT_PATH = "manifest/manifest.json", "contract/contract_report.json"
 
@@ -103,15 +103,16 @@ def _replay(home: Path, tracking_uri: str | None, rebuild: bool, say: Progress) 
     sink = Sink.open(tracking_uri or default_tracking_uri(home))
     witness = None if rebuild else sink.read_witness()
     if witness is not None and _ledger_head(home) == witness:  # up to date: nothing to fold, nothing to send
+        tally = _Tally(aliases=restore_aliases(sink, sink.alias_record, say))  # ...but aliases moved by hand go back
         return ReplayReport(
             sink.uri,
             requests=sink.requests,
             from_seq=witness[0],
             head_seq=witness[0],
             head_hash=witness[1],
-            **dataclasses.asdict(_Tally()),
+            **dataclasses.asdict(tally),
         )
-    fold = _read_checked(home, witness)
+    fold = _read_checked(home, witness, say)
     start = fold.after
     if fold.head_seq > start:
         say(
@@ -123,11 +124,16 @@ def _replay(home: Path, tracking_uri: str | None, rebuild: bool, say: Progress) 
             )
         )
     job = _Replay(home, sink, fold, rebuild, say)
-    for run_id in fold.touched:
+    for done, run_id in enumerate(fold.touched):
+        say(tick("mlflow", "sending runs", done, len(fold.touched), "runs"))
         job.run(fold.runs[run_id])
+    if fold.touched:
+        say(tick("mlflow", "sending runs", len(fold.touched), len(fold.touched), "runs"))
     job.registry()
-    if fold.head_seq != start or rebuild:
-        sink.write_witness(fold.head_seq, fold.head_hash)
+    record = job.alias_record(sink.alias_record)
+    job.tally.aliases += restore_aliases(sink, record, say)
+    if fold.head_seq != start or rebuild or record != sink.alias_record:
+        sink.write_witness(fold.head_seq, fold.head_hash, record)
     return ReplayReport(
         sink.uri,
         requests=sink.requests,
@@ -136,6 +142,35 @@ def _replay(home: Path, tracking_uri: str | None, rebuild: bool, say: Progress) 
         head_hash=fold.head_hash,
         **dataclasses.asdict(job.tally),
     )
+
+
+def restore_aliases(sink: Sink, record: dict[str, dict[str, list[str]]], say: Progress) -> int:
+    """Point every alias of the record back at its version (and drop aliases the ledger never gave); return how many.
+
+    An alias moved, added or deleted by hand in the MLflow UI is put back as the ledger has it: one request
+    per registered model when nothing moved.
+    """
+    fixed = 0
+    for name, wanted in record.items():
+        current = sink.aliases(name)
+        if current is None:
+            continue  # the model was deleted by hand: a --rebuild recreates it
+        for alias, (version, holder) in wanted.items():
+            if current.get(alias) != version:
+                sink.set_alias(name, alias, version)
+                say(
+                    Step(
+                        f"  {name}: alias {alias} pointed at version {current.get(alias) or 'none'}; "
+                        f"the ledger gives it to {holder} (version {version}): restored",
+                        model="mlflow",
+                    )
+                )
+                fixed += 1
+        for alias in sorted(current.keys() - wanted.keys()):
+            sink.delete_alias(name, alias)
+            say(Step(f"  {name}: alias {alias} is not in the ledger: removed", model="mlflow"))
+            fixed += 1
+    return fixed
 
 
 def _ledger_head(home: Path) -> tuple[int, str] | None:
@@ -218,10 +253,10 @@ def _drop_default_store(home: Path) -> None:
     shutil.rmtree(home / MLFLOW_ARTIFACTS, ignore_errors=True)
 
 
-def _read_checked(home: Path, witness: tuple[int, str] | None) -> LedgerFold:
+def _read_checked(home: Path, witness: tuple[int, str] | None, say: Progress) -> LedgerFold:
     """The ledger folded after the witness, refused when the witness no longer matches it."""
     start = witness[0] if witness else 0
-    fold = read_ledger(home / LEDGER_NAME, start)
+    fold = read_ledger(home / LEDGER_NAME, start, say)
     if witness and (fold.head_seq < start or fold.witness_hash != witness[1]):
         raise MirrorDivergedError(
             f"the MLflow mirror witnessed seq {start} with hash {witness[1][:12]}, but the ledger "
@@ -311,12 +346,40 @@ class _Replay:
         if run.completed is None or (run.completed.seq is not None and run.completed.seq <= cutoff):
             return
         blobs = csv_previews(run, self.home)
-        chart = equity_chart(run)
+        chart = equity_chart(run, self.home)
         if chart is not None:
             blobs[CHART_PATH] = chart
         if blobs:
             self.sink.upload(run_id, {}, {}, blobs)
             self.tally.artifacts += len(blobs)
+
+    def alias_record(self, previous: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, list[str]]]:
+        """{model: {alias: [version, ledger run]}} for every alias the ledger gives at its head."""
+        record: dict[str, dict[str, list[str]]] = {}
+        for (pipeline, alias), holder in sorted(self._after.items()):
+            name = experiment_name(pipeline)
+            known = previous.get(name, {}).get(alias)
+            if holder in self._versions:
+                version = self._versions[holder][1]
+            elif known is not None and known[1] == holder:
+                version = known[0]
+            elif self._find(holder):
+                version = self._version(holder)[1]
+            else:
+                continue  # its run is not in the store (yet)
+            record.setdefault(name, {})[alias] = [version, holder]
+        return record
+
+    def _find(self, run_id: str) -> bool:
+        """Whether run_id's MLflow run is in the store (remembered in ids)."""
+        if run_id not in self.ids:
+            pipeline = self.fold.runs[run_id].pipeline
+            assert pipeline is not None
+            found = self.sink.find_run(self.sink.experiment(experiment_name(pipeline)), run_id)
+            if found is None:
+                return False
+            self.ids[run_id] = found.info.run_id
+        return True
 
     def _aliases_of(self, run_id: str) -> list[str]:
         return sorted(alias for (_, alias), holder in self._after.items() if holder == run_id)

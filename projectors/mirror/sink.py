@@ -23,7 +23,7 @@ from mlflow.tracking import MlflowClient
 from ledger import MLFLOW_ARTIFACTS
 from projectors.errors import MirrorError, MirrorUnavailableError
 from projectors.mirror.extras import DatasetSpec
-from projectors.mirror.layout import HEAD_HASH_TAG, HEAD_SEQ_TAG, WITNESS_EXPERIMENT
+from projectors.mirror.layout import ALIASES_TAG, HEAD_HASH_TAG, HEAD_SEQ_TAG, WITNESS_EXPERIMENT
 
 #: MLflow's HTTP retry defaults (7 retries, backoff factor 2, 120 s timeout) keep a replay to a dead server busy for minutes
 _HTTP_BOUNDS = {
@@ -123,6 +123,8 @@ class Sink:
     requests: int = 0
     _experiments: dict[str, str] = dataclasses.field(default_factory=dict)
     _models: set[str] = dataclasses.field(default_factory=set)
+    #: the aliases the last complete replay set (read with the witness): {model: {alias: [version, ledger run]}}
+    alias_record: dict[str, dict[str, list[str]]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def open(cls, uri: str) -> Sink:
@@ -175,12 +177,20 @@ class Sink:
             self._experiments[WITNESS_EXPERIMENT] = found.experiment_id  # write_witness need not look it up again
         if found is None or HEAD_SEQ_TAG not in found.tags:
             return None
+        try:
+            self.alias_record = orjson.loads(found.tags.get(ALIASES_TAG) or "{}")
+        except orjson.JSONDecodeError:
+            self.alias_record = {}  # a record edited by hand: the next folding replay writes it again
         return int(found.tags[HEAD_SEQ_TAG]), found.tags[HEAD_HASH_TAG]
 
-    def write_witness(self, seq: int, digest: str) -> None:
-        """Record the head this replay completed; hash first so a torn pair never names a wrong hash."""
+    def write_witness(self, seq: int, digest: str, aliases: dict[str, dict[str, list[str]]] | None = None) -> None:
+        """Record the head this replay completed (and the aliases it set); hash first so a torn pair never names a
+        wrong hash."""
         note = "Witness of the ledger head the MLflow mirror last completed; checked by bin/verify."
         exp_id = self.experiment(WITNESS_EXPERIMENT, tags={"mlflow.note.content": note})
+        if aliases is not None:
+            self.call(self.client.set_experiment_tag, exp_id, ALIASES_TAG, orjson.dumps(aliases).decode())
+            self.alias_record = aliases
         self.call(self.client.set_experiment_tag, exp_id, HEAD_HASH_TAG, digest)
         self.call(self.client.set_experiment_tag, exp_id, HEAD_SEQ_TAG, str(seq))
         self.hide_witness(exp_id)
@@ -322,3 +332,17 @@ class Sink:
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
         self.call(self.client.set_registered_model_alias, name, alias, version)
+
+    def aliases(self, name: str) -> dict[str, str] | None:
+        """The aliases of registered model name (alias -> version); None when the model does not exist."""
+        try:
+            model = self.call(self.client.get_registered_model, name)
+        except MirrorError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, MlflowException) and cause.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
+        return {str(alias): str(version) for alias, version in (model.aliases or {}).items()}
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        self.call(self.client.delete_registered_model_alias, name, alias)

@@ -18,6 +18,8 @@ from projectors.projection.store import (
     projection_path,
     read_checkpoint,
     rebuild,
+    refresh_snapshot,
+    snapshot_path,
     view_names,
 )
 
@@ -39,5 +41,7 @@ __all__ = [
     "query",
     "read_checkpoint",
     "rebuild",
+    "refresh_snapshot",
+    "snapshot_path",
     "view_names",
 ]

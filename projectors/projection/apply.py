@@ -13,6 +13,7 @@ import duckdb
 from projectors.errors import LedgerUnreadableError
 from projectors.projection.schema import EventTable, event_tables, staging_columns
 from projectors.projection.source import Checkpoint, read_range, write_bytes, write_normalized
+from projectors.readmodel import Progress, quiet, tick
 from schemas.events import CURRENT_VERSIONS
 
 TABLES: list[EventTable] = event_tables()
@@ -108,21 +109,29 @@ def _gapless(first_seq: int, until: Checkpoint, found: tuple[Any, ...], last_has
 
 
 def write_rows(
-    con: duckdb.DuckDBPyConnection, until: Checkpoint, staged: Staged, digests: Callable[[], str] | None = None
+    con: duckdb.DuckDBPyConnection,
+    until: Checkpoint,
+    staged: Staged,
+    digests: Callable[[], str] | None = None,
+    progress: Progress = quiet,
 ) -> None:
     """Insert the staged rows into the typed tables and move the checkpoint (call inside one transaction).
 
     digests, called after the inserts, gives the checkpoint's table digests (projection.digest), so they are
-    written in the same transaction as the rows they describe.
+    written in the same transaction as the rows they describe. progress ticks once per table (and the digests).
     """
-    for table in TABLES:
-        if table.type_name in staged.types:
-            con.execute(table.insert_from(STAGING))
+    tables = [table for table in TABLES if table.type_name in staged.types]
+    steps = len(tables) + (digests is not None)
+    for done, table in enumerate(tables):
+        progress(tick("duckdb", "writing tables", done, steps, "steps"))
+        con.execute(table.insert_from(STAGING))
+    progress(tick("duckdb", "writing tables", len(tables), steps, "steps"))
     con.execute("DELETE FROM checkpoint")
     con.execute(
         "INSERT INTO checkpoint VALUES (?, ?, ?, ?, ?)",
         [until.seq, until.hash, until.offset, until.line_offset, digests() if digests else None],
     )
+    progress(tick("duckdb", "writing tables", steps, steps, "steps"))
 
 
 def drop_staging(con: duckdb.DuckDBPyConnection) -> None:

@@ -7,6 +7,7 @@ import hashlib
 import itertools
 import os
 import re
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -23,6 +24,9 @@ from projectors.projection.apply import TABLES, Staged, drop_staging, stage, wri
 from projectors.projection.schema import SCHEMA, quote
 from projectors.projection.source import Checkpoint, check_checkpoint, complete_end, head_at
 from projectors.readmodel import Progress, Step, quiet
+
+#: the consistent copy of the projection for other DuckDB clients (see refresh_snapshot)
+SNAPSHOT_NAME = "projections.snapshot.duckdb"
 
 __all__ = [
     "PROJECTION_NAME",
@@ -281,11 +285,12 @@ def rebuild(home: Path, *, progress: Progress = quiet) -> int:
         )
     )
     try:
-        staged = _build(ledger, until, scratch)
+        staged = _build(ledger, until, scratch, progress)
         _swap(scratch, target)
         _stamp(target)
     finally:
         _remove(scratch)
+    refresh_snapshot(home)
     progress(
         Step(
             f"duckdb: rebuilt {staged.count:,} events, checkpoint seq {until.seq}",
@@ -297,13 +302,13 @@ def rebuild(home: Path, *, progress: Progress = quiet) -> int:
     return staged.count
 
 
-def _build(ledger: Path, until: Checkpoint, scratch: Path) -> Staged:
+def _build(ledger: Path, until: Checkpoint, scratch: Path, progress: Progress = quiet) -> Staged:
     """A complete projection of the ledger up to until, written into the new file scratch."""
     with _session(scratch, False) as con:
         staged = stage(con, ledger, Checkpoint(), until, direct=True)
         con.execute("BEGIN")
         create_tables(con)
-        write_rows(con, until, staged, lambda: digest.encode(digest.advance(con, {}, -1, staged.types)))
+        write_rows(con, until, staged, lambda: digest.encode(digest.advance(con, {}, -1, staged.types)), progress)
         create_views(con)
         con.execute("COMMIT")
         drop_staging(con)
@@ -326,7 +331,7 @@ def integrity(home: Path) -> list[str]:
         return digest.problems(con, stored, view_names())
 
 
-def deep_compare(home: Path) -> list[str]:
+def deep_compare(home: Path, progress: Progress = quiet) -> list[str]:
     """Rebuild the projection up to its checkpoint into a temporary file and name every table that differs."""
     home = Path(home)
     path = projection_path(home)
@@ -339,7 +344,7 @@ def deep_compare(home: Path) -> list[str]:
         actual = digest.all_digests(con)
     with tempfile.TemporaryDirectory(prefix=".verify-", dir=home) as tmp:
         scratch = Path(tmp) / PROJECTION_NAME
-        _build(_ledger_path(home), cp, scratch)
+        _build(_ledger_path(home), cp, scratch, progress)
         with _session(scratch, True, threads=1) as con:
             expected = digest.all_digests(con)
     return [
@@ -384,6 +389,8 @@ def catch_up(home: Path, *, progress: Progress = quiet) -> int:
             applied = _catch_up_open(con, ledger, cp, stored, bool(found) or views_digest != _views_digest(), progress)
     if applied is not None:
         _stamp(target)
+        if applied:
+            refresh_snapshot(home)
         return applied
     if damage:  # the projection is derived: a damaged one is rebuilt from the ledger, never trusted
         progress(
@@ -395,6 +402,39 @@ def catch_up(home: Path, *, progress: Progress = quiet) -> int:
     else:
         progress(Step("duckdb: the event catalog changed since the projection was built; rebuilding", model="duckdb"))
     return rebuild(home, progress=progress)
+
+
+def snapshot_path(home: Path) -> Path:
+    """Where the consistent copy other DuckDB clients may keep open lives: <home>/projections.snapshot.duckdb."""
+    return Path(home) / SNAPSHOT_NAME
+
+
+def refresh_snapshot(home: Path, *, create: bool = False) -> Path | None:
+    """Copy the projection to the snapshot path (a temp file beside it, renamed over it); None when not refreshed.
+
+    Refreshed only once it exists (or with create): `bin/replay --to duckdb --snapshot` makes the first one, and
+    every catch-up or rebuild that changed the projection refreshes it. The copy is taken inside a read-only
+    session, so no writer is mid-commit; a reader holding the old snapshot keeps its file (the rename gives the
+    new one another inode) and never blocks the product. A projection locked by a writer is left for the next one.
+    """
+    home = Path(home)
+    target, snap = projection_path(home), snapshot_path(home)
+    if not target.exists() or not (create or snap.exists()):
+        return None
+    scratch = snap.with_name(f".{snap.name}.{os.getpid()}.tmp")
+    try:
+        with _session(target, True, threads=1):
+            if target.with_name(target.name + ".wal").exists():
+                return None  # not checkpointed into the file: the copy would miss rows; the next catch-up copies
+            shutil.copyfile(target, scratch)
+        fsync_dir(scratch)
+        os.replace(scratch, snap)
+        fsync_dir(snap.parent)
+    except ProjectionLockedError:
+        return None
+    finally:
+        scratch.unlink(missing_ok=True)
+    return snap
 
 
 def _stamp_path(target: Path) -> Path:
@@ -465,6 +505,7 @@ def _catch_up_open(
         lambda: digest.encode(
             digest.advance(con, previous, cp.seq, staged.types) if previous is not None else digest.all_digests(con)
         ),
+        progress,
     )
     if stale_views:
         create_views(con)

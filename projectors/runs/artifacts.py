@@ -14,7 +14,11 @@ import hashlib
 from pathlib import Path
 
 from ledger import Ledger
+from projectors.readmodel import TICK_EVERY, Progress, quiet, tick
 from schemas.events import ArtifactWritten
+
+#: artifacts checked between two progress ticks (a small file is checked in well under a millisecond)
+ARTIFACT_TICK = 256
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,17 +35,29 @@ class ArtifactProblem:
         return f"artifact {self.name} ({self.path}) of run {self.run_id}, stage {self.stage}: {self.problem}"
 
 
-def artifact_problems(home: Path) -> tuple[int, list[ArtifactProblem]]:
-    """(artifacts checked, problems): each file named by an ArtifactWritten event, checked once."""
+def artifact_problems(home: Path, progress: Progress = quiet) -> tuple[int, list[ArtifactProblem]]:
+    """(artifacts checked, problems): each file named by an ArtifactWritten event, checked once.
+
+    progress ticks every TICK_EVERY events read, then every ARTIFACT_TICK artifacts checked.
+    """
     home = Path(home)
     first: dict[str, ArtifactWritten] = {}
     with Ledger.open(home, readonly=True) as ledger:
-        for event in ledger.read():
+        total = ledger.head()[0]
+        for n, event in enumerate(ledger.read(), start=1):
+            if not n % TICK_EVERY:
+                progress(tick("artifacts", "reading the ledger", n, total))
             if isinstance(event, ArtifactWritten):
                 known = first.get(event.data.path)
                 if known is None or (known.data.sha256 is None and event.data.sha256 is not None):
                     first[event.data.path] = event
-    problems = [p for p in (_check(home, e) for e in first.values()) if p is not None]
+    problems = []
+    for n, event in enumerate(first.values()):
+        if not n % ARTIFACT_TICK:
+            progress(tick("artifacts", "checking files", n, len(first), "artifacts"))
+        if (found := _check(home, event)) is not None:
+            problems.append(found)
+    progress(tick("artifacts", "checking files", len(first), len(first), "artifacts"))
     return len(first), problems
 
 

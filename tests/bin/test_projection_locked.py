@@ -86,3 +86,28 @@ def test_a_run_completes_while_the_projection_is_locked_and_the_next_command_dec
     with duckdb.connect(str(home / "projections.duckdb"), read_only=True) as con:
         succeeded = {r[0] for r in con.execute("SELECT run_id FROM runs WHERE status = 'succeeded'").fetchall()}
     assert len(succeeded) >= 1 and succeeded <= set(_candidates(home)), "every succeeded run got a policy verdict"
+
+
+def test_a_client_holding_the_snapshot_never_blocks_the_product(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Point 7: other tools keep <home>/projections.snapshot.duckdb open; runs still project and refresh it."""
+    clock = Clock()
+    write(tmp_path, run_events(RUN_A, clock=clock))
+    assert replay_main(["--to", "duckdb", "--snapshot", "--home", str(tmp_path), "--quiet"]) == 0
+    snapshot = tmp_path / "projections.snapshot.duckdb"
+    proc = _hold(snapshot)  # a read-only client on the snapshot, kept open
+    try:
+        assert run_main(["--profile", "canary", "--home", str(tmp_path), "--quiet", "--json"]) == 0
+        out = capsys.readouterr().out
+        assert "projection locked" not in out
+        with duckdb.connect(str(tmp_path / "projections.duckdb"), read_only=True) as con:
+            projected = {r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()}
+        assert len(projected) == 2, "the run was projected with the snapshot held open"
+        with duckdb.connect(str(snapshot), read_only=True) as con:  # refreshed after that catch-up
+            assert {r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()} == projected
+        assert proc.poll() is None, "the holder still holds its (old) snapshot"
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not list(tmp_path.glob(".projections.snapshot.duckdb.*.tmp"))

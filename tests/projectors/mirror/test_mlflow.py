@@ -148,6 +148,26 @@ class MirrorContract:
         mv = m.client().get_model_version("ledgerline-momentum", version[run_id(a)])
         assert mv.source.endswith("/manifest") and mv.tags["candidate"] == "true"
 
+    def test_an_alias_moved_by_hand_is_put_back_by_the_next_replay(self, m: Mirror) -> None:
+        a, b = m.new_run(metrics=3), m.new_run(metrics=3)
+        append(m.home, [tag(a, "candidate", "true", 1), tag(b, "candidate", "true", 2), tag(a, "alias", "steady", 3)])
+        m.replay()
+        client, name = m.client(), "ledgerline-momentum"
+        version = {v.tags["ledger.run_id"]: v.version for v in client.search_model_versions(f"name = '{name}'")}
+        before = client.get_registered_model(name).aliases
+        assert before["steady"] == version[run_id(a)]
+        client.set_registered_model_alias(name, "steady", version[run_id(b)])  # as in the MLflow UI
+        client.set_registered_model_alias(name, "made-up", version[run_id(b)])
+        said: list[str] = []
+        again = m.replay(progress=said.append)  # the ledger did not move: an up-to-date replay still checks
+        assert client.get_registered_model(name).aliases == before
+        assert again.aliases == 2 and again.runs == 0
+        assert any("alias steady pointed at version" in line and "restored" in line for line in said), said
+        client.delete_registered_model_alias(name, "steady")
+        m.new_run(metrics=3)  # and a replay that has new events to send checks them too
+        m.replay()
+        assert client.get_registered_model(name).aliases == before
+
     def test_incremental_mirror_equals_rebuild_into_empty_store(self, m: Mirror) -> None:
         m.new_run()
         m.replay()

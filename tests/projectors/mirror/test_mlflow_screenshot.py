@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from schemas.events import DataInput, Envelope, RunStarted
-from tests.support.mlflow_fixtures import append, run_id, standard_history
+from tests.support.mlflow_fixtures import PIPELINE, append, run_id, standard_history
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -75,3 +75,17 @@ def test_the_mlflow_ui_renders_a_mirrored_run(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-2000:]
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 20_000
+    from mlflow.tracking import MlflowClient
+
+    from projectors.mirror.extras import CHART_PATH
+    from projectors.mirror.replay import default_tracking_uri
+    from projectors.mirror.sink import experiment_name
+
+    client = MlflowClient(default_tracking_uri(home))  # the store the UI served
+    exp = client.get_experiment_by_name(experiment_name(PIPELINE))
+    assert exp is not None and exp.tags["mlflow.experimentKind"] == "custom_model_development"
+    (run,) = client.search_runs([exp.experiment_id], filter_string=f"tags.`ledger.run_id` = '{run_id(1)}'")
+    charts = [a.path for a in client.list_artifacts(run.info.run_id, "charts")]
+    assert CHART_PATH in charts, charts
+    chart = Path(client.download_artifacts(run.info.run_id, CHART_PATH, str(tmp_path / "dl")))
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import shutil
+from datetime import date, timedelta
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 pytest.importorskip("mlflow")
 
 from mlflow.tracking import MlflowClient  # noqa: E402
 
+from ledger import LEDGER_NAME  # noqa: E402
 from projectors.mirror import replay as mirror  # noqa: E402
-from projectors.mirror.extras import CHART_PATH, DIGEST_CHARS  # noqa: E402
+from projectors.mirror.extras import CHART_PATH, DIGEST_CHARS, equity_series  # noqa: E402
+from projectors.mirror.plan import read_ledger  # noqa: E402
 from projectors.mirror.sink import Sink, experiment_name  # noqa: E402
-from schemas.events import DataInput, RunStarted  # noqa: E402
+from schemas.events import DataInput, RunStarted, envelope  # noqa: E402
+from stages.artifacts import ArtifactStore  # noqa: E402
 from tests.support.mlflow_fixtures import PIPELINE, append, run_events, run_id  # noqa: E402
 
 SHA = "ab" * 32
@@ -31,7 +36,12 @@ def home(tmp_path: Path, mlflow_template: Path) -> Path:
         "inputs": [DataInput(name="SPY.parquet", sha256=SHA, rows=504, format="parquet")],
         "params": {**started.data.params, "source.kind": "directory", "source.path": "/data/market"},
     })  # fmt: skip
-    append(home, [started.model_copy(update={"data": data}), *events[1:]])
+    days = [date(2024, 1, 2) + timedelta(days=d) for d in range(10)]
+    _, portfolio = ArtifactStore(home / "artifacts").put_frame(
+        "portfolio", pl.DataFrame({"date": days, "session": list(range(10)), "equity": [1.0] * 10})
+    )  # the backtest's table: session -> date for the chart's x-axis
+    written = envelope(portfolio, run_id=run_id(1), stage="backtest", ts=started.ts)
+    append(home, [started.model_copy(update={"data": data}), written, *events[1:]])
     shutil.copyfile(mlflow_template, home / "mlflow.db")
     mirror.replay(home)
     return home
@@ -62,6 +72,16 @@ def test_an_equity_chart_and_csv_previews_are_uploaded(home: Path) -> None:
     ).stat().st_size > 10_000
     assert (local / "previews" / "drops_by_reason.csv").read_text().splitlines() == ["reason,rows", "gap,2"]
     assert (local / "previews" / "asset_metrics.csv").read_text().splitlines()[0] == "symbol,sharpe"
+
+
+def test_the_equity_chart_is_drawn_against_the_sessions_dates(home: Path) -> None:
+    run = read_ledger(home / LEDGER_NAME, 0).runs[run_id(1)]
+    x, equity, label = equity_series(run, home)
+    assert label == "date" and x == [date(2024, 1, 2) + timedelta(days=d) for d in range(10)] and len(equity) == 10
+    (home / run.artifacts["portfolio"][1].data.path).chmod(0o644)
+    (home / run.artifacts["portfolio"][1].data.path).write_bytes(b"tampered")  # never trusted: session numbers
+    x, _, label = equity_series(run, home)
+    assert label.startswith("session") and x == list(range(10))
 
 
 def test_the_experiment_list_shows_only_the_pipeline_experiment_and_the_witness_still_reads(home: Path) -> None:
