@@ -146,6 +146,7 @@ def export_figures(n: int) -> None:
         signer = Signer.generate("bench")
         out = Path(d) / "evidence.zip"
         export = min(timed(lambda: export_run(home, outcome.run_id, out, signer=signer)) for _ in range(3))
+
         def floor() -> None:  # find the run's lines (the same scan), zip them and the artifacts: no proofs
             picked = [line for _, line in run_lines(home / LEDGER, outcome.run_id)]
             with zipfile.ZipFile(Path(d) / "floor.zip", "w", zipfile.ZIP_DEFLATED) as z:
@@ -162,7 +163,9 @@ def export_figures(n: int) -> None:
         proofs = timed(lambda: tree.inclusions(range(1, lines + 1), total))
     print(f"export of a canary run ({lines} lines, {files} files) out of a {total:,}-line ledger, best of 3:")
     print(f"  find the run's lines (one scan of the bytes) + zip them and its artifacts (baseline)  {base:7.3f} s")
-    print(f"  export_run (sign the head, {lines} inclusion proofs, note, keys, manifest)    {export:7.3f} s   {export / base:5.2f}x")
+    print(
+        f"  export_run (sign the head, {lines} inclusion proofs, note, keys, manifest)    {export:7.3f} s   {export / base:5.2f}x"
+    )
     print(f"  of which the {lines} inclusion proofs                                        {proofs:7.3f} s")
 
 

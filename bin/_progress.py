@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from types import TracebackType
 from typing import IO, Any
@@ -35,8 +36,13 @@ def interval(tty: bool) -> float:
 class Reporter:
     """A progress callback for the read models, the ledger verifier and the runner: use it as a context manager.
 
-    Called with a string (a `Step` or a plain line). `update(label, done, total, unit)` reports a count directly.
+    Called with a string (a `Step`, a runner `StageTick` or a plain line). `update(label, done, total, unit)`
+    reports a count directly. While a stage runs longer than one interval, a heartbeat thread redraws the bar
+    (on a terminal) or prints "run R: stage S running for N s (k of n)" once per interval (elsewhere).
     """
+
+    #: the runner sends StageTick counts only to callbacks that say they take them
+    ticks = True
 
     def __init__(self, prog: str, *, quiet: bool = False, stream: IO[str] | None = None) -> None:
         self.prog, self.quiet = prog, quiet
@@ -47,6 +53,10 @@ class Reporter:
         self._shown: set[str] = set()
         self._bar: Any = None
         self._tasks: dict[str, Any] = {}
+        self._stage: tuple[Any, float] | None = None  # the StageTick running and when it started
+        self._lock = threading.RLock()  # the heartbeat thread draws too
+        self._stop = threading.Event()
+        self._beat: threading.Thread | None = None
 
     def __enter__(self) -> Reporter:
         return self
@@ -62,9 +72,13 @@ class Reporter:
         if getattr(step, "phase", ""):
             label = f"{label}: {step.phase}"  # type: ignore[attr-defined]
         if not getattr(step, "tick", False):
+            with self._lock:
+                self._stage = None  # a stage's completion (or failure) line: nothing is running any more
             self.line(str(step))
             return
         assert done is not None
+        if getattr(step, "stage", None) is not None:
+            self._stage_started(step)
         self.update(label, done, total, getattr(step, "unit", "events"))
 
     def line(self, text: str) -> None:
@@ -87,14 +101,47 @@ class Reporter:
         self._next = now + self.interval
         self._shown.add(label)
         if self.tty:
-            self._draw(label, done, total, unit)
+            with self._lock:
+                self._draw(label, done, total, unit)
         elif total:
             print(f"{label}: {done:,}/{total:,} {unit} ({100 * done / total:.0f}%)", file=self.stream, flush=True)
         else:
             print(f"{label}: {done:,} {unit}", file=self.stream, flush=True)
 
+    def _stage_started(self, tick: Any) -> None:
+        with self._lock:
+            self._stage = (tick, time.monotonic())
+        if self._beat is None and self.interval > 0:
+            self._beat = threading.Thread(target=self._heartbeat, name="ledgerline-progress", daemon=True)
+            self._beat.start()
+
+    def _heartbeat(self) -> None:
+        """While one stage runs longer than an interval, show it once per interval."""
+        while not self._stop.wait(self.interval):
+            with self._lock:
+                if self._stage is None:
+                    continue
+                tick, since = self._stage
+                running = time.monotonic() - since
+                if running < self.interval:
+                    continue
+                if self.tty:
+                    self._draw(tick.model, tick.done, tick.total, "stages")
+                else:
+                    print(
+                        f"{tick.model}: stage {tick.stage} running for {running:.0f} s ({tick.done + 1} of {tick.total})",
+                        file=self.stream,
+                        flush=True,
+                    )
+
     def close(self) -> None:
-        """Stop the bar (leaving its last state on the terminal)."""
+        """Stop the heartbeat and the bar (leaving its last state on the terminal)."""
+        self._stop.set()
+        if self._beat is not None:
+            self._beat.join()
+            self._beat = None
+        with self._lock:
+            self._stage = None
         if self._bar is not None:
             self._bar.stop()
             self._bar, self._tasks = None, {}

@@ -353,7 +353,9 @@ class Tree:
                 for seq in seqs:
                     proof = inclusion_path_by(seq - 1, size, r.subtree)
                     if not verify_inclusion(seq - 1, size, r.get(0, seq - 1), proof, head):
-                        raise TreeCacheError(f"the tree files give an inclusion proof for seq {seq} that does not verify")
+                        raise TreeCacheError(
+                            f"the tree files give an inclusion proof for seq {seq} that does not verify"
+                        )
                     proofs.append(proof)
             return proofs
 

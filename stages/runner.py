@@ -46,6 +46,25 @@ from stages.spec import StageSpec, frame_rows
 Progress = Callable[[str], None]
 
 
+class StageTick(str):
+    """A progress report "stage `done` of `total` starts": a count for a progress display, not a line to print.
+
+    bin/_progress.Reporter draws it as a bar of stages and, while one stage runs long, a periodic line naming it;
+    a plain line callback that prints everything prints its text.
+    """
+
+    tick, unit, phase = True, "stages", ""
+    model: str
+    stage: str
+    done: int
+    total: int
+
+    def __new__(cls, run_id: str, stage: str, done: int, total: int) -> StageTick:
+        self = super().__new__(cls, f"  {stage:<10} running ({done + 1} of {total})")
+        self.model, self.stage, self.done, self.total = f"run {run_id}", stage, done, total
+        return self
+
+
 class FreeContext(Model):
     """The context of a pipeline other than the quant reference: any field name -> ArtifactRef or small value."""
 
@@ -179,6 +198,9 @@ class RunSession:
 
     def run_stage(self, spec: StageSpec, *, attempt: int = 1, retries: int = 0) -> list[ArtifactRef]:
         """One attempt of one stage; a failure is recorded (will_retry when attempt <= retries) and raised."""
+        names = [s.name for s in self.pipeline.stages]
+        if spec.name in names and getattr(self.progress, "ticks", False):
+            self.progress(StageTick(self.run_id, spec.name, names.index(spec.name), len(names)))
         try:
             return self._run_stage(spec, attempt)
         except Exception as exc:
@@ -384,4 +406,13 @@ def run_started(
     )
 
 
-__all__ = ["PipelineError", "RunOutcome", "RunSession", "StageAttemptError", "drive", "run", "run_pipeline", "run_started"]
+__all__ = [
+    "PipelineError",
+    "RunOutcome",
+    "RunSession",
+    "StageAttemptError",
+    "drive",
+    "run",
+    "run_pipeline",
+    "run_started",
+]

@@ -161,3 +161,50 @@ def test_a_terminal_gets_a_bar(home: Path) -> None:
     text = seen.decode("utf-8", "replace")
     assert "\x1b[" in text and "━" in text, text  # ANSI control and the bar's line
     assert "duckdb: writing tables" in text and "8/8" in text, text
+
+
+SLOW_PIPELINE = '''
+import time
+
+import polars as pl
+
+from stages import Pipeline, StageResult, stage
+
+
+@stage(writes=("numbers",))
+def make(*, settings):
+    """A frame, after a long think."""
+    time.sleep(1.0)
+    return StageResult(outputs={"numbers": pl.DataFrame({"x": [1, 2, 3]})})
+
+
+PIPELINE = Pipeline("slow", stages=[make])
+'''
+
+
+def test_a_long_stage_gets_periodic_lines_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bin.run_pipeline import main as run_pipeline
+
+    (tmp_path / "slow.py").write_text(SLOW_PIPELINE)
+    monkeypatch.setenv("LEDGERLINE_PROGRESS_S", "0.1")
+    argv = ["--pipeline", f"{tmp_path / 'slow.py'}:PIPELINE", "--home", str(tmp_path / "home"), "--no-project"]
+    assert run_pipeline([*argv, "--json"]) == 0
+    out, err = capsys.readouterr()
+    json.loads(out)  # stdout is the summary only
+    beats = lines_with("stage make running for", err)
+    assert beats and all("(1 of 1)" in line for line in beats), err
+    assert run_pipeline([*argv, "--quiet"]) == 0
+    assert "running for" not in capsys.readouterr().err
+
+
+def test_a_plain_line_callback_never_sees_stage_ticks(tmp_path: Path) -> None:
+    from stages.pipeline import load_pipeline
+    from stages.runner import run
+
+    (tmp_path / "slow.py").write_text(SLOW_PIPELINE.replace("time.sleep(1.0)", "pass"))
+    pipeline = load_pipeline(f"{tmp_path / 'slow.py'}:PIPELINE")
+    said: list[str] = []
+    run(pipeline, pipeline.resolve(None, {}), tmp_path / "home", progress=said.append)
+    assert not any(getattr(line, "tick", False) for line in said) and len(said) == 3, said
