@@ -32,7 +32,7 @@ endif
 flow-production: run
 
 test: install
-	$(PY) -m pytest -q -n 2 --durations=15
+	$(PY) -m pytest -q -n 2 --dist worksteal --durations=15
 
 bench: install
 	$(PY) -m uv pip install --quiet --python $(PY) -e '.[test,bench]'
