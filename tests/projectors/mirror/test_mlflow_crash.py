@@ -79,7 +79,9 @@ def test_sigkill_while_the_default_store_is_created_then_resume_equals_clean_rep
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["kills"] >= CREATION_KILLS, f"only {result['kills']} creations were actually killed: {result['points']}"
+    assert result["kills"] >= CREATION_KILLS, (
+        f"only {result['kills']} creations were actually killed: {result['points']}"
+    )
     assert result["problems"] == [], f"seed {seed}: {result['problems']}"
 
 
