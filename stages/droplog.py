@@ -9,8 +9,8 @@ import polars as pl
 
 from schemas.contracts import DROPS_SCHEMA, REASON_SEPARATOR, ROW
 from schemas.events import ArtifactRef, DataContractCheckedData, JsonScalar, RowKey, RowsDroppedData
+from schemas.frames import frame_hash
 from schemas.settings import ContractSettings
-from stages.artifacts import frame_hash
 from stages.errors import ContractBreachError
 
 FAILURES_SCHEMA: dict[str, pl.DataType] = {

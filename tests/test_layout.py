@@ -109,3 +109,26 @@ def test_no_import_cycles_counting_deferred_imports() -> None:
 def test_the_cycle_check_finds_a_deferred_cycle() -> None:
     assert _cycle({"a": {"b"}, "b": {"a"}}) == ["a", "b", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def _projectors_importing_stages(modules: dict[str, Path]) -> list[str]:
+    """`file:line imports stages.x` for every import of stages from projectors/ (read models derive from the ledger)."""
+    known = frozenset(modules)
+    return [
+        f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}:{line} imports {target}"
+        for name, path in modules.items()
+        if name.split(".")[0] == "projectors"
+        for target, line in _imports(path, name, known)
+        if target.split(".")[0] == "stages"
+    ]
+
+
+def test_projectors_never_import_stages() -> None:
+    assert _projectors_importing_stages(_modules()) == []
+
+
+def test_the_stages_check_sees_a_deferred_import(tmp_path: Path) -> None:
+    path = tmp_path / "probe.py"
+    path.write_text("def f():\n    from stages.artifacts import ArtifactStore\n")
+    found = _projectors_importing_stages({**_modules(), "projectors.probe": path})
+    assert [f.split(" imports ")[1] for f in found] == ["stages.artifacts", "stages.artifacts.ArtifactStore"]

@@ -81,7 +81,7 @@ def _check(home: Path, event: ArtifactWritten) -> ArtifactProblem | None:
         return None if digest == d.sha256 else problem("its bytes no longer match the recorded SHA-256")
     if d.format == "json":
         return None if digest == d.hash else problem("its bytes no longer hash to its name")
-    from stages.artifacts import frame_hash, parse_parquet  # only for artifacts recorded before ArtifactWritten v2
+    from schemas.frames import frame_hash, parse_parquet  # only for artifacts recorded before ArtifactWritten v2
 
     df = parse_parquet(raw)
     if df is None or frame_hash(df) != d.hash:

@@ -8,7 +8,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from stages.artifacts import ArtifactStore, frame_hash
+from schemas.frames import frame_hash
+from stages.artifacts import ArtifactStore
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 
 from schemas.contracts import BAR_SCHEMA, DROPS_SCHEMA, TIER2
 from schemas.events import DataContractCheckedData, RowsDroppedData
-from stages.artifacts import frame_hash
+from schemas.frames import frame_hash
 from stages.audit import audit
 from stages.validate import validate
 from tests.support.contracts_kit import block, market, patch, settings

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import polars as pl
 
+from schemas.frames import frame_hash
 from stages.allocation import allocate
-from stages.artifacts import frame_hash
 from stages.backtest import backtest
 from stages.features import compute_features
 from stages.metrics import report_metrics

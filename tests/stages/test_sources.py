@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 
 from schemas.contracts import BAR_SCHEMA
+from schemas.frames import frame_hash
 from schemas.settings import SourceSettings
-from stages.artifacts import frame_hash
 from stages.sources import describe_inputs, load
 from stages.sources.sessions import sessions_between
 from stages.sources.synthetic import STALE_SPAN, STOP_EARLY, TOXICITIES, generate

@@ -9,7 +9,7 @@ import pytest
 
 from schemas.contracts import DROPS_SCHEMA, TIER1, TIER1_REASONS
 from schemas.events import DataContractCheckedData, RowsDroppedData, envelope
-from stages.artifacts import frame_hash
+from schemas.frames import frame_hash
 from stages.errors import ContractBreachError
 from stages.validate import validate
 from tests.support.contracts_kit import block, market, patch, settings

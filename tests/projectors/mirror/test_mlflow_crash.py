@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,25 +24,11 @@ KILLS = int(os.environ.get("LEDGERLINE_CRASH_KILLS", "4"))
 CREATION_KILLS = max(2, KILLS // 2)
 
 
-def test_sigkill_at_random_points_then_resume_equals_clean_replay(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    for batch in standard_history(home, metrics=30):
-        append(home, batch)
-    append(home, run_events(home, 4, metrics=1_500))  # two log_batch requests: kills land between them
-    template = empty_store(tmp_path / "empty.db")
-    seed = int(os.environ.get("LEDGERLINE_CRASH_SEED", "20261122"))
+def _kill_loop(*args: str) -> dict[str, Any]:
+    """Run the kill loop of tests.support.mlflow_fixtures in a child process; its JSON result."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MLFLOW_DISABLE_TELEMETRY": "true"}
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tests.support.mlflow_fixtures",
-            str(home),
-            str(template),
-            str(tmp_path / "work"),
-            str(KILLS),
-            str(seed),
-        ],
+        [sys.executable, "-m", "tests.support.mlflow_fixtures", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -49,7 +36,18 @@ def test_sigkill_at_random_points_then_resume_equals_clean_replay(tmp_path: Path
         timeout=900 + 30 * KILLS,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_sigkill_at_random_points_then_resume_equals_clean_replay(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    for batch in standard_history(home, metrics=30):
+        append(home, batch)
+    append(home, run_events(home, 4, metrics=1_500))  # two log_batch requests: kills land between them
+    template = empty_store(tmp_path / "empty.db")
+    seed = int(os.environ.get("LEDGERLINE_CRASH_SEED", "20261122"))
+    result = _kill_loop(str(home), str(template), str(tmp_path / "work"), str(KILLS), str(seed))
     assert result["kills"] >= KILLS, f"only {result['kills']} replays were actually killed: {result['points']}"
     assert result["mismatches"] == [], f"seed {seed}: resumed store differs from a clean replay: {result['mismatches']}"
 
@@ -59,26 +57,7 @@ def test_sigkill_while_the_default_store_is_created_then_resume_equals_clean_rep
     for batch in standard_history(home, metrics=5):
         append(home, batch)
     seed = int(os.environ.get("LEDGERLINE_CRASH_SEED", "20261203"))
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "MLFLOW_DISABLE_TELEMETRY": "true"}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tests.support.mlflow_fixtures",
-            "--creation",
-            str(home),
-            str(tmp_path / "work"),
-            str(CREATION_KILLS),
-            str(seed),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=900 + 30 * KILLS,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = _kill_loop("--creation", str(home), str(tmp_path / "work"), str(CREATION_KILLS), str(seed))
     assert result["kills"] >= CREATION_KILLS, (
         f"only {result['kills']} creations were actually killed: {result['points']}"
     )
