@@ -107,7 +107,7 @@ def _unavailable(exc: BaseException) -> bool:
         name = type(seen).__module__ + "." + type(seen).__name__
         if name.startswith(("requests.", "urllib3.")) or "OperationalError" in name:
             return True
-        if isinstance(seen, MlflowException) and seen.get_http_status_code() in (429, 502, 503, 504):  # type: ignore[no-untyped-call]
+        if isinstance(seen, MlflowException) and seen.get_http_status_code() in (429, 502, 503, 504):
             return True
         seen = seen.__cause__ or seen.__context__
     text = str(exc)
@@ -155,9 +155,11 @@ class Sink:
             return self._experiments[name]
         found = self.call(self.client.get_experiment_by_name, name)
         if found is None:
-            exp_id = self.call(self.client.create_experiment, name, artifact_location=self._location(name), tags=tags)
+            exp_id = str(
+                self.call(self.client.create_experiment, name, artifact_location=self._location(name), tags=tags)
+            )
         else:
-            exp_id = found.experiment_id
+            exp_id = str(found.experiment_id)
             if found.lifecycle_stage == "deleted":
                 self.call(self.client.restore_experiment, exp_id)
             for key, value in (tags or {}).items():  # e.g. an experiment kind added after the store was made

@@ -91,12 +91,12 @@ def run_prefect(
                 persist_result=False,
                 cache_policy=NO_CACHE,
                 log_prints=False,
-            )  # type: ignore[call-overload]
+            )
             for spec in pipeline.stages
         }
 
         def body() -> str | None:
-            flow_run_id = runtime_flow_run.get_id()
+            flow_run_id: str | None = runtime_flow_run.get_id()
             if not session.start({"name": "prefect", "flow_run_id": str(flow_run_id) if flow_run_id else None}):
                 return flow_run_id
             for spec in pipeline.stages:
@@ -110,7 +110,7 @@ def run_prefect(
         the_flow = flow(
             body,
             name=f"ledgerline-{pipeline.name}",
-            flow_run_name=session.run_id,  # type: ignore[call-overload]
+            flow_run_name=session.run_id,
             persist_result=False,
             log_prints=False,
             validate_parameters=False,
