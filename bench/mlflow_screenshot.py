@@ -105,23 +105,17 @@ def run_page(uri: str, base: str, ledger_run: str | None) -> str:
     return f"{base}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
 
 
-def rendered_text(chromium: str, url: str) -> str:
-    """The DOM of url after its scripts ran, as headless Chromium serializes it."""
-    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        cmd = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", url]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
-    if done.returncode != 0:
-        raise SystemExit(f"chromium failed ({done.returncode}): {done.stderr[-1500:]}")
-    return done.stdout
+def render(chromium: str, url: str, out: Path) -> str:
+    """Load url in headless Chromium (a throwaway profile), save a PNG and return the DOM after its scripts ran.
 
-
-def screenshot(chromium: str, url: str, out: Path) -> None:
-    """Load url in headless Chromium (a throwaway profile) and save a PNG."""
+    One browser start does both: the MLflow UI's bundle is most of the cost, and it is loaded once.
+    """
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        cmd = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={out}", url]
+        cmd = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={out}", "--dump-dom", url]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     if done.returncode != 0 or not out.exists() or out.stat().st_size == 0:
         raise SystemExit(f"chromium failed ({done.returncode}): {done.stderr[-1500:]}")
+    return done.stdout
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,12 +159,10 @@ def main(argv: list[str] | None = None) -> int:
         server = serve(uri, port, Path(tmp) / "server.log")
         try:
             url = run_page(uri, f"http://127.0.0.1:{port}", args.run)
-            if args.expect:
-                text = rendered_text(chromium, url)
-                missing = [e for e in args.expect if e not in text]
-                if missing:
-                    raise SystemExit(f"the run page at {url} does not show {', '.join(map(repr, missing))}")
-            screenshot(chromium, url, args.out.resolve())
+            text = render(chromium, url, args.out.resolve())
+            missing = [e for e in args.expect if e not in text]
+            if missing:
+                raise SystemExit(f"the run page at {url} does not show {', '.join(map(repr, missing))}")
         finally:
             stop(server)
     print(f"saved {args.out} ({args.out.stat().st_size:,} bytes) of {url}")

@@ -20,6 +20,7 @@ from projectors.errors import MirrorUnavailableError  # noqa: E402
 from projectors.mirror import replay as mirror  # noqa: E402
 from tests.support.mlflow_fixtures import (  # noqa: E402
     MlflowServer,
+    TcpProxy,
     append,
     dump_store,
     epoch_of,
@@ -200,6 +201,15 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Pat
     srv.stop()
 
 
+@pytest.fixture(scope="module")
+def server_link(mlflow_server: MlflowServer) -> Iterator[TcpProxy]:
+    """The way to the server that tests cut and restore (a proxy: restarting `mlflow server` costs seconds)."""
+    link = TcpProxy(mlflow_server.port)
+    link.start()
+    yield link
+    link.stop()
+
+
 @pytest.fixture(autouse=False)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep the client's own retry loop short, so a dead server is reported in seconds."""
@@ -211,10 +221,10 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def server_mirror(
-    tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path, mlflow_server: MlflowServer
+    tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path, mlflow_server: MlflowServer, server_link: TcpProxy
 ) -> Mirror:
     root = tmp_path_factory.mktemp("server-mirror")
-    return Mirror(root / "home", mlflow_server.uri, root, mlflow_template, mlflow_server.artifacts)
+    return Mirror(root / "home", server_link.uri, root, mlflow_template, mlflow_server.artifacts)
 
 
 class TestServerMirror(MirrorContract):
@@ -226,20 +236,20 @@ class TestServerMirror(MirrorContract):
 
     @pytest.mark.usefixtures("fast_retries")
     def test_server_down_mid_replay_then_resume_without_duplicates(
-        self, m: Mirror, mlflow_server: MlflowServer
+        self, m: Mirror, mlflow_server: MlflowServer, server_link: TcpProxy
     ) -> None:
         first, second = m.new_run(metrics=300), m.new_run(metrics=300)
 
         def kill_after_first_run(line: str) -> None:
             if run_id(first) in line:
-                mlflow_server.stop()
+                server_link.stop()
 
         with pytest.raises(MirrorUnavailableError) as err:
             m.replay(progress=kill_after_first_run)
-        assert mlflow_server.uri in str(err.value) and "rerun" in str(err.value)
+        assert server_link.uri in str(err.value) and "rerun" in str(err.value)
         with pytest.raises(MirrorUnavailableError):
             m.replay()
-        mlflow_server.start()
+        server_link.start()
         m.replay()
         fresh = m.fresh_sqlite()
         mirror.replay(m.home, tracking_uri=fresh, rebuild=True)
