@@ -96,12 +96,15 @@ def replay(
 
 
 def _replay(home: Path, tracking_uri: str | None, rebuild: bool, say: Progress) -> ReplayReport:
+    folded = None
     if tracking_uri is None:
+        if rebuild or not (home / MLFLOW_DB).exists():  # the store will be new: read the ledger first, so one
+            folded = _read_checked(home, None, say)  # that cannot be read leaves no store behind
         rebuild = _ensure_default_store(home, rebuild, say)
     else:
         _check_named_store(tracking_uri)
     sink = Sink.open(tracking_uri or default_tracking_uri(home))
-    witness = None if rebuild else sink.read_witness()
+    witness = None if rebuild or folded is not None else sink.read_witness()
     if witness is not None and _ledger_head(home) == witness:  # up to date: nothing to fold, nothing to send
         tally = _Tally(aliases=restore_aliases(sink, sink.alias_record, say))  # ...but aliases moved by hand go back
         return ReplayReport(
@@ -112,7 +115,7 @@ def _replay(home: Path, tracking_uri: str | None, rebuild: bool, say: Progress) 
             head_hash=witness[1],
             **dataclasses.asdict(tally),
         )
-    fold = _read_checked(home, witness, say)
+    fold = folded or _read_checked(home, witness, say)
     start = fold.after
     if fold.head_seq > start:
         say(

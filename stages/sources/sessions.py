@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from functools import lru_cache
 
 import exchange_calendars as xcals  # type: ignore[import-untyped]
 import pandas as pd  # type: ignore[import-untyped]
@@ -14,14 +13,28 @@ _PAD = timedelta(days=15)
 
 
 def _calendar(name: str, first: date, last: date) -> xcals.ExchangeCalendar:
-    """A calendar covering first..last, widened to whole years so ingest, audit and postflight share one build."""
+    """A calendar covering first..last, widened to whole years so ingest, audit and postflight share one build.
+
+    A calendar already built over a wider window is reused: building one costs a quarter of a second
+    (holiday rules), and a run asks for a few nested windows.
+    """
+    for (built, first_year, last_year), cal in _BUILT.items():
+        if built == name and first_year <= first.year and last.year <= last_year:
+            return cal
     return _cached(name, first.year, last.year)
 
 
-@lru_cache(maxsize=16)
+_BUILT: dict[tuple[str, int, int], xcals.ExchangeCalendar] = {}
+
+
 def _cached(name: str, first_year: int, last_year: int) -> xcals.ExchangeCalendar:
     start, end = date(first_year, 1, 1) - _PAD, date(last_year, 12, 31) + _PAD
-    return xcals.get_calendar(name, start=pd.Timestamp(start), end=pd.Timestamp(end))
+    if len(_BUILT) >= 16:
+        _BUILT.clear()
+    cal = _BUILT[name, first_year, last_year] = xcals.get_calendar(
+        name, start=pd.Timestamp(start), end=pd.Timestamp(end)
+    )
+    return cal
 
 
 def sessions_between(name: str, first: date, last: date) -> pl.Series:

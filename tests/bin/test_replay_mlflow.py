@@ -51,3 +51,13 @@ def test_replay_to_a_dead_server_is_one_line_and_exit_2(home: Path) -> None:
     assert done.returncode == 2
     assert uri in done.stderr and "Traceback" not in done.stderr
     assert [line for line in done.stderr.splitlines() if line.startswith("replay:")] != []
+
+
+def test_a_corrupt_ledger_is_one_line_and_creates_no_store(home: Path) -> None:
+    data = bytearray((home / "audit.jsonl").read_bytes())
+    data[10:20] = b"##########"
+    (home / "audit.jsonl").write_bytes(bytes(data))
+    done = replay("--home", home)
+    assert done.returncode in (1, 2) and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("replay: ")
+    assert not (home / "mlflow.db").exists() and not list(home.glob(".mlflow.db.*")), "read before anything is created"

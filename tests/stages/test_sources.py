@@ -108,3 +108,23 @@ def test_directory_source_reads_parquet_and_csv_and_skips_hidden_folders(tmp_pat
     frames = dict(load(s))
     assert set(frames) == {"a.parquet", "nested/b.csv"}
     assert frames["nested/b.csv"].schema["date"] == pl.Date  # CSV dates are parsed
+
+
+def test_nested_session_windows_share_one_calendar_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run asks for nested windows (ingest, audit, postflight); each build costs a quarter of a second."""
+    from datetime import date
+
+    import exchange_calendars as xcals
+
+    from stages.sources import sessions
+
+    builds: list[object] = []
+    real = xcals.get_calendar
+    monkeypatch.setattr(sessions, "_BUILT", {})
+    monkeypatch.setattr(xcals, "get_calendar", lambda *a, **kw: builds.append(kw) or real(*a, **kw))
+    wide = sessions.sessions_between("XNYS", date(2021, 3, 1), date(2023, 6, 30))
+    inner = sessions.sessions_between("XNYS", date(2022, 1, 3), date(2023, 1, 31))
+    assert sessions.previous_session("XNYS", date(2023, 1, 3)) == date(2022, 12, 30)
+    assert len(builds) == 1 and inner.is_in(wide.implode()).all()
+    sessions.sessions_between("XNYS", date(2019, 1, 2), date(2019, 3, 1))  # outside: a build of its own
+    assert len(builds) == 2
