@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from mlflow.entities import Metric, Param, RunTag
 
-from ledger import LEDGER_NAME, MLFLOW_ARTIFACTS, MLFLOW_DB, MLFLOW_LOCK, Ledger, LedgerCorruptError, lock_file
-from projectors.errors import MirrorDivergedError, MirrorStoreIncompleteError
+from ledger import LEDGER_NAME, MLFLOW_DB, MLFLOW_LOCK, Ledger, LedgerCorruptError, lock_file
+from projectors.errors import MirrorDivergedError
 from projectors.mirror.extras import CHART_PATH, EXPERIMENT_KIND, csv_previews, dataset_specs, equity_chart
-from projectors.mirror.layout import default_tracking_uri, sqlite_path, store_problem
+from projectors.mirror.layout import default_tracking_uri
 from projectors.mirror.plan import (
     ALIAS_KEY,
     CANDIDATE_KEY,
@@ -30,7 +27,8 @@ from projectors.mirror.plan import (
     run_tags,
     valid_alias,
 )
-from projectors.mirror.sink import MIRRORED_HASH_TAG, MIRRORED_SEQ_TAG, Sink, experiment_name, forget_engines
+from projectors.mirror.sink import MIRRORED_HASH_TAG, MIRRORED_SEQ_TAG, Sink, experiment_name
+from projectors.mirror.stores import check_named_store, ensure_default_store
 from projectors.readmodel import Progress, Step, quiet, tick
 
 MANIFEST_PATH, REPORT_PATH = "manifest/manifest.json", "contract/contract_report.json"
@@ -100,9 +98,9 @@ def _replay(home: Path, tracking_uri: str | None, rebuild: bool, say: Progress) 
     if tracking_uri is None:
         if rebuild or not (home / MLFLOW_DB).exists():  # the store will be new: read the ledger first, so one
             folded = _read_checked(home, None, say)  # that cannot be read leaves no store behind
-        rebuild = _ensure_default_store(home, rebuild, say)
+        rebuild = ensure_default_store(home, rebuild, say)
     else:
-        _check_named_store(tracking_uri)
+        check_named_store(tracking_uri)
     sink = Sink.open(tracking_uri or default_tracking_uri(home))
     witness = None if rebuild or folded is not None else sink.read_witness()
     if witness is not None and _ledger_head(home) == witness:  # up to date: nothing to fold, nothing to send
@@ -191,69 +189,6 @@ def _experiment_tags(pipeline: str) -> dict[str, str]:
         "of truth: edits made here are never read back, and `bin/replay --to mlflow --rebuild` recreates this."
     )
     return {"ledger.pipeline": pipeline, "mlflow.note.content": note, **EXPERIMENT_KIND}
-
-
-def _ensure_default_store(home: Path, rebuild: bool, say: Progress) -> bool:
-    """Make the default store complete before any request: dropped on rebuild or when found half-created, then
-    created atomically (MLflow builds its tables in a temporary file beside it, renamed into place). True if rebuilt."""
-    db = home / MLFLOW_DB
-    for stale in home.glob(f".{MLFLOW_DB}.*.tmp"):  # a creation killed before its rename (we hold the mirror lock)
-        stale.unlink(missing_ok=True)
-    if not rebuild and db.exists():
-        problem = store_problem(db)
-        if problem is None:
-            return False
-        say(
-            Step(
-                f"mlflow store {db} is half-created or damaged ({problem}); it is derived: rebuilding it",
-                model="mlflow",
-            )
-        )
-        rebuild = True
-    if rebuild:
-        _drop_default_store(home)
-    _create_store(db)
-    return rebuild
-
-
-def _create_store(db: Path) -> None:
-    """A new, empty MLflow SQLite store at db, which appears complete or not at all."""
-    from mlflow.tracking import MlflowClient
-
-    fd, name = tempfile.mkstemp(prefix=f".{MLFLOW_DB}.", suffix=".tmp", dir=db.parent)
-    os.close(fd)
-    uri = f"sqlite:///{Path(name).resolve()}"
-    try:
-        MlflowClient(tracking_uri=uri, registry_uri=uri).search_experiments()  # runs MLflow's table creation
-        forget_engines(uri)
-        problem = store_problem(Path(name))
-        if problem is not None:
-            raise MirrorStoreIncompleteError(f"mlflow did not create a complete store in {name}: {problem}")
-        with open(name, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(name, db)
-    finally:
-        Path(name).unlink(missing_ok=True)
-
-
-def _check_named_store(uri: str) -> None:
-    """A SQLite store the user named is theirs: found half-created, it is refused (never dropped)."""
-    db = sqlite_path(uri)
-    if db is None or not db.exists() or db.stat().st_size == 0:
-        return
-    problem = store_problem(db)
-    if problem is not None:
-        raise MirrorStoreIncompleteError(
-            f"mlflow store {db} (named by --tracking-uri) is half-created or damaged: {problem}; "
-            "it is yours, so it is not replaced: delete it or name another store"
-        )
-
-
-def _drop_default_store(home: Path) -> None:
-    """--rebuild of the default store starts from nothing: the file and its artifacts are derived data."""
-    forget_engines(default_tracking_uri(home))
-    (home / MLFLOW_DB).unlink(missing_ok=True)
-    shutil.rmtree(home / MLFLOW_ARTIFACTS, ignore_errors=True)
 
 
 def _read_checked(home: Path, witness: tuple[int, str] | None, say: Progress) -> LedgerFold:

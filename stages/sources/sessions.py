@@ -1,4 +1,4 @@
-"""Exchange sessions from exchange_calendars, cached per (calendar, first, last) window."""
+"""Exchange sessions from exchange_calendars; a calendar built for a window of years serves every window inside it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import polars as pl
 
 #: slack around a requested window so previous/next session lookups stay inside the calendar
 _PAD = timedelta(days=15)
+#: the calendars built so far, by (name, first year, last year)
+_BUILT: dict[tuple[str, int, int], xcals.ExchangeCalendar] = {}
 
 
 def _calendar(name: str, first: date, last: date) -> xcals.ExchangeCalendar:
@@ -21,13 +23,10 @@ def _calendar(name: str, first: date, last: date) -> xcals.ExchangeCalendar:
     for (built, first_year, last_year), cal in _BUILT.items():
         if built == name and first_year <= first.year and last.year <= last_year:
             return cal
-    return _cached(name, first.year, last.year)
+    return _build(name, first.year, last.year)
 
 
-_BUILT: dict[tuple[str, int, int], xcals.ExchangeCalendar] = {}
-
-
-def _cached(name: str, first_year: int, last_year: int) -> xcals.ExchangeCalendar:
+def _build(name: str, first_year: int, last_year: int) -> xcals.ExchangeCalendar:
     start, end = date(first_year, 1, 1) - _PAD, date(last_year, 12, 31) + _PAD
     if len(_BUILT) >= 16:
         _BUILT.clear()

@@ -494,6 +494,7 @@ def creation_trials(home: Path, work: Path, kills_wanted: int, seed: int) -> dic
 
     from projectors.mirror import replay as mirror
     from projectors.mirror.layout import store_problem
+    from projectors.mirror.stores import create_store
 
     rng = random.Random(seed)
 
@@ -509,7 +510,7 @@ def creation_trials(home: Path, work: Path, kills_wanted: int, seed: int) -> dic
     assert _fork(lambda: mirror.replay(ref)) == 0, "clean replay failed"
     reference = dump_store(f"sqlite:///{ref / 'mlflow.db'}")
     started = time.monotonic()
-    assert _fork(lambda: mirror._create_store(work / "timed.db")) == 0
+    assert _fork(lambda: create_store(work / "timed.db")) == 0
     create_s = time.monotonic() - started
     kills, problems, points = 0, [], []
     for trial in range(kills_wanted * 2):
