@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.inproc import command
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -91,9 +93,12 @@ def test_second_run_appends_to_the_same_ledger(
         (("run-pipeline", "--set", "backtest.cost_bps"), "key=value"),
     ],
 )
-def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path, argv: tuple[str, ...], needle: str) -> None:
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], needle: str
+) -> None:
+    """Through each command's main(): the runs above already went through the real bin/ commands."""
     home = tmp_path / "home"
-    done = bin_cmd(argv[0], *argv[1:], "--home", home)
+    done = command(capsys, argv[0], *argv[1:], "--home", str(home))
     assert done.returncode == 2
     assert needle in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert not home.exists()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -22,6 +24,7 @@ from stages import Pipeline, StageResult, stage
 from stages.datacontract import check_frame
 from stages.pipeline import PipelineError, load_pipeline
 from stages.registry import PIPELINE, QUANT_REFERENCE
+from tests.support.inproc import command
 
 ROOT = Path(__file__).resolve().parents[2]
 TOY = ROOT / "examples" / "toy.py"
@@ -35,6 +38,15 @@ def bin_cmd(name: str, *args: str, env: dict[str, str] | None = None) -> subproc
         timeout=600,
         env={**os.environ, **(env or {})},
     )
+
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
+    """bin/<name> through its main(), in this process (the toy's own runs go through the real shim)."""
+    return functools.partial(command, capsys)
 
 
 def events(home: Path) -> list:
@@ -66,10 +78,10 @@ def toy_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list
     return folder, home, ids
 
 
-def test_toy_outside_the_checkout_runs_and_is_queryable(toy_runs: tuple[Path, Path, list[str]]) -> None:
+def test_toy_outside_the_checkout_runs_and_is_queryable(toy_runs: tuple[Path, Path, list[str]], cli: Cli) -> None:
     folder, home, ids = toy_runs
     assert not str(folder).startswith(str(ROOT))
-    done = bin_cmd(
+    done = cli(
         "query",
         "--home",
         str(home),
@@ -86,7 +98,9 @@ def test_toy_outside_the_checkout_runs_and_is_queryable(toy_runs: tuple[Path, Pa
     assert scaled[0].data.rows_out == 5 and scaled[0].data.attempts == 1
 
 
-def test_toy_two_runs_same_settings_same_hashes_and_diff_verify_tag(toy_runs: tuple[Path, Path, list[str]]) -> None:
+def test_toy_two_runs_same_settings_same_hashes_and_diff_verify_tag(
+    toy_runs: tuple[Path, Path, list[str]], cli: Cli
+) -> None:
     _, home, (a, b) = toy_runs
     outs = [
         [o.hash for e in events(home) if e.type == "StageCompleted" and e.run_id == r for o in e.data.outputs]
@@ -95,12 +109,12 @@ def test_toy_two_runs_same_settings_same_hashes_and_diff_verify_tag(toy_runs: tu
     assert outs[0] == outs[1] and len(outs[0]) == 2
     hashes = {e.data.config_hash for e in events(home) if e.type == "RunStarted"}
     assert len(hashes) == 1
-    assert bin_cmd("verify", "--home", str(home)).returncode == 0
-    diff = bin_cmd("diff", "--home", str(home), a, b)
+    assert cli("verify", "--home", str(home)).returncode == 0
+    diff = cli("diff", "--home", str(home), a, b)
     assert diff.returncode == 0, diff.stdout + diff.stderr
-    tag = bin_cmd("tag", "--home", str(home), a, "--set", "owner=team-toy")
+    tag = cli("tag", "--home", str(home), a, "--set", "owner=team-toy")
     assert tag.returncode == 0, tag.stderr
-    promoted = bin_cmd("tag", "--home", str(home), b, "--promote", "champion")
+    promoted = cli("tag", "--home", str(home), b, "--promote", "champion")
     assert promoted.returncode == 0, promoted.stderr
     tags = [e for e in events(home) if e.type == "RunTagged"]
     assert [(t.data.key, t.data.value) for t in tags] == [
@@ -109,9 +123,9 @@ def test_toy_two_runs_same_settings_same_hashes_and_diff_verify_tag(toy_runs: tu
     ]  # no policy: no candidate tag
 
 
-def test_toy_diff_names_first_divergent_stage(toy_runs: tuple[Path, Path, list[str]]) -> None:
+def test_toy_diff_names_first_divergent_stage(toy_runs: tuple[Path, Path, list[str]], cli: Cli) -> None:
     folder, home, (a, _) = toy_runs
-    done = bin_cmd(
+    done = cli(
         "run-pipeline",
         "--home",
         str(home),
@@ -125,17 +139,18 @@ def test_toy_diff_names_first_divergent_stage(toy_runs: tuple[Path, Path, list[s
         "--quiet",
     )
     c = json.loads(done.stdout)["run_id"]
-    diff = bin_cmd("diff", "--home", str(home), "--json", a, c)
+    diff = cli("diff", "--home", str(home), "--json", a, c)
     assert diff.returncode == 1
     assert json.loads(diff.stdout)["first_divergent_stage"] == "scale"
 
 
 def test_toy_replays_to_mlflow_with_an_experiment_per_pipeline(
-    toy_runs: tuple[Path, Path, list[str]], tmp_path: Path
+    toy_runs: tuple[Path, Path, list[str]], tmp_path: Path, mlflow_template: Path, cli: Cli
 ) -> None:
     _, home, ids = toy_runs
+    shutil.copyfile(mlflow_template, tmp_path / "mlflow.db")  # an empty store the user names
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    done = bin_cmd("replay", "--home", str(home), "--to", "mlflow", "--tracking-uri", uri)
+    done = cli("replay", "--home", str(home), "--to", "mlflow", "--tracking-uri", uri)
     assert done.returncode == 0, done.stderr
     from mlflow.tracking import MlflowClient
 
@@ -241,9 +256,9 @@ PIPELINE = Pipeline("breach", stages=[make, use])
 """
 
 
-def test_contract_breach_fails_the_run_naming_it(tmp_path: Path) -> None:
+def test_contract_breach_fails_the_run_naming_it(tmp_path: Path, cli: Cli) -> None:
     (tmp_path / "breach.py").write_text(BREACH)
-    done = bin_cmd("run-pipeline", "--home", str(tmp_path / "h"), "--pipeline", f"{tmp_path}/breach.py:PIPELINE")
+    done = cli("run-pipeline", "--home", str(tmp_path / "h"), "--pipeline", f"{tmp_path}/breach.py:PIPELINE")
     assert done.returncode == 1
     assert "Traceback" not in done.stderr + done.stdout
     assert "contract numbers-contract breached" in done.stdout
@@ -252,9 +267,9 @@ def test_contract_breach_fails_the_run_naming_it(tmp_path: Path) -> None:
     assert any(e.type == "DataContractChecked" and e.data.action == "stopped" for e in evs)
 
 
-def test_orders_example_end_to_end(tmp_path: Path) -> None:
+def test_orders_example_end_to_end(tmp_path: Path, cli: Cli) -> None:
     home = tmp_path / "h"
-    done = bin_cmd(
+    done = cli(
         "run-pipeline",
         "--home",
         str(home),
@@ -272,10 +287,10 @@ def test_orders_example_end_to_end(tmp_path: Path) -> None:
     evs = events(home)
     agg = next(e for e in evs if e.type == "StageCompleted" and e.stage == "aggregate")
     assert agg.data.rows_in == 7  # 10 orders, 3 dropped by the contract
-    q = bin_cmd("query", "--home", str(home), "--json", "select pipeline, profile from runs")
+    q = cli("query", "--home", str(home), "--json", "select pipeline, profile from runs")
     assert json.loads(q.stdout) == [{"pipeline": "orders", "profile": "sample"}]
     assert any(e.type == "RunTagged" and e.data.key == "candidate" for e in evs)  # the pipeline's own policy
-    big = bin_cmd(
+    big = cli(
         "run-pipeline",
         "--home",
         str(home),
@@ -301,31 +316,31 @@ def test_orders_example_end_to_end(tmp_path: Path) -> None:
         ("no_such_pkg.mod:X", "no module"),
     ],
 )
-def test_bad_pipeline_is_one_line_exit_2_nothing_written(tmp_path: Path, target: str, expected: str) -> None:
+def test_bad_pipeline_is_one_line_exit_2_nothing_written(tmp_path: Path, target: str, expected: str, cli: Cli) -> None:
     shutil.copy(TOY, tmp_path / "toy.py")
     home = tmp_path / "h"
-    done = bin_cmd("run-pipeline", "--home", str(home), "--pipeline", target.format(d=tmp_path))
+    done = cli("run-pipeline", "--home", str(home), "--pipeline", target.format(d=tmp_path))
     assert done.returncode == 2
     assert expected in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert not home.exists()
 
 
-def test_unknown_set_key_is_refused(tmp_path: Path) -> None:
+def test_unknown_set_key_is_refused(tmp_path: Path, cli: Cli) -> None:
     shutil.copy(TOY, tmp_path / "toy.py")
-    done = bin_cmd(
+    done = cli(
         "run-pipeline", "--home", str(tmp_path / "h"), "--pipeline", f"{tmp_path}/toy.py:PIPELINE", "--set", "m=5"
     )
     assert done.returncode == 2 and "no setting 'm'" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "h").exists()
 
 
-def test_stage_reading_what_nothing_produces_is_refused(tmp_path: Path) -> None:
+def test_stage_reading_what_nothing_produces_is_refused(tmp_path: Path, cli: Cli) -> None:
     (tmp_path / "bad.py").write_text(
         "import polars as pl\nfrom stages import Pipeline, StageResult, stage\n"
         "@stage(writes=('b',))\ndef s(*, a: pl.DataFrame, settings) -> StageResult:\n    return StageResult()\n"
         "PIPELINE = Pipeline('bad', stages=[s])\n"
     )
-    done = bin_cmd("run-pipeline", "--home", str(tmp_path / "h"), "--pipeline", f"{tmp_path}/bad.py:PIPELINE")
+    done = cli("run-pipeline", "--home", str(tmp_path / "h"), "--pipeline", f"{tmp_path}/bad.py:PIPELINE")
     assert done.returncode == 2 and "reads a, which no earlier stage" in done.stderr
     assert not (tmp_path / "h").exists()
     with pytest.raises(PipelineError):

@@ -33,8 +33,10 @@ from tests.support.mlflow_fixtures import (  # noqa: E402
 class Mirror:
     """A home whose ledger only grows, mirrored into one store; each test appends runs of its own."""
 
-    def __init__(self, home: Path, uri: str | None, scratch: Path, template: Path, served: Path | None = None) -> None:
-        self.home, self.uri, self.scratch, self.template, self.served = home, uri, scratch, template, served
+    def __init__(
+        self, home: Path, uri: str | None, scratch: Path, template: Path, server: MlflowServer | None = None
+    ) -> None:
+        self.home, self.uri, self.scratch, self.template, self.server = home, uri, scratch, template, server
         self._numbers = itertools.count(1)
 
     @property
@@ -50,7 +52,11 @@ class Mirror:
         return mirror.replay(self.home, tracking_uri=self.uri, **kw)
 
     def dump(self) -> dict[str, Any]:
-        return dump_store(self.tracking_uri, self.served)
+        """What the store holds; a test server's is read from its own SQLite file (an HTTP request per metric
+        history otherwise: most of a test's time), with the artifacts it keeps in a folder."""
+        if self.server is None:
+            return dump_store(self.tracking_uri)
+        return dump_store(self.server.backend, self.server.artifacts)
 
     def client(self) -> MlflowClient:
         return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
@@ -224,7 +230,7 @@ def server_mirror(
     tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path, mlflow_server: MlflowServer, server_link: TcpProxy
 ) -> Mirror:
     root = tmp_path_factory.mktemp("server-mirror")
-    return Mirror(root / "home", server_link.uri, root, mlflow_template, mlflow_server.artifacts)
+    return Mirror(root / "home", server_link.uri, root, mlflow_template, mlflow_server)
 
 
 class TestServerMirror(MirrorContract):
