@@ -67,7 +67,10 @@ def serve(backend: str, port: int, log: Path) -> subprocess.Popen[bytes]:
         "--artifacts-destination",
         str(log.parent / "served-artifacts"),
     ]
-    proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    from tests.support.mlflow_fixtures import SERVER_ENV  # no telemetry, no job runner
+
+    env = {**os.environ, **SERVER_ENV}
+    proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True, env=env)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
