@@ -50,7 +50,7 @@ def test_the_mlflow_ui_renders_a_mirrored_run(tmp_path: Path, mlflow_template: P
     home = tmp_path / "home"
     for i, batch in enumerate(standard_history(home, metrics=12)):
         append(home, with_input(batch) if i == 0 else batch)
-    shutil.copyfile(mlflow_template, home / "mlflow.db")  # an empty mirror: creating MLflow's tables is tested elsewhere
+    shutil.copyfile(mlflow_template, home / "mlflow.db")  # an empty mirror (store creation is tested elsewhere)
     out = tmp_path / "run.png"
     done = subprocess.run(
         [
