@@ -149,11 +149,12 @@ def test_bad_input_through_the_shim_is_one_line(tmp_path: Path) -> None:
 
 
 def test_a_failed_point_is_a_recorded_run_and_resume_runs_only_what_did_not_succeed(
-    flaky_file: Path, tmp_path: Path
+    flaky_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Through bin/sweep's main() in this process (the executor is local, in-process, by default)."""
     home, marker = tmp_path / "h", tmp_path / "marker"
     base = ["--pipeline", f"{flaky_file}:PIPELINE", "--grid", "n=1,2,3", "--set", f'marker="{marker}"']
-    done, first = sweep_json(home, *base)
+    done, first = sweep_json(home, *base, capsys=capsys)
     assert done.returncode == 1, done.stderr[-2000:]
     assert (first["points"], first["succeeded"], first["failed"]) == (3, 2, 1)
     failed = [r for r in first["runs"] if r["status"] == "failed"]
@@ -161,17 +162,19 @@ def test_a_failed_point_is_a_recorded_run_and_resume_runs_only_what_did_not_succ
     assert first["best_run_id"] == next(r["run_id"] for r in first["runs"] if r["point_text"] == "n=2")
 
     marker.write_text("go")
-    done, again = sweep_json(home, "--resume", first["sweep_id"])
+    done, again = sweep_json(home, "--resume", first["sweep_id"], capsys=capsys)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (again["sweep_id"], again["points"], again["succeeded"], again["failed"]) == (first["sweep_id"], 3, 3, 0)
     assert len(started(home)) == 4  # only n=3 ran again
     assert again["best_run_id"] == next(r["run_id"] for r in again["runs"] if r["point_text"] == "n=3")
-    done, idle = sweep_json(home, "--resume", first["sweep_id"])
+    done, idle = sweep_json(home, "--resume", first["sweep_id"], capsys=capsys)
     assert done.returncode == 0 and len(started(home)) == 4 and "nothing to run" in idle["notes"][0]
     assert cmd("verify", "--home", str(home)).returncode == 0
 
 
-def test_resume_runs_the_points_a_dead_driver_never_started(flaky_file: Path, tmp_path: Path) -> None:
+def test_resume_runs_the_points_a_dead_driver_never_started(
+    flaky_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from schemas.events import Executor
     from stages.executors.local import InProcess
     from stages.sweep import make_plan, new_sweep_id, parse_grid, points, rank_of, resolve_points, run_sweep, specs_for
@@ -185,7 +188,7 @@ def test_resume_runs_the_points_a_dead_driver_never_started(flaky_file: Path, tm
     sweep_id = new_sweep_id()
     specs = specs_for(plan, sweep_id, home, Executor(name="local", workers=1), resolved)
     run_sweep(home, specs, resolved, InProcess().run(specs), pipeline=pipeline, total_points=plan.points)
-    done, summary = sweep_json(home, "--resume", sweep_id)
+    done, summary = sweep_json(home, "--resume", sweep_id, capsys=capsys)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (summary["points"], summary["succeeded"]) == (3, 3)
     assert sorted(r["point_text"] for r in summary["runs"]) == ["n=1", "n=2", "n=4"]

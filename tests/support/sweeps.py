@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
+
+from tests.support.inproc import command
 
 ROOT = Path(__file__).resolve().parents[2]
 #: acceptance 1's grid, word for word
@@ -59,9 +62,15 @@ def cmd(name: str, *args: str, timeout: float = 600) -> subprocess.CompletedProc
     return subprocess.run([str(ROOT / "bin" / name), *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
-def sweep_json(home: Path, *args: str, timeout: float = 600) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    """bin/sweep --json in home; (the process, its parsed summary or {})."""
-    done = cmd("sweep", "--home", str(home), *args, "--json", timeout=timeout)
+def sweep_json(
+    home: Path, *args: str, timeout: float = 600, capsys: pytest.CaptureFixture[str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """bin/sweep --json in home (through its main() in this process when given capsys); (the process, its parsed
+    summary or {})."""
+    if capsys is not None:
+        done = command(capsys, "sweep", "--home", str(home), *args, "--json")
+    else:
+        done = cmd("sweep", "--home", str(home), *args, "--json", timeout=timeout)
     try:
         return done, json.loads(done.stdout)
     except json.JSONDecodeError:
