@@ -17,10 +17,23 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 @pytest.fixture(scope="session")
 def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One initialized, empty SQLite tracking store, copied wherever a fresh store is needed (creating one costs seconds)."""
+    """One initialized, empty SQLite tracking store, copied wherever a fresh store is needed (creating one costs seconds).
+
+    Under pytest-xdist the workers of one session share it: the first to need it creates it under a lock in the
+    session's temporary folder (each worker's own is a subfolder of it), the others wait and copy.
+    """
+    import fcntl
+
     from tests.support.mlflow_fixtures import empty_store
 
-    return empty_store(tmp_path_factory.mktemp("mlflow-template") / "empty.db")
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "mlflow-template"
+    folder.mkdir(exist_ok=True)
+    with (folder / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "empty.db").exists():
+            empty_store(folder / "building.db").rename(folder / "empty.db")
+    return folder / "empty.db"
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ledger import Ledger
+from tests.support.inproc import command
 
 ROOT = Path(__file__).resolve().parents[2]
 TOY = ROOT / "examples" / "toy.py"
@@ -153,11 +154,13 @@ def test_a_stage_that_keeps_failing_ends_the_run_failed(
     assert events(home)[-1].data.status == "failed"
 
 
-def test_prefect_and_plain_runs_diff_with_exit_0(prefect_api: tuple[str, Path], tmp_path: Path) -> None:
+def test_prefect_and_plain_runs_diff_with_exit_0(
+    prefect_api: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     shutil.copy(TOY, tmp_path / "toy.py")
     home = tmp_path / "h"
     args = ("--home", str(home), "--pipeline", f"{tmp_path}/toy.py:PIPELINE", "--set", "n=5", "--json", "--quiet")
-    plain = run_cmd(prefect_api, *args, "--orchestrator", "plain")
+    plain = command(capsys, "run-pipeline", *args, "--orchestrator", "plain")  # in-process: no Prefect involved
     env = {**os.environ, "LEDGERLINE_ORCHESTRATOR": "prefect", "PREFECT_HOME": str(prefect_api[1])}
     under = subprocess.run(
         [str(ROOT / "bin" / "run-pipeline"), *args, "--prefect-api", prefect_api[0]],
@@ -176,8 +179,6 @@ def test_prefect_and_plain_runs_diff_with_exit_0(prefect_api: tuple[str, Path], 
         r: [o.hash for e in evs if e.type == "StageCompleted" and e.run_id == r for o in e.data.outputs] for r in (a, b)
     }
     assert hashes[a] == hashes[b]
-    diff = subprocess.run(
-        [str(ROOT / "bin" / "diff"), "--home", str(home), a, b], capture_output=True, text=True, timeout=300
-    )
+    diff = command(capsys, "diff", "--home", str(home), a, b)
     assert diff.returncode == 0, diff.stdout + diff.stderr
     assert "execution" in diff.stdout and "prefect" in diff.stdout
