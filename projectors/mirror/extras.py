@@ -126,6 +126,16 @@ _REASON_CHARS = 40
 def equity_chart(run: RunFold, home: Path) -> bytes | None:
     """A PNG: the equity curve against dates, the drawdown under it (same axis), and the rows dropped by reason;
     None without an equity curve."""
+    fig = equity_figure(run, home)
+    if fig is None:
+        return None
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def equity_figure(run: RunFold, home: Path) -> Any:
+    """The matplotlib Figure equity_chart renders (on its own Agg canvas), or None without an equity curve."""
     series, equity, xlabel = equity_series(run, home)
     if not series:
         return None
@@ -153,9 +163,7 @@ def equity_chart(run: RunFold, home: Path) -> bytes | None:
         mid.tick_params(axis="x", labelrotation=30)
     mid.grid(alpha=0.3)
     _drops_panel(fig, drops_by_reason(run))
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+    return fig
 
 
 def _drops_panel(fig: Any, drops: dict[str, int]) -> None:

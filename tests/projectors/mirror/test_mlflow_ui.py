@@ -14,6 +14,7 @@ pytest.importorskip("mlflow")
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 from ledger import LEDGER_NAME  # noqa: E402
+from projectors.mirror import extras  # noqa: E402
 from projectors.mirror import replay as mirror  # noqa: E402
 from projectors.mirror.extras import CHART_PATH, DIGEST_CHARS, equity_series  # noqa: E402
 from projectors.mirror.plan import read_ledger  # noqa: E402
@@ -82,6 +83,31 @@ def test_the_equity_chart_is_drawn_against_the_sessions_dates(home: Path) -> Non
     (home / run.artifacts["portfolio"][1].data.path).write_bytes(b"tampered")  # never trusted: session numbers
     x, _, label = equity_series(run, home)
     assert label.startswith("session") and x == list(range(10))
+
+
+@pytest.mark.parametrize(
+    "drops",
+    [
+        {"gap": 2},
+        {"greater_than_or_equal_to(0) on close_adjusted_for_splits_and_dividends": 40, "x": 3},  # cut to 40 characters
+        {},
+    ],
+)
+def test_every_label_of_the_chart_lies_inside_the_picture(
+    home: Path, drops: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The panels are placed by hand (no layout solver): no title, tick label or axis label may fall off the PNG."""
+    run = read_ledger(home / LEDGER_NAME, 0).runs[run_id(1)]
+    monkeypatch.setattr(extras, "drops_by_reason", lambda _run: drops)
+    fig = extras.equity_figure(run, home)
+    renderer = fig.canvas.get_renderer()
+    fig.draw(renderer)
+    width, height = fig.canvas.get_width_height()
+    for ax in fig.axes:  # an axes' tight box holds what it drew: its title, tick labels and axis labels
+        box = ax.get_tightbbox(renderer)
+        assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height, (ax.get_title(), box)
+    reasons = [t.get_text() for t in fig.axes[-1].get_yticklabels()]
+    assert any(r.endswith("\u2026") and len(r) == 40 for r in reasons) == any(len(r) > 40 for r in drops)
 
 
 def test_the_experiment_list_shows_only_the_pipeline_experiment_and_the_witness_still_reads(home: Path) -> None:
