@@ -22,18 +22,10 @@ def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Under pytest-xdist the workers of one session share it: the first to need it creates it under a lock in the
     session's temporary folder (each worker's own is a subfolder of it), the others wait and copy.
     """
-    import fcntl
-
     from tests.support.mlflow_fixtures import empty_store
+    from tests.support.shared import build_once, session_folder
 
-    base = tmp_path_factory.getbasetemp()
-    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "mlflow-template"
-    folder.mkdir(exist_ok=True)
-    with (folder / "lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (folder / "empty.db").exists():
-            empty_store(folder / "building.db").rename(folder / "empty.db")
-    return folder / "empty.db"
+    return build_once(session_folder(tmp_path_factory, "mlflow-template"), "empty.db", empty_store)
 
 
 @pytest.fixture
