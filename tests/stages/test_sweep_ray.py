@@ -166,3 +166,27 @@ def test_a_local_cluster_starts_loopback_only_without_dashboard_and_is_shut_down
     joined = ray_exec.RayExecutor(None, "127.0.0.1:6379")
     assert calls[0][1]["address"] == "127.0.0.1:6379" and "num_cpus" not in calls[0][1]
     joined.close()
+
+
+def test_points_run_at_the_callers_priority_not_rays_niceness_15(ray_cluster: str) -> None:
+    """Ray nices its workers to 15: on a busy machine a sweep's points then starve (a canary sweep ran 9x slower)."""
+    import os
+
+    import ray
+
+    @ray.remote(num_cpus=1)
+    def niceness() -> int:
+        return os.nice(0)
+
+    assert ray.get([niceness.remote() for _ in range(2)]) == [os.nice(0)] * 2  # the session's instance: _runtime_env
+
+
+def test_an_explicit_ray_worker_niceness_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from stages.executors.ray_exec import _runtime_env
+
+    monkeypatch.setenv("RAY_worker_niceness", "7")
+    assert _runtime_env()["env_vars"]["RAY_worker_niceness"] == "7"
+    monkeypatch.delenv("RAY_worker_niceness")
+    assert _runtime_env()["env_vars"]["RAY_worker_niceness"] == str(os.nice(0))
