@@ -10,8 +10,9 @@ import duckdb
 
 from ledger import LEDGER_NAME
 from projectors.errors import ProjectionMissingError, QueryError
+from projectors.projection.connection import connect, first_line, host
 from projectors.projection.source import check_checkpoint, complete_end
-from projectors.projection.store import _host, catch_up, checkpoint, connect, first_line
+from projectors.projection.store import catch_up, checkpoint
 
 READ_ONLY = (
     "the projection is derived and read-only: it is rebuilt from the ledger, so a change made here would "
@@ -30,7 +31,7 @@ class QueryResult:
 
 def parse_one(sql: str) -> None:
     """Refuse SQL that does not parse as exactly one statement (before anything is opened or written)."""
-    parser = _host(1).cursor()  # a cursor of the shared in-memory instance: a new one costs ~20 ms
+    parser = host(1).cursor()  # a cursor of the shared in-memory instance: a new one costs ~20 ms
     try:
         statements = parser.extract_statements(sql)
     except duckdb.Error as exc:

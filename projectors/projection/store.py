@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import itertools
 import os
-import re
 import shutil
 import tempfile
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from importlib import resources
 from pathlib import Path
 
 import duckdb
 
 from ledger import LEDGER_NAME, PROJECTION_NAME, fsync_dir
-from projectors.errors import ProjectionBusyError, ProjectionLockedError, ProjectionMissingError
+from projectors.errors import ProjectionLockedError, ProjectionMissingError
 from projectors.projection import digest
 from projectors.projection.apply import TABLES, Staged, drop_staging, stage, write_rows
+from projectors.projection.catalog import SCHEMA_DIGEST, create_tables, create_views, view_names, views_digest
+from projectors.projection.connection import connect, first_line, projection_path, session, sql_str
 from projectors.projection.schema import SCHEMA, quote
 from projectors.projection.source import Checkpoint, check_checkpoint, complete_end, head_at
 from projectors.readmodel import Progress, Step, quiet
@@ -35,6 +29,7 @@ __all__ = [
     "catch_up",
     "checkpoint",
     "connect",
+    "first_line",
     "projection_path",
     "read_checkpoint",
     "deep_compare",
@@ -43,209 +38,12 @@ __all__ = [
     "view_names",
 ]
 
-#: how long a command waits for another process's lock on projections.duckdb (LEDGERLINE_LOCK_WAIT_S overrides)
-LOCK_WAIT_S = 5.0
-
-
-def lock_wait_s() -> float:
-    """The bounded wait for the projection's lock, in seconds."""
-    try:
-        return max(0.0, float(os.environ.get("LEDGERLINE_LOCK_WAIT_S", LOCK_WAIT_S)))
-    except ValueError:
-        return LOCK_WAIT_S
-
-
-# ------------------------------------------------------------------ schema and views
-
-
-@functools.cache
-def view_sql() -> tuple[tuple[str, str], ...]:
-    """(view name, SQL) of every views/*.sql file, sorted by name (read once per process)."""
-    files = [f for f in resources.files("views").iterdir() if f.name.endswith(".sql")]
-    return tuple(sorted((f.name[:-4], f.read_text()) for f in files))
-
-
-def view_names() -> list[str]:
-    """Names of the SQL views users query."""
-    return [name for name, _ in view_sql()]
-
-
-def _digest(parts: list[str]) -> str:
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
-
-
-CHECKPOINT_DDL = (
-    'CREATE TABLE checkpoint (seq BIGINT, hash VARCHAR, "offset" BIGINT, line_offset BIGINT, digests VARCHAR)'
-)
-SCHEMA_DIGEST = _digest([t.ddl() for t in TABLES] + [CHECKPOINT_DDL])
-
-
-def create_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the ledger schema's typed tables, the checkpoint and the meta table (empty)."""
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-    for table in TABLES:
-        con.execute(table.ddl())
-    con.execute(CHECKPOINT_DDL)
-    con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-    con.execute("INSERT INTO meta VALUES ('schema_digest', ?), ('views_digest', '')", [SCHEMA_DIGEST])
-
-
-def create_views(con: duckdb.DuckDBPyConnection) -> None:
-    """(Re)create every view, each after the views it selects from."""
-    for _, sql in _dependency_order(view_sql()):
-        con.execute(sql)
-    con.execute("UPDATE meta SET value = ? WHERE key = 'views_digest'", [_views_digest()])
-
-
-def _dependency_order(views: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Views sorted so that one naming another after FROM/JOIN comes after it."""
-    names = {name for name, _ in views}
-    deps = {name: set(_FROM_RE.findall(sql)) & names - {name} for name, sql in views}
-    done: list[tuple[str, str]] = []
-    while len(done) < len(views):
-        ready = [(n, s) for n, s in views if (n, s) not in done and deps[n] <= {d for d, _ in done}]
-        if not ready:
-            raise ValueError(f"views depend on each other in a cycle: {sorted(names - {d for d, _ in done})}")
-        done += ready
-    return done
-
-
-_FROM_RE = re.compile(r"\b(?:FROM|JOIN)\s+([A-Za-z_]\w*)\b(?!\.)", re.IGNORECASE)
-
-
-@functools.cache
-def _views_digest() -> str:
-    return _digest([sql for _, sql in view_sql()])
-
-
-# ------------------------------------------------------------------ connections and checkpoint
-
-
-def projection_path(home: Path) -> Path:
-    """Where the projection of the ledger under home lives."""
-    return Path(home) / PROJECTION_NAME
-
 
 def _ledger_path(home: Path) -> Path:
     path = Path(home) / LEDGER_NAME
     if not path.is_file():
         raise ProjectionMissingError(f"no ledger at {path}")
     return path
-
-
-def connect(home: Path, *, read_only: bool = True) -> duckdb.DuckDBPyConnection:
-    """Open the projection, waiting (up to 10 s) while another process holds its write lock."""
-    path = projection_path(home)
-    if not path.exists():
-        raise ProjectionMissingError(f"no projection at {path}; build it with: bin/replay --to duckdb")
-    return _open(path, read_only)
-
-
-def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
-    """A private in-memory instance with the file ATTACHed as the default catalog.
-
-    duckdb.connect(path) would reuse a process-wide instance of the same path, which after a
-    blue/green swap is still the old file; attaching from a fresh instance always opens what is
-    at the path now.
-    """
-    con = duckdb.connect(":memory:")
-    try:
-        _attach(con, path, read_only, "proj")
-    except BaseException:
-        con.close()
-        raise
-    return con
-
-
-#: the on-disk format new projection files are written in: DuckDB 2.x defaults to a format (69) that the
-#: widely deployed 1.x clients and CLIs refuse to open; v1.0.0 is read by every DuckDB from 1.0 on.
-#: The option only matters when the file is created; an existing file keeps its format.
-STORAGE_VERSION = "v1.0.0"
-
-
-def _attach(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool, alias: str) -> None:
-    """ATTACH path as alias and make it the default catalog, waiting while another process writes it."""
-    wait = lock_wait_s()
-    deadline = time.monotonic() + wait
-    mode = " (READ_ONLY)" if read_only else f" (STORAGE_VERSION '{STORAGE_VERSION}')"
-    while True:
-        try:
-            con.execute(f"ATTACH '{_sql_str(path)}' AS {alias}{mode}")
-            con.execute(f"USE {alias}")
-            return
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower():
-                raise ProjectionBusyError(f"cannot open {path}: {first_line(exc)}") from exc
-            if time.monotonic() > deadline:
-                raise ProjectionLockedError(
-                    f"{path.name} is locked by another process (another DuckDB client holding it open?) after waiting "
-                    f"{wait:g} s; close that client and retry (to read it without blocking writers, see docs/views.md)"
-                ) from exc
-            time.sleep(0.05)
-        except duckdb.Error as exc:
-            raise ProjectionBusyError(f"cannot open {path}: {first_line(exc)}") from exc
-
-
-def first_line(exc: BaseException) -> str:
-    """A DuckDB error message reduced to its first line."""
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
-
-
-def _sql_str(path: Path) -> str:
-    return str(path).replace("'", "''")
-
-
-#: Detaching checkpoints (DuckDB's default). Leaving commits in the WAL instead (checkpoint_on_detach
-#: DISABLED) saved under 10% of a 1,000-event catch-up and cost every reader a WAL replay: measured, dropped.
-_HOST_CONFIG = {"preserve_insertion_order": False}
-
-
-@functools.cache
-def _host(threads: int) -> duckdb.DuckDBPyConnection:
-    """An in-memory instance per process and thread count that short sessions attach files to (a new one costs ~40 ms).
-
-    Row order in the tables carries no meaning (every reader orders by seq), so inserts may run in parallel.
-    threads 0 is DuckDB's default (all cores), for rebuilds; catch-ups run single-threaded, which measured
-    ~10% faster for 1,000 events: their statements are too small to split, and the split costs scheduling.
-    """
-    return duckdb.connect(":memory:", config={**_HOST_CONFIG, **({"threads": threads} if threads else {})})
-
-
-_ALIASES = itertools.count()
-
-
-@contextmanager
-def _session(path: Path, read_only: bool, threads: int = 0) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A short session on the file: a cursor of a shared host, or a private instance if the file is already open here."""
-    alias = f"proj_{os.getpid()}_{next(_ALIASES)}"
-    cur = _host(threads).cursor()
-    try:
-        _attach(cur, path, read_only, alias)
-    except ProjectionBusyError as exc:
-        cur.close()
-        if "attached" not in str(exc):
-            raise
-        con = _open(path, read_only)
-        try:
-            yield con
-        finally:
-            con.close()
-        return
-    try:
-        yield cur
-    finally:
-        _detach(cur, alias)
-
-
-def _detach(cur: duckdb.DuckDBPyConnection, alias: str) -> None:
-    try:
-        cur.execute("ROLLBACK")
-    except duckdb.Error:
-        pass  # no transaction open: the normal case
-    cur.execute("USE memory")
-    cur.execute(f"DETACH {alias}")
-    cur.close()
 
 
 def read_checkpoint(con: duckdb.DuckDBPyConnection) -> Checkpoint:
@@ -264,7 +62,7 @@ def checkpoint(home: Path) -> Checkpoint | None:
     """The projection's checkpoint, or None when there is no projection."""
     if not projection_path(home).exists():
         return None
-    with _session(projection_path(home), True, threads=1) as con:
+    with session(projection_path(home), True, threads=1) as con:
         return read_checkpoint(con)
 
 
@@ -304,7 +102,7 @@ def rebuild(home: Path, *, progress: Progress = quiet) -> int:
 
 def _build(ledger: Path, until: Checkpoint, scratch: Path, progress: Progress = quiet) -> Staged:
     """A complete projection of the ledger up to until, written into the new file scratch."""
-    with _session(scratch, False) as con:
+    with session(scratch, False) as con:
         staged = stage(con, ledger, Checkpoint(), until, direct=True)
         con.execute("BEGIN")
         create_tables(con)
@@ -324,7 +122,7 @@ def integrity(home: Path) -> list[str]:
     path = projection_path(home)
     if not path.exists():
         return []
-    with _session(path, True, threads=1) as con:
+    with session(path, True, threads=1) as con:
         cp, schema_digest, _, stored = _state(con)
         if schema_digest != SCHEMA_DIGEST:
             return []  # another catalog or an older file: its next catch-up rebuilds it
@@ -337,7 +135,7 @@ def deep_compare(home: Path, progress: Progress = quiet) -> list[str]:
     path = projection_path(home)
     if not path.exists():
         return []
-    with _session(path, True, threads=1) as con:
+    with session(path, True, threads=1) as con:
         cp = read_checkpoint(con)
         if digest.missing_objects(con, view_names()):
             return digest.problems(con, None, view_names())
@@ -345,7 +143,7 @@ def deep_compare(home: Path, progress: Progress = quiet) -> list[str]:
     with tempfile.TemporaryDirectory(prefix=".verify-", dir=home) as tmp:
         scratch = Path(tmp) / PROJECTION_NAME
         _build(_ledger_path(home), cp, scratch, progress)
-        with _session(scratch, True, threads=1) as con:
+        with session(scratch, True, threads=1) as con:
             expected = digest.all_digests(con)
     return [
         f"table {SCHEMA}.{name} differs from a rebuild from the ledger at seq {cp.seq}"
@@ -376,8 +174,8 @@ def catch_up(home: Path, *, progress: Progress = quiet) -> int:
     if not target.exists():
         return rebuild(home, progress=progress)
     applied: int | None = None
-    with _session(target, False, threads=1) as con:
-        cp, schema_digest, views_digest, stored = _state(con)
+    with session(target, False, threads=1) as con:
+        cp, schema_digest, stored_views, stored = _state(con)
         check_checkpoint(ledger, cp)
         # the full digest scan only when the file changed since this product last closed it (an outside writer)
         full = not _stamp_matches(target)
@@ -386,7 +184,7 @@ def catch_up(home: Path, *, progress: Progress = quiet) -> int:
         if schema_digest == SCHEMA_DIGEST and not damage:
             if found:  # a dropped view is recreated from views/*.sql, the tables are intact
                 progress(Step(f"duckdb: {'; '.join(found)}; recreating the views", model="duckdb"))
-            applied = _catch_up_open(con, ledger, cp, stored, bool(found) or views_digest != _views_digest(), progress)
+            applied = _catch_up_open(con, ledger, cp, stored, bool(found) or stored_views != views_digest(), progress)
     if applied is not None:
         _stamp(target)
         if applied:
@@ -423,7 +221,7 @@ def refresh_snapshot(home: Path, *, create: bool = False) -> Path | None:
         return None
     scratch = snap.with_name(f".{snap.name}.{os.getpid()}.tmp")
     try:
-        with _session(target, True, threads=1):
+        with session(target, True, threads=1):
             if target.with_name(target.name + ".wal").exists():
                 return None  # not checkpointed into the file: the copy would miss rows; the next catch-up copies
             shutil.copyfile(target, scratch)
@@ -530,7 +328,7 @@ def as_of(home: Path, seq: int) -> duckdb.DuckDBPyConnection:
         catch_up(home)
     mem = duckdb.connect()
     create_tables(mem)
-    mem.execute(f"ATTACH '{_sql_str(projection_path(home))}' AS src (READ_ONLY)")
+    mem.execute(f"ATTACH '{sql_str(projection_path(home))}' AS src (READ_ONLY)")
     try:
         row = mem.execute("SELECT seq FROM src.checkpoint").fetchone()
         head = int(row[0]) if row is not None and row[0] is not None else 0
