@@ -28,13 +28,13 @@ from openlineage.client.facet_v2 import (
     schema_dataset,
 )
 
-from ledger import ARTIFACTS_DIR
 from projectors.lineage.facets import (
     LEDGERLINE_FACET,
     ROWS_DROPPED_FACET,
     LedgerlineRowsDroppedRunFacet,
     LedgerlineRunFacet,
 )
+from projectors.lineage.files import ArtifactFiles, Parquet
 from projectors.lineage.serialize import Serializer
 from schemas.events import (
     ArtifactRef,
@@ -56,8 +56,6 @@ RUN_ID_NAMESPACE = uuid.UUID("6c6a2f0e-5b1d-5d0e-9c7a-1e6f6c8a4b21")
 PRODUCER = "https://ledgerline.dev/ledgerline"
 DATASET_NAMESPACE = "file"
 DEFAULT_NAMESPACE = "ledgerline"
-#: artifacts larger than this are not read for null counts when their footer has no statistics
-NULL_COUNT_READ_LIMIT = 64 * 1024 * 1024
 
 
 def run_uuid(run_id: str, stage: str | None = None, attempt: int = 1) -> str:
@@ -98,54 +96,6 @@ class _Run:
     remembered: list[Any] = dataclasses.field(default_factory=list)  # what the serializer memoizes for this run
 
 
-class Parquet:
-    """What the Parquet footers of the artifacts say (schema, null counts), read once per file (artifacts never change)."""
-
-    def __init__(self) -> None:
-        self._seen: dict[Path, tuple[list[tuple[str, str]], dict[str, int]] | None] = {}
-
-    def describe(self, path: Path) -> tuple[list[tuple[str, str]], dict[str, int]] | None:
-        """((column, type) pairs, column -> null count where known) of a Parquet file; None when absent or unreadable."""
-        if path not in self._seen:
-            self._seen[path] = self._read(path)
-        return self._seen[path]
-
-    @staticmethod
-    def _read(path: Path) -> tuple[list[tuple[str, str]], dict[str, int]] | None:
-        import pyarrow.parquet as pq  # type: ignore[import-untyped]
-
-        if not path.is_file():  # what read_metadata would fail on, without the cost of its exception
-            return None
-        try:
-            meta = pq.read_metadata(path)
-        except (OSError, ValueError):
-            return None
-        schema = meta.schema.to_arrow_schema()
-        fields = [(f.name, str(f.type)) for f in schema]
-        nulls: dict[str, int] = {}
-        known = True
-        for j, name in enumerate(schema.names):
-            total = 0
-            for i in range(meta.num_row_groups):
-                stats = meta.row_group(i).column(j).statistics
-                if stats is None or not stats.has_null_count:
-                    known = False
-                    break
-                total += stats.null_count
-            if not known:
-                break
-            nulls[name] = total
-        if not known and path.stat().st_size <= NULL_COUNT_READ_LIMIT:  # no statistics (stages write none): count them
-            try:
-                table = pq.read_table(path)
-            except (OSError, ValueError):
-                return fields, {}
-            nulls = {name: table.column(name).null_count for name in table.column_names}
-        elif not known:
-            nulls = {}
-        return fields, nulls
-
-
 class Fold:
     """The state of the runs still open, and the OpenLineage events each new ledger line completes."""
 
@@ -163,7 +113,7 @@ class Fold:
         self.serializer = serializer
         self.runs: dict[str, _Run] = {}
         self._jobs: dict[str, Job] = {}  # job name -> Job (with its jobType facet), the same for the whole fold
-        self._dirs: dict[Path, Path] = {}  # artifact folder -> resolved
+        self.files = ArtifactFiles(self.home)
 
     def open_from(self) -> int | None:
         """The seq of the earliest RunStarted of a run still open: a resumed fold re-reads from there."""
@@ -369,7 +319,7 @@ class Fold:
             return self._sources(run, checks)
         out = []
         for i, ref in enumerate(stage.inputs):
-            path = self._path(run, ref)
+            path = self.files.path(run.paths, ref)
             described = self.parquet.describe(path) if path.suffix == ".parquet" else None
             nulls = described[1] if described else {}
             metrics = data_quality_metrics_input_dataset.DataQualityMetricsInputDatasetFacet(
@@ -398,7 +348,7 @@ class Fold:
         found = run.output_ds.get(key)
         if found is not None:
             return found
-        path = self._path(run, ref)
+        path = self.files.path(run.paths, ref)
         described = self.parquet.describe(path) if path.suffix == ".parquet" else None
         try:
             size: int | None = os.stat(path).st_size
@@ -437,27 +387,6 @@ class Fold:
         for facet in facets.values():
             self._shared(run, facet)
         return facets
-
-    def _path(self, run: _Run, ref: ArtifactRef) -> Path:
-        """The artifact's file: the path its ArtifactWritten gave, else artifacts/<hash>.parquet|json as found."""
-        if ref.hash in run.paths:
-            return self._resolve(self.home / run.paths[ref.hash])
-        folder = self.home / ARTIFACTS_DIR
-        for suffix in (".parquet", ".json") if ref.rows is not None else (".json", ".parquet"):
-            if (folder / f"{ref.hash}{suffix}").exists():
-                return self._resolve(folder / f"{ref.hash}{suffix}")
-        return self._resolve(folder / f"{ref.hash}{'.parquet' if ref.rows is not None else '.json'}")
-
-    def _resolve(self, path: Path) -> Path:
-        """path.resolve(), with the folder's resolution remembered: only the file itself is checked for a symlink."""
-        name = path.name
-        if name in ("", ".", "..") or ".." in path.parts:
-            return path.resolve()
-        folder = self._dirs.get(path.parent)
-        if folder is None:
-            folder = self._dirs[path.parent] = path.parent.resolve()
-        resolved = folder / name
-        return path.resolve() if resolved.is_symlink() else resolved
 
 
 def _assertions(checks: list[DataContractCheckedData]) -> Any:

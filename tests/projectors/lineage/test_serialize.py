@@ -192,5 +192,5 @@ def test_artifact_paths_resolve_as_path_resolve_does(tmp_path: Path) -> None:
     os.symlink(real / "elsewhere.parquet", real / "artifacts" / "b.parquet")  # a symlinked file
     fold = Fold(home)
     for rel in ("artifacts/a.parquet", "artifacts/b.parquet", "artifacts/missing.json", "artifacts/../x", "."):
-        assert fold._resolve(home / rel) == (home / rel).resolve(), rel
-        assert fold._resolve(home / rel) == (home / rel).resolve(), rel  # again, from the remembered folder
+        assert fold.files.resolve(home / rel) == (home / rel).resolve(), rel
+        assert fold.files.resolve(home / rel) == (home / rel).resolve(), rel  # again, from the remembered folder
