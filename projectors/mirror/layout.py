@@ -1,7 +1,9 @@
 """Where the MLflow mirror's default store lives in a home folder, and its witness read straight from SQLite.
 
 Nothing here imports mlflow: bin/verify reads the two witness tags of a SQLite store with sqlite3, read-only
-(the store is a view this product wrote), and only a server URI needs the MLflow client.
+(the store is a view this product wrote), and only a server URI needs the MLflow client. The one write is SQLite's
+own recovery: a mirror killed mid-transaction leaves a hot journal, which a read-only open cannot roll back, so it is
+rolled back first (as the next replay would), and the store reads as of its last committed request.
 """
 
 from __future__ import annotations
@@ -45,8 +47,40 @@ def sqlite_path(uri: str) -> Path | None:
     return Path(path[1:] if path.startswith("/") else path)
 
 
+#: SQLite's answer when a read-only open finds a hot journal, the rollback journal of a writer killed mid-transaction
+SQLITE_READONLY_ROLLBACK = 776
+
+
 def _connect_ro(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    """A read-only connection; a hot journal a killed writer left is first rolled back, as SQLite's next writer would."""
+    uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+    con = sqlite3.connect(uri, uri=True)
+    try:
+        con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as exc:
+        con.close()
+        if getattr(exc, "sqlite_errorcode", None) != SQLITE_READONLY_ROLLBACK:
+            raise
+        _roll_back_hot_journal(path)
+        con = sqlite3.connect(uri, uri=True)
+    return con
+
+
+def _roll_back_hot_journal(path: Path) -> None:
+    """Let SQLite roll back the uncommitted transaction of a killed writer: it opens the file read-write and reads.
+
+    Nothing committed changes (the journal holds the pages as they were before that transaction began). Where the
+    file cannot be opened for writing, the store is reported as not readable, naming the journal."""
+    try:
+        con = sqlite3.connect(Path(path).resolve())
+        try:
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        raise sqlite3.OperationalError(
+            f"a writer killed mid-transaction left {Path(path).name}-journal, which cannot be rolled back here ({exc})"
+        ) from exc
 
 
 def store_problem(path: Path) -> str | None:

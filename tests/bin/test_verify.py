@@ -164,6 +164,22 @@ def test_a_forged_sqlite_witness_disagrees(
     assert "mlflow mirror" in capsys.readouterr().err
 
 
+def test_a_hot_journal_of_a_killed_mirror_is_rolled_back_and_its_witness_read(
+    tmp_path: Path, mlflow_template: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.support.mlflow_fixtures import kill_mid_transaction
+
+    home = _mirrored_home(tmp_path, mlflow_template)
+    forged = "UPDATE experiment_tags SET value = ? WHERE key = 'ledger.head_hash'"
+    journal = kill_mid_transaction(home / "mlflow.db", forged, ["e" * 64])
+    assert main(["--home", str(home), "--json"]) == 0  # the uncommitted forgery is undone, not read
+    out, err = capsys.readouterr()
+    assert "half-created" not in err and "not checked" not in err, err
+    report = json.loads(out)
+    assert [(w["name"], w["seq"]) for w in report["witnesses"]] == [("mlflow mirror", 8)]
+    assert not journal.exists()
+
+
 def test_a_half_created_sqlite_store_is_a_note(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     home = _home(tmp_path)
     with sqlite3.connect(home / "mlflow.db") as con:

@@ -374,6 +374,30 @@ def empty_store(path: Path) -> Path:
     return path
 
 
+def kill_mid_transaction(db: Path, statement: str, params: Sequence[Any] = ()) -> Path:
+    """SIGKILL a writer of the SQLite file db inside an uncommitted transaction: it leaves a hot journal.
+
+    The writer runs statement, then spills pages to the file (a one-page cache and a large insert) so the database
+    file itself holds uncommitted pages and only the journal can undo them, as when a replay dies mid-request."""
+    import signal
+    import sqlite3
+
+    pid = os.fork()
+    if pid == 0:
+        con = sqlite3.connect(db, isolation_level=None)
+        con.execute("PRAGMA cache_size = 1")
+        con.execute("BEGIN")
+        con.execute(statement, params)
+        con.execute("CREATE TABLE spill (x BLOB)")
+        con.executemany("INSERT INTO spill VALUES (?)", [(b"x" * 512,) for _ in range(4_000)])
+        os.kill(os.getpid(), signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+    journal = db.with_name(db.name + "-journal")
+    assert journal.stat().st_size > 0, "the killed writer left no journal"
+    return journal
+
+
 # ---------------------------------------------------------------- SIGKILL at random points
 
 

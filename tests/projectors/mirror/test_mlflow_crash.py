@@ -14,7 +14,14 @@ import pytest
 
 pytest.importorskip("mlflow")
 
-from tests.support.mlflow_fixtures import append, empty_store, run_events, standard_history  # noqa: E402
+from tests.support.mlflow_fixtures import (  # noqa: E402
+    append,
+    dump_store,
+    empty_store,
+    kill_mid_transaction,
+    run_events,
+    standard_history,
+)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
@@ -108,3 +115,19 @@ def test_a_half_created_store_the_user_named_is_refused_in_one_line(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "half-created" in err[0] and "--tracking-uri" in err[0]
     assert store.read_bytes() == before
+
+
+def test_a_store_the_user_named_left_mid_request_by_a_kill_is_resumed(tmp_path: Path, mlflow_template: Path) -> None:
+    """A kill inside a request's transaction leaves a hot journal: the store is not damaged, the resume rolls it back."""
+    from bin.replay import main
+
+    home = tmp_path / "home"
+    for batch in standard_history(home, metrics=5):
+        append(home, batch)
+    clean, store = tmp_path / "clean.db", tmp_path / "mine.db"
+    for db in (clean, store):
+        shutil.copyfile(mlflow_template, db)
+    assert main(["--to", "mlflow", "--home", str(home), "--tracking-uri", f"sqlite:///{clean}"]) == 0
+    kill_mid_transaction(store, "INSERT INTO experiments (name, lifecycle_stage) VALUES ('half', 'active')")
+    assert main(["--to", "mlflow", "--home", str(home), "--tracking-uri", f"sqlite:///{store}"]) == 0
+    assert dump_store(f"sqlite:///{store}") == dump_store(f"sqlite:///{clean}")
