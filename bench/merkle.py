@@ -27,8 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for ledger/
 
-from ledger import LEDGER_NAME, merkle  # noqa: E402
-from ledger import tree as tree_module  # noqa: E402
+from ledger import LEDGER_NAME, merkle, tree_build  # noqa: E402
 from ledger.tree import Tree  # noqa: E402
 
 CANARY_LINES = 450
@@ -66,14 +65,14 @@ def tree_figures(n: int, repeats: int) -> None:
         bare = timed(lambda: [hashlib.sha256(line).digest() for line in lines])
         floor = timed(lambda: list(merkle.complete_levels(merkle.hash_leaves(lines))))
         lines.clear()  # the memory, before the tree builds
-        idle, tree_module._idle_core = tree_module._idle_core, lambda: True  # a helper whatever the load and size
-        tree_module.PARALLEL_MIN_BYTES, saved = 1, tree_module.PARALLEL_MIN_BYTES
+        idle, tree_build._idle_core = tree_build._idle_core, lambda: True  # a helper whatever the load and size
+        tree_build.PARALLEL_MIN_BYTES, saved = 1, tree_build.PARALLEL_MIN_BYTES
         two = timed(lambda: Tree(home).update())
-        tree_module._idle_core = idle
+        tree_build._idle_core = idle
         clear_tree(home)
-        tree_module.PARALLEL_MIN_BYTES = 1 << 62
+        tree_build.PARALLEL_MIN_BYTES = 1 << 62
         one = timed(lambda: Tree(home).update())
-        tree_module.PARALLEL_MIN_BYTES = saved
+        tree_build.PARALLEL_MIN_BYTES = saved
         size = Tree(home).update()
         incremental = []
         for _ in range(repeats):  # a canary run's worth of lines, then the update bin/run-pipeline makes

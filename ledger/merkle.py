@@ -84,6 +84,11 @@ def write_levels(first: int, leaves: bytes, level_path: Callable[[int], str]) ->
             os.close(fd)
 
 
+def level_files(leaves_file: str, prefix: str) -> Callable[[int], str]:
+    """The file of each level of a tree: level 0 is leaves_file, level k >= 1 is prefix<k>."""
+    return lambda k: leaves_file if k == 0 else f"{prefix}{k}"
+
+
 def split(n: int) -> int:
     """The largest power of two strictly below n (n >= 2)."""
     return 1 << ((n - 1).bit_length() - 1)
@@ -322,7 +327,7 @@ def main(argv: list[str]) -> int:
         leaves = hash_file_lines(fd, int(start), int(end))
     finally:
         os.close(fd)
-    write_levels(int(first), leaves, lambda k: leaves_file if k == 0 else f"{prefix}{k}")
+    write_levels(int(first), leaves, level_files(leaves_file, prefix))
     print(len(leaves) // HASH_SIZE)
     return 0
 

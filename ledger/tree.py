@@ -19,17 +19,14 @@ files costs one full pass, never a fact.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from ledger import merkle
+from ledger import tree_build
 from ledger.chain import seq_and_hash
 from ledger.fsio import lock_file
 from ledger.home import LEDGER_NAME, TREE_STATE_NAME
@@ -40,15 +37,12 @@ from ledger.merkle import (
     Levels,
     consistency_path_by,
     first_difference_in,
-    hash_file_lines,
     hash_leaves,
     hash_pairs,
     inclusion_path_by,
-    split,
     subtree_root_by,
     verify_consistency,
     verify_inclusion,
-    write_levels,
 )
 from ledger.reader import head_at, line_at, snapshot_end
 
@@ -56,8 +50,6 @@ T = TypeVar("T")
 LEAVES_NAME = "tree.leaves"
 LEVEL_PREFIX = "tree.level-"
 LOCK_NAME = "tree.lock"
-#: below this many bytes of ledger a from-scratch build stays in one process (a helper costs more than it saves)
-PARALLEL_MIN_BYTES = 32 << 20
 
 __all__ = ["HASH_SIZE", "LEAVES_NAME", "Tree", "TreeCacheError", "TreeState", "first_difference"]
 
@@ -242,7 +234,7 @@ class Tree:
                 self._append(0, 0, b"")
                 self._write_state(state)
             return state
-        if state.size == 0 and end >= PARALLEL_MIN_BYTES and _idle_core():
+        if state.size == 0 and tree_build.pays(end):
             return self._build_two(end)
         parts: list[bytes] = []
         size, last_start, last = state.size, state.line_offset, b""
@@ -266,33 +258,8 @@ class Tree:
         return state
 
     def _build_two(self, end: int) -> TreeState:
-        """Build the tree of the lines in [0, end) from scratch in two processes.
-
-        A helper builds the left complete subtree (the first split(n) leaves: its entries are a prefix of
-        every level file) while this process builds the rest (aligned at every level, so no entry is
-        shared); each writes its own byte ranges. Without a helper this process builds both halves.
-        """
-        fd = os.open(self.ledger, os.O_RDONLY)
-        helper: subprocess.Popen[bytes] | None = None
-        try:
-            n, left, cut = _split_lines(fd, end)
-            argv = [str(self.ledger), "0", str(cut), "0", str(self.leaves_path), str(self.home / LEVEL_PREFIX)]
-            with contextlib.suppress(OSError):
-                helper = subprocess.Popen(
-                    [sys.executable, "-S", merkle.__file__, *argv],
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL,
-                    env={**os.environ, "PYTHONPATH": ""},
-                )
-            write_levels(left, hash_file_lines(fd, cut, end), lambda k: str(self.level_path(k)))
-            out = helper.communicate()[0] if helper is not None else b""
-            if helper is None or helper.returncode != 0 or out.strip() != str(left).encode():
-                write_levels(0, hash_file_lines(fd, 0, cut), lambda k: str(self.level_path(k)))
-        finally:
-            os.close(fd)
-            if helper is not None and helper.poll() is None:  # this process failed: the helper must not write on
-                helper.kill()
-                helper.wait()
+        """Build the tree of the lines in [0, end) from scratch in two processes (ledger/tree_build.py)."""
+        n = tree_build.build_two(self.ledger, end, self.leaves_path, self.home / LEVEL_PREFIX)
         head = head_at(self.ledger, end)
         if head.seq != n:
             raise ValueError(f"line {n} of {self.ledger} does not state seq {n}")
@@ -401,35 +368,6 @@ class Tree:
                 self._write_state(dataclasses.replace(state, levels=0))  # stale: the next update rebuilds them
             self.update()
             return build()
-
-
-def _idle_core() -> bool:
-    """Whether a helper process would get a core of its own (on a busy machine it only adds its overhead)."""
-    cores = os.cpu_count() or 1
-    return cores >= 2 and os.getloadavg()[0] <= cores - 1
-
-
-def _split_lines(fd: int, end: int, chunk: int = 4 << 20) -> tuple[int, int, int]:
-    """(lines in [0, end), split(lines), the byte after line split(lines)): one counting pass, no copies kept."""
-    counts, buf, pos = [], bytearray(chunk), 0
-    while pos < end:
-        got = min(os.preadv(fd, [buf], pos), end - pos)
-        if got <= 0:
-            break
-        counts.append((pos, got, buf.count(b"\n", 0, got)))
-        pos += got
-    n = sum(c for _, _, c in counts)
-    left = split(n) if n >= 2 else n
-    before = 0
-    for pos, got, c in counts:
-        if before + c >= left:
-            data = os.pread(fd, got, pos)
-            cut = -1
-            for _ in range(left - before):
-                cut = data.index(b"\n", cut + 1)
-            return n, left, pos + cut + 1
-        before += c
-    return n, left, end
 
 
 def first_difference(recorded: Sequence[bytes], actual: Sequence[bytes]) -> int | None:

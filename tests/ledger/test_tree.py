@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger import LEDGER_NAME, merkle
-from ledger import tree as tree_module
+from ledger import LEDGER_NAME, merkle, tree_build
 from ledger.merkle import leaf_hash, root, root_of_hashes, verify_consistency, verify_inclusion
 from ledger.tree import Tree, first_difference
 from tests.support.ledger_factory import RUN_A, RUN_B, run_events, write
@@ -182,13 +181,13 @@ def test_bytes_past_the_recorded_state_are_cut_before_appending(tmp_path: Path) 
 def test_a_from_scratch_build_in_two_processes_equals_the_reference(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, helper: str
 ) -> None:
-    monkeypatch.setattr(tree_module, "PARALLEL_MIN_BYTES", 1)
-    monkeypatch.setattr(tree_module, "_idle_core", lambda: True)
+    monkeypatch.setattr(tree_build, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(tree_build, "_idle_core", lambda: True)
     if helper == "failing":  # no helper: this process builds both halves
-        monkeypatch.setattr(tree_module.sys, "executable", "/bin/false")
+        monkeypatch.setattr(tree_build.sys, "executable", "/bin/false")
     here: list[int] = []  # the first leaf of each part this process wrote
-    write = tree_module.write_levels
-    monkeypatch.setattr(tree_module, "write_levels", lambda first, *a: (here.append(first), write(first, *a)))
+    write = tree_build.write_levels
+    monkeypatch.setattr(tree_build, "write_levels", lambda first, *a: (here.append(first), write(first, *a)))
     _append_lines(tmp_path, 0, 777)
     tree = Tree(tmp_path)
     hashes = [leaf_hash(line) for line in _lines(tmp_path)]
@@ -204,7 +203,7 @@ def test_the_split_point_is_after_the_largest_power_of_two_below_the_line_count(
     data = (tmp_path / LEDGER_NAME).read_bytes()
     with open(tmp_path / LEDGER_NAME, "rb") as f:
         for chunk in (37, 64, 1000, 1 << 20):
-            assert tree_module._split_lines(f.fileno(), len(data), chunk) == (
+            assert tree_build._split_lines(f.fileno(), len(data), chunk) == (
                 100,
                 64,
                 len(b"".join(line + b"\n" for line in data.splitlines()[:64])),
