@@ -23,23 +23,20 @@ from schemas.events import (
     ArtifactRef,
     ArtifactWritten,
     DataInput,
-    Envelope,
     Executor,
     Model,
     RunCompletedData,
-    RunStartedData,
     RunStatus,
     StageCompletedData,
     StageFailedData,
     StageStartedData,
     Sweep,
-    envelope,
 )
 from schemas.settings import Settings
 from stages.artifacts import ArtifactStore
 from stages.errors import ArtifactCorruptError, ContractBreachError, PostflightError, PreflightError, StageError
 from stages.pipeline import Pipeline, PipelineError
-from stages.provenance import code_version, package_versions
+from stages.recording import Buffer, Recorder, run_started
 from stages.registry import PIPELINE, QUANT_REFERENCE
 from stages.spec import StageSpec, frame_rows
 
@@ -89,35 +86,6 @@ class RunOutcome:
     orchestrator: dict[str, Any] | None = None
 
 
-class _Recorder:
-    """Envelopes payloads for one run and appends them, one fsync per batch."""
-
-    def __init__(self, ledger: Ledger, run_id: str) -> None:
-        self.ledger, self.run_id = ledger, run_id
-        self.first_seq = self.last_seq = 0
-
-    def record(self, payloads: Sequence[Model], stage: str | None = None) -> None:
-        events: list[Envelope] = [envelope(p, run_id=self.run_id, stage=stage) for p in payloads]
-        recorded = self.ledger.append(events)
-        if recorded:
-            self.first_seq = self.first_seq or recorded[0].seq
-            self.last_seq = recorded[-1].seq
-
-
-class _Buffer:
-    """Envelopes payloads for one run and keeps them, in order, for the one writer to append (a sweep worker's recorder)."""
-
-    ledger: Ledger | None = None
-
-    def __init__(self, run_id: str) -> None:
-        self.run_id = run_id
-        self.first_seq = self.last_seq = 0
-        self.events: list[Envelope] = []
-
-    def record(self, payloads: Sequence[Model], stage: str | None = None) -> None:
-        self.events += [envelope(p, run_id=self.run_id, stage=stage) for p in payloads]
-
-
 class StageAttemptError(StageError):
     """A stage attempt failed (already recorded as StageFailed); carries the original exception."""
 
@@ -161,11 +129,11 @@ class RunSession:
     def __enter__(self) -> RunSession:
         self.store = ArtifactStore(self.home / ARTIFACTS_DIR)
         if self.buffered:
-            self.rec: _Recorder | _Buffer = _Buffer(self.run_id)
+            self.rec: Recorder | Buffer = Buffer(self.run_id)
             return self
         self._ledger_cm = Ledger.open(self.home)
         ledger = self._ledger_cm.__enter__()
-        self.rec = _Recorder(ledger, self.run_id)
+        self.rec = Recorder(ledger, self.run_id)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -379,31 +347,6 @@ def _writer_of(ledger: Ledger, digest: str) -> tuple[str | None, str | None]:
         if isinstance(event, ArtifactWritten) and event.data.hash == digest:
             return event.run_id, event.stage
     return None, None
-
-
-def run_started(
-    settings: Any,
-    inputs: list[DataInput],
-    orchestrator: dict[str, Any] | None,
-    rerun_of: str | None = None,
-    sweep: Sweep | None = None,
-    executor: Executor | None = None,
-) -> RunStartedData:
-    """The RunStarted payload of a run with these settings and inputs (execution detail kept out of config_hash)."""
-    return RunStartedData(
-        pipeline=settings.pipeline,
-        profile=settings.profile,
-        params=settings.flat(),
-        config_hash=settings.config_hash(),
-        code_version=code_version(),
-        packages=package_versions(),
-        inputs=inputs,
-        seed=settings.seed,
-        orchestrator=orchestrator,
-        rerun_of=rerun_of,
-        sweep=sweep,
-        executor=executor,
-    )
 
 
 __all__ = [

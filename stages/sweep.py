@@ -328,7 +328,7 @@ def _failed_run(pipeline: Pipeline, settings: Any, spec: PointSpec, reason: str)
     import inspect
 
     from stages.artifacts import ArtifactStore
-    from stages.runner import run_started
+    from stages.recording import run_started
 
     inputs: list[DataInput] = []
     if pipeline.inputs is not None:
