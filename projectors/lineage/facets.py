@@ -9,6 +9,8 @@ from openlineage.client.facet_v2 import RunFacet
 
 #: where the custom facets' JSON schemas say they live; the files ship in projectors/lineage/schemas/
 SCHEMA_BASE = "https://ledgerline.dev/spec/facets/1-0-0/"
+#: the producer every event and facet this product emits names
+PRODUCER = "https://ledgerline.dev/ledgerline"
 LEDGERLINE_FACET = "ledgerline"
 ROWS_DROPPED_FACET = "ledgerlineRowsDropped"
 

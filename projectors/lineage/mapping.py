@@ -17,19 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
-from openlineage.client.facet_v2 import (
-    data_quality_assertions_dataset,
-    data_quality_metrics_input_dataset,
-    dataset_version_dataset,
-    error_message_run,
-    job_type_job,
-    output_statistics_output_dataset,
-    parent_run,
-    schema_dataset,
-)
+from openlineage.client.facet_v2 import error_message_run, job_type_job, parent_run
 
+from projectors.lineage import datasets
 from projectors.lineage.facets import (
     LEDGERLINE_FACET,
+    PRODUCER,
     ROWS_DROPPED_FACET,
     LedgerlineRowsDroppedRunFacet,
     LedgerlineRunFacet,
@@ -53,8 +46,6 @@ from schemas.events import (
 
 #: the uuid5 namespace of every run id this projector derives (fixed: the same ledger always gives the same ids)
 RUN_ID_NAMESPACE = uuid.UUID("6c6a2f0e-5b1d-5d0e-9c7a-1e6f6c8a4b21")
-PRODUCER = "https://ledgerline.dev/ledgerline"
-DATASET_NAMESPACE = "file"
 DEFAULT_NAMESPACE = "ledgerline"
 
 
@@ -289,25 +280,10 @@ class Fold:
     # ------------------------------------------------------------ datasets
 
     def _sources(self, run: _Run, checks: list[DataContractCheckedData] | None = None) -> list[InputDataset]:
+        """The run's sources: built once per run, except with the checks on the first (at a stage's or the run's end)."""
         if not checks and run.source_inputs is not None:
             return run.source_inputs
-        out = []
-        for i, src in enumerate(run.sources):
-            input_facets: dict[str, Any] = {
-                "dataQualityMetrics": data_quality_metrics_input_dataset.DataQualityMetricsInputDatasetFacet(
-                    columnMetrics={}, rowCount=src.rows, producer=PRODUCER
-                )
-            }
-            if checks and i == 0:
-                input_facets["dataQualityAssertions"] = _assertions(checks)
-            facets: dict[str, Any] = {
-                "version": dataset_version_dataset.DatasetVersionDatasetFacet(
-                    datasetVersion=src.sha256, producer=PRODUCER
-                )
-            }
-            out.append(
-                InputDataset(namespace=DATASET_NAMESPACE, name=src.name, facets=facets, inputFacets=input_facets)
-            )
+        out = [datasets.source(src, checks if i == 0 else None) for i, src in enumerate(run.sources)]
         if not checks:
             run.source_inputs = [self._shared(run, ds) for ds in out]
         return out
@@ -321,25 +297,8 @@ class Fold:
         for i, ref in enumerate(stage.inputs):
             path = self.files.path(run.paths, ref)
             described = self.parquet.describe(path) if path.suffix == ".parquet" else None
-            nulls = described[1] if described else {}
-            metrics = data_quality_metrics_input_dataset.DataQualityMetricsInputDatasetFacet(
-                columnMetrics={
-                    c: data_quality_metrics_input_dataset.ColumnMetrics(nullCount=n) for c, n in nulls.items()
-                },
-                rowCount=ref.rows,
-                producer=PRODUCER,
-            )
-            input_facets: dict[str, Any] = {"dataQualityMetrics": metrics}
-            if checks and i == 0:
-                input_facets["dataQualityAssertions"] = _assertions(checks)
-            out.append(
-                InputDataset(
-                    namespace=DATASET_NAMESPACE,
-                    name=str(path),
-                    facets=self._facets(run, ref, path, described),
-                    inputFacets=input_facets,
-                )
-            )
+            facets = self._facets(run, ref, path, described)
+            out.append(datasets.artifact_input(ref, path, described, facets, checks if i == 0 else None))
         return out
 
     def _output(self, run: _Run, ref: ArtifactRef) -> OutputDataset:
@@ -354,56 +313,16 @@ class Fold:
             size: int | None = os.stat(path).st_size
         except OSError:
             size = None
-        stats = output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
-            rowCount=ref.rows, size=size, producer=PRODUCER
-        )
-        out = OutputDataset(
-            namespace=DATASET_NAMESPACE,
-            name=str(path),
-            facets=self._facets(run, ref, path, described),
-            outputFacets={"outputStatistics": stats},
-        )
+        out = datasets.artifact_output(ref, path, size, self._facets(run, ref, path, described))
         run.output_ds[key] = self._shared(run, out)
         return out
 
-    def _facets(
-        self, run: _Run, ref: ArtifactRef, path: Path, described: tuple[list[tuple[str, str]], dict[str, int]] | None
-    ) -> dict[str, Any]:
+    def _facets(self, run: _Run, ref: ArtifactRef, path: Path, described: datasets.Described | None) -> dict[str, Any]:
         """The version and schema facets of an artifact, built once per run and artifact."""
         key = f"{ref.hash}\0{path}"
         found = run.dataset_facets.get(key)
-        if found is not None:
-            return found
-        facets: dict[str, Any] = {
-            "version": dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=ref.hash, producer=PRODUCER)
-        }
-        run.dataset_facets[key] = facets
-        if described is not None:
-            fields = [
-                schema_dataset.SchemaDatasetFacetFields(name=n, type=t, ordinal_position=i + 1)
-                for i, (n, t) in enumerate(described[0])
-            ]
-            facets["schema"] = schema_dataset.SchemaDatasetFacet(fields=fields, producer=PRODUCER)
-        for facet in facets.values():
-            self._shared(run, facet)
-        return facets
-
-
-def _assertions(checks: list[DataContractCheckedData]) -> Any:
-    """One assertion per DataContractChecked (success = passed)."""
-    return data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet(
-        assertions=[
-            data_quality_assertions_dataset.Assertion(
-                assertion=c.check,
-                success=c.status == "passed",
-                column=c.column,
-                severity=c.severity,
-                name=f"{c.contract}.{c.check}",
-                expected="0",
-                actual=str(c.failed),
-                description=f"tier {c.tier} contract {c.contract}: {c.failed} of {c.total} rows failed ({c.status}, action {c.action})",
-            )
-            for c in checks
-        ],
-        producer=PRODUCER,
-    )
+        if found is None:
+            found = run.dataset_facets[key] = datasets.artifact_facets(ref, described)
+            for facet in found.values():
+                self._shared(run, facet)
+        return found
