@@ -85,30 +85,38 @@ def _roll_back_hot_journal(path: Path) -> None:
 
 def store_problem(path: Path) -> str | None:
     """Why the SQLite store at path is not a complete MLflow store (one phrase), or None when it is."""
+    con, problem = _open_complete(path)
+    if con is not None:
+        con.close()
+    return problem
+
+
+def _open_complete(path: Path) -> tuple[sqlite3.Connection | None, str | None]:
+    """A read-only connection to the complete MLflow store at path, or None and why it is not one (store_problem)."""
     try:
         con = _connect_ro(path)
     except sqlite3.Error as exc:
-        return f"not a readable SQLite database ({exc})"
+        return None, f"not a readable SQLite database ({exc})"
     try:
         tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         missing = [t for t in REQUIRED_TABLES if t not in tables]
         if missing:
-            return f"tables missing ({', '.join(missing)})"
-        if con.execute("SELECT count(*) FROM alembic_version").fetchone()[0] == 0:
-            return "no schema version recorded (alembic_version is empty)"
+            problem = f"tables missing ({', '.join(missing)})"
+        elif con.execute("SELECT count(*) FROM alembic_version").fetchone()[0] == 0:
+            problem = "no schema version recorded (alembic_version is empty)"
+        else:
+            return con, None
     except sqlite3.Error as exc:
-        return f"not a readable SQLite database ({exc})"
-    finally:
-        con.close()
-    return None
+        problem = f"not a readable SQLite database ({exc})"
+    con.close()
+    return None, problem
 
 
 def read_sqlite_witness(path: Path) -> tuple[int, str] | None:
     """The (seq, hash) witness tags of the `ledgerline` experiment in a SQLite store, read-only; None if never written."""
-    problem = store_problem(path)
-    if problem is not None:
+    con, problem = _open_complete(path)
+    if con is None:
         raise MirrorStoreIncompleteError(f"mlflow store {path} is half-created or damaged: {problem}")
-    con = _connect_ro(path)
     try:
         rows = con.execute(
             "SELECT t.key, t.value FROM experiments e JOIN experiment_tags t ON t.experiment_id = e.experiment_id "
